@@ -1,0 +1,184 @@
+"""Every scenario parameter, in one place: default, kind, unit, meaning and source.
+
+A scenario file lists only what differs from these defaults.  The defaults
+describe a believable freemium B2B developer tool (the shipped
+``scenarios/baseline.toml``); where a default comes from a published figure
+the ``source`` says which (see DESIGN's validity section for the ranges the
+baseline's *measured* figures are checked against).
+
+Kinds (how a TOML value is read, see :mod:`flywheel.scenario`):
+
+``duration``      a string with a unit (``"10min"``, ``"2h"``, ``"3d"``, ``"2w"``, ``"1mo"``,
+                  ``"1y"``); stored in days.
+``rate``          a count per period (``"40/week"``); stored per day.
+``probability``   a number in [0, 1].
+``number``        a real number within ``[minimum, maximum]``.
+``count``         a whole number within ``[minimum, maximum]``.
+``bool``          ``true`` / ``false``.
+``choice``        one of ``choices``.
+``distribution``  an inline table ``{ dist = "...", ... }``; ``domain`` says whether its
+                  values are durations (days) or counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Days in the calendar units used throughout (Julian year, its twelfth).
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = DAYS_PER_YEAR / 12
+DAYS_PER_WEEK = 7.0
+
+#: Pricing models the engine carries.  ``sales_led`` arrives with the sales motions.
+PRICING_MODELS = ("freemium", "trial", "reverse_trial")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One scenario parameter."""
+
+    path: str
+    default: Any
+    kind: str
+    unit: str
+    meaning: str
+    source: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    domain: str = ""  # for distributions: "duration" or "count"
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def section(self) -> str:
+        return self.path.split(".", 1)[0]
+
+
+_P = Param
+
+PARAMS: tuple[Param, ...] = (
+    # -- simulation ---------------------------------------------------------------
+    _P("simulation.horizon", "1y", "duration", "days",
+       "How long the simulation runs, from launch day.", minimum=1.0, maximum=3653.0),
+    _P("simulation.replications", 20, "count", "replications",
+       "Monte Carlo replications per run (each with its own spawned seed).",
+       minimum=1, maximum=100_000),
+    _P("simulation.seed", 20261123, "count", "",
+       "Root seed of numpy.random.SeedSequence; replication i uses its i-th child.",
+       minimum=0, maximum=2**63 - 1),
+    # -- market ---------------------------------------------------------------------
+    _P("market.companies", 20_000, "count", "companies",
+       "Companies in the addressable market. Each is materialised only when first touched.",
+       minimum=1, maximum=1_000_000_000),
+    _P("market.team_size", {"dist": "lognormal", "median": 6, "p90": 40}, "distribution",
+       "potential users per company",
+       "Potential users in a company (rounded to a whole number, at least 1).",
+       source="assumption: small dev teams dominate, with a long tail of larger companies",
+       domain="count"),
+    # -- acquisition ----------------------------------------------------------------
+    _P("acquisition.organic", "150/week", "rate", "contacts per day",
+       "Organic contacts (search, content, community) while the market is untouched; a "
+       "contact with someone already signed up is lost, so signups saturate (Bass's p).",
+       minimum=0.0),
+    _P("acquisition.organic_growth", 0.0, "number", "fraction per month",
+       "Monthly growth of the organic contact rate (0.05 = +5% a month, compounding).",
+       minimum=-1.0, maximum=10.0),
+    _P("acquisition.paid_budget", "0/month", "rate", "$ per day",
+       "Paid acquisition spend.", minimum=0.0),
+    _P("acquisition.paid_cost_per_signup", 40.0, "number", "$ per contact",
+       "What paid acquisition pays per contact it brings (contacts = budget / this).",
+       minimum=0.01),
+    _P("acquisition.referral", "0.03/month", "rate", "contacts per active user per day",
+       "Word of mouth: contacts each active user makes in other companies (Bass's q); "
+       "saturates as the market fills.", minimum=0.0),
+    # -- onboarding -----------------------------------------------------------------
+    _P("onboarding.ttv", {"dist": "lognormal", "median": "1.5d", "p90": "10d"},
+       "distribution", "days",
+       "Time to value: signup (plus setup friction) to the moment the user gets value.",
+       source="median ~1.5 days for B2B SaaS: Userpilot time-to-value benchmark (547 companies)",
+       domain="duration"),
+    _P("onboarding.patience", {"dist": "exponential", "mean": "1d"}, "distribution", "days",
+       "How long a new user keeps trying before giving up; TTV beyond it means abandonment.",
+       source="assumption, set so the baseline's activation sits in the published 25-37% band",
+       domain="duration"),
+    _P("onboarding.setup_friction", {"dist": "fixed", "value": "0d"}, "distribution", "days",
+       "Approval or configuration delay added to every TTV (IT approval, security review).",
+       domain="duration"),
+    _P("onboarding.sandbox", False, "bool", "",
+       "A sandbox with sample data: users reach value through it, skipping setup friction."),
+    _P("onboarding.sandbox_ttv", {"dist": "lognormal", "median": "15min", "p90": "2h"},
+       "distribution", "days", "Time to value through the sandbox (used when sandbox = true).",
+       domain="duration"),
+    _P("onboarding.invited_ttv_factor", 0.5, "number", "multiplier",
+       "Invited users' TTV as a multiple of a fresh signup's (a teammate shows them around).",
+       source="assumption", minimum=0.0, maximum=10.0),
+    # -- collaboration --------------------------------------------------------------
+    _P("collaboration.invites", {"dist": "poisson", "mean": 1.0}, "distribution",
+       "invites per activated user",
+       "Teammates each activated user invites from their own company.", domain="count"),
+    _P("collaboration.acceptance", 0.35, "probability", "",
+       "Probability an invite is accepted (the invitee signs up)."),
+    _P("collaboration.invite_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
+       "days", "From the inviter reaching value to the invitee signing up.",
+       domain="duration"),
+    # -- retention ------------------------------------------------------------------
+    _P("retention.churn_monthly", 0.06, "probability", "per month",
+       "Probability an active user stops using the product within a month of reaching value.",
+       source="SMB self-serve churn runs 3-7% a month (SaaStr, Lemkin)"),
+    _P("retention.tenure_shape", 1.0, "number", "",
+       "Weibull shape of the churn hazard: 1 = constant hazard, < 1 = hazard decays with "
+       "tenure.", minimum=0.05, maximum=10.0),
+    # -- pricing --------------------------------------------------------------------
+    _P("pricing.model", "freemium", "choice", "",
+       "Go-to-market model: free tier with limits, time-limited trial, or reverse trial "
+       "(full access, then the free tier).", choices=PRICING_MODELS),
+    _P("pricing.price_per_seat", 15.0, "number", "$ per seat per month",
+       "List price of a paid seat; every active user of a paying team is a seat.",
+       minimum=0.0),
+    _P("pricing.upgrade_probability", 0.3, "probability", "",
+       "Probability a free team that meets the paywall upgrades.",
+       source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
+              "(Rachitsky / Poyar freemium benchmarks)"),
+    _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
+       "days", "Time a team takes to decide at the paywall or at the end of a trial.",
+       domain="duration"),
+    # -- free tier ------------------------------------------------------------------
+    _P("free_tier.seat_limit", 5, "count", "seats",
+       "Active users a free team may have (0 = no seat limit).", minimum=0, maximum=1_000_000),
+    _P("free_tier.usage_limit", 150.0, "number", "usage units",
+       "Cumulative usage a free team may accrue (projects, builds, rows...; 0 = no limit).",
+       minimum=0.0),
+    _P("free_tier.usage_per_user", "1/day", "rate", "usage units per active user per day",
+       "Usage each active user of a team accrues.", minimum=0.0),
+    # -- trial ----------------------------------------------------------------------
+    _P("trial.length", "14d", "duration", "days",
+       "Length of the free trial (trial and reverse_trial models).", minimum=0.0),
+    _P("trial.card_required", False, "bool", "",
+       "Whether starting a trial needs a credit card (opt-out trial)."),
+    _P("trial.convert_probability", 0.5, "probability", "",
+       "Probability a team with at least one activated user buys at the end of an "
+       "opt-in (no card) trial.",
+       source="set so measured trial conversion lands near Totango's 15% for opt-in trials"),
+    _P("trial.card_convert_probability", 0.8, "probability", "",
+       "Same, when a card is on file (the team keeps paying unless it cancels).",
+       source="set so measured conversion lands in the 40-60% opt-out band (Totango: 50%)"),
+    _P("trial.card_signup_factor", 0.2, "probability", "",
+       "Share of would-be trial starters who still start when a card is required.",
+       source="visitor to trial ~2% with card vs ~10% without: Lean Analytics "
+              "(Croll & Yoskovitz)"),
+    # -- paid -----------------------------------------------------------------------
+    _P("paid.logo_churn_monthly", 0.03, "probability", "per month",
+       "Probability a paying team cancels within a month (logo churn).",
+       source="SMB self-serve 3-7% a month (SaaStr, Lemkin)"),
+    # -- costs ----------------------------------------------------------------------
+    _P("costs.serving_cost_per_free_user", 0.5, "number", "$ per active free user per month",
+       "Cost of serving one active user who does not pay.", minimum=0.0),
+)
+
+PARAMS_BY_PATH: dict[str, Param] = {p.path: p for p in PARAMS}
+
+#: Top-level keys of a scenario file that are not parameters.
+META_KEYS = ("name", "description", "extends")
+
+SECTIONS: tuple[str, ...] = tuple(dict.fromkeys(p.section for p in PARAMS))

@@ -1,0 +1,356 @@
+"""Every metric, defined once: label, unit, kind, and how it is computed.
+
+Stocks (levels at an instant: active users, paying teams, MRR) and flows
+(counts per period: signups, activations, churned users) are kept apart and
+labelled here; tables, plots and reports take their labels from
+:data:`METRICS` and :data:`SERIES`, never invent their own.
+
+All computations work on a replication's :class:`~flywheel.model.Outcome`
+(typed columns of users and teams), after the run, vectorised.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from flywheel.defaults import DAYS_PER_MONTH
+from flywheel.model import ABANDONED, CHANNELS, INVITE, REFERRAL, USER_STATES, Outcome
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A scalar metric of one replication."""
+
+    name: str
+    label: str
+    unit: str
+    kind: str  # "stock" (a level at the horizon), "flow" (a count over the run), "ratio", "time"
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """A daily time series; stocks are end-of-day levels, flows are counts in the day."""
+
+    name: str
+    label: str
+    unit: str
+    kind: str  # "stock" or "flow"
+
+
+def _m(name: str, label: str, unit: str, kind: str, meaning: str) -> Metric:
+    return Metric(name, label, unit, kind, meaning)
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    _m("signups", "Signups", "users", "flow", "People who signed up before the horizon, all channels."),
+    *(_m(f"signups_{c}", f"Signups ({c})", "users", "flow", f"Signups brought by the {c} channel.")
+      for c in CHANNELS),
+    _m("activated", "Activated users", "users", "flow",
+       "Signups who reached value before the horizon."),
+    _m("activation_rate", "Signup-to-activation rate", "share", "ratio",
+       "Reached value / signups whose onboarding ended (value reached or gave up) by the "
+       "horizon; signups still onboarding at the horizon are left out, not counted as lost."),
+    _m("ttv_median_days", "Time to value, median", "days", "time",
+       "Median time from signup to value among activated users."),
+    _m("ttv_p90_days", "Time to value, p90", "days", "time",
+       "90th percentile of time from signup to value among activated users."),
+    _m("viral_coefficient", "Viral coefficient K", "signups per activated user", "ratio",
+       "(Invited signups + word-of-mouth signups) / activated users."),
+    _m("viral_cycle_days", "Viral cycle time", "days", "time",
+       "Mean time from an inviter taking a seat to the invitee signing up."),
+    _m("invites_sent", "Invites sent", "invites", "flow", "Invites sent by activated users."),
+    _m("teams", "Teams created", "teams", "flow", "Companies with at least one signup."),
+    _m("paywall_teams", "Teams at the paywall", "teams", "flow",
+       "Teams that met the free tier's limit at least once."),
+    _m("teams_ever_paid", "Teams that paid", "teams", "flow",
+       "Teams that started paying before the horizon."),
+    _m("free_to_paid_rate", "Free-to-paid conversion", "share", "ratio",
+       "Teams that ever paid / teams created."),
+    _m("trial_teams", "Trials ended", "teams", "flow", "Teams whose trial ended before the horizon."),
+    _m("trial_conversion", "Trial conversion", "share", "ratio",
+       "Teams that bought at the end of their trial / trials ended (empty without trials)."),
+    _m("paying_teams", "Paying teams", "teams", "stock", "Teams paying at the horizon."),
+    _m("active_users_end", "Active users", "users", "stock", "Users with a seat at the horizon."),
+    _m("active_users_mean", "Active users, time-weighted mean", "users", "stock",
+       "Active users averaged over the run, weighted by time."),
+    _m("paid_seats_end", "Paid seats", "seats", "stock", "Active users of paying teams at the horizon."),
+    _m("mrr_end", "MRR", "$ per month", "stock", "Monthly recurring revenue at the horizon: paid seats x price."),
+    _m("arr_end", "ARR", "$ per year", "stock", "Annual recurring revenue at the horizon: 12 x MRR."),
+    _m("revenue", "Revenue", "$", "flow", "Revenue earned over the run (MRR integrated over time)."),
+    _m("user_churn_monthly", "User churn", "share per month", "ratio",
+       "Monthly churn of active users: 1 - exp(-ended spells / active user-months); a spell "
+       "ends when the user churns or the team loses access."),
+    _m("logo_churn_monthly", "Logo churn", "share per month", "ratio",
+       "Monthly churn of paying teams: 1 - exp(-cancellations / paying team-months)."),
+    _m("acquisition_spend", "Acquisition spend", "$", "flow", "Paid acquisition spend over the run."),
+    _m("serving_cost", "Serving cost", "$", "flow", "Cost of serving active free users over the run."),
+    _m("cac_blended", "Blended CAC", "$ per new paying team", "ratio",
+       "Acquisition spend / teams that started paying (every channel counted)."),
+    _m("cost_per_signup", "Cost per signup, blended", "$ per signup", "ratio",
+       "Acquisition spend / signups (every channel counted)."),
+    _m("ltv", "LTV", "$ per paying team", "ratio",
+       "Average MRR per paying team at the horizon / monthly logo churn."),
+)}
+
+#: The headline metrics the CLI prints.
+HEADLINE = ("signups", "activation_rate", "ttv_median_days", "viral_coefficient", "teams",
+            "paying_teams", "free_to_paid_rate", "active_users_end", "mrr_end", "arr_end",
+            "user_churn_monthly")
+
+SERIES: dict[str, Series] = {s.name: s for s in (
+    Series("active_users", "Active users", "users", "stock"),
+    Series("paying_teams", "Paying teams", "teams", "stock"),
+    Series("paid_seats", "Paid seats", "seats", "stock"),
+    Series("mrr", "MRR", "$ per month", "stock"),
+    Series("teams", "Teams created, cumulative", "teams", "stock"),
+    Series("signups", "Signups", "users per day", "flow"),
+    *(Series(f"signups_{c}", f"Signups ({c})", "users per day", "flow") for c in CHANNELS),
+    Series("activations", "Activations", "users per day", "flow"),
+    Series("churned", "Active spells ended", "users per day", "flow"),
+    Series("upgrades", "Teams starting to pay", "teams per day", "flow"),
+)}
+
+FUNNEL: tuple[tuple[str, str, str], ...] = (
+    ("signups", "Signed up", "users"),
+    ("activated", "Reached value", "users"),
+    ("seated", "Took a seat", "users"),
+    ("in_paying_team", "Had a paid seat", "users"),
+    ("teams", "Teams created", "teams"),
+    ("teams_activated", "Teams with a user who reached value", "teams"),
+    ("teams_at_decision", "Teams at the paywall or a trial's end", "teams"),
+    ("teams_paid", "Teams that paid", "teams"),
+)
+
+
+# -- computations -------------------------------------------------------------------------
+
+def _div(a: float, b: float) -> float:
+    return float(a) / float(b) if b else math.nan
+
+
+def _paid_spells(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's paid spell: the overlap of their active spell with their team paying."""
+    u, t = o.users, o.teams
+    if not len(u["company"]):
+        return np.empty(0), np.empty(0)
+    ps = t["paid_start"][u["company"]]
+    pe = t["paid_end"][u["company"]]
+    s = np.fmax(u["start"], ps)  # NaN where the team never paid or the user never had a seat
+    e = np.minimum(u["end"], pe)
+    ok = ~np.isnan(u["start"]) & ~np.isnan(ps) & (s < e)
+    return s[ok], e[ok]
+
+
+def _level(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """How many spells [start, end) cover each instant in ``at``."""
+    s = np.sort(starts)
+    e = np.sort(ends)
+    return (np.searchsorted(s, at, side="right") - np.searchsorted(e, at, side="right")).astype(float)
+
+
+def _exposure(starts: np.ndarray, ends: np.ndarray, horizon: float) -> float:
+    """Total time spent in spells within [0, horizon] (days)."""
+    return float(np.sum(np.clip(np.minimum(ends, horizon) - starts, 0, None)))
+
+
+def _seated(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    u = o.users
+    ok = ~np.isnan(u["start"])
+    return u["start"][ok], u["end"][ok]
+
+
+def replication_metrics(o: Outcome) -> dict[str, float]:
+    """Every metric of :data:`METRICS` for one replication."""
+    u, t, H = o.users, o.teams, o.horizon
+    n = len(u["signup"])
+    value = u["value"]
+    activated = ~np.isnan(value)
+    gave_up = u["state"] == ABANDONED
+    ttv = value[activated] - u["signup"][activated]
+    chan = np.bincount(u["channel"], minlength=len(CHANNELS)) if n else np.zeros(len(CHANNELS))
+    m: dict[str, float] = {"signups": float(n)}
+    for i, c in enumerate(CHANNELS):
+        m[f"signups_{c}"] = float(chan[i])
+    n_act = int(activated.sum())
+    m["activated"] = float(n_act)
+    m["activation_rate"] = _div(n_act, n_act + int(gave_up.sum()))
+    m["ttv_median_days"] = float(np.median(ttv)) if len(ttv) else math.nan
+    m["ttv_p90_days"] = float(np.quantile(ttv, 0.9)) if len(ttv) else math.nan
+    m["viral_coefficient"] = _div(chan[INVITE] + chan[REFERRAL], n_act)
+    invited = u["inviter"] >= 0
+    if invited.any():
+        m["viral_cycle_days"] = float(np.mean(u["signup"][invited]
+                                              - u["start"][u["inviter"][invited]]))
+    else:
+        m["viral_cycle_days"] = math.nan
+    m["invites_sent"] = float(o.counters.get("invites_sent", 0))
+
+    n_teams = len(t["created"])
+    paid = ~np.isnan(t["paid_start"])
+    m["teams"] = float(n_teams)
+    m["paywall_teams"] = float(np.sum(~np.isnan(t["paywall"])))
+    m["teams_ever_paid"] = float(paid.sum())
+    m["free_to_paid_rate"] = _div(paid.sum(), n_teams)
+    trials = ~np.isnan(t["trial_end"])
+    m["trial_teams"] = float(trials.sum())
+    m["trial_conversion"] = _div(np.sum(t["trial_converted"] & trials), trials.sum())
+    m["paying_teams"] = float(np.sum(paid & (t["paid_start"] <= H) & (t["paid_end"] > H)))
+
+    ss, se = _seated(o)
+    m["active_users_end"] = float(np.sum(se > H))
+    m["active_users_mean"] = _exposure(ss, se, H) / H
+    ps, pe = _paid_spells(o)
+    seats_end = float(np.sum(pe > H))
+    m["paid_seats_end"] = seats_end
+    m["mrr_end"] = seats_end * o.price_per_seat
+    m["arr_end"] = 12.0 * m["mrr_end"]
+    paid_seat_days = _exposure(ps, pe, H)
+    m["revenue"] = paid_seat_days / DAYS_PER_MONTH * o.price_per_seat
+    ended = float(np.sum(se <= H))
+    m["user_churn_monthly"] = 1.0 - math.exp(-_div(ended, _exposure(ss, se, H) / DAYS_PER_MONTH)) \
+        if len(ss) else math.nan
+    team_days = _exposure(t["paid_start"][paid], t["paid_end"][paid], H)
+    cancels = float(np.sum(t["paid_end"][paid] <= H))
+    m["logo_churn_monthly"] = 1.0 - math.exp(-_div(cancels, team_days / DAYS_PER_MONTH)) \
+        if team_days > 0 else math.nan
+    spend = float(o.counters.get("paid_spend", 0.0))
+    m["acquisition_spend"] = spend
+    free_days = _exposure(ss, se, H) - paid_seat_days
+    m["serving_cost"] = free_days / DAYS_PER_MONTH * o.serving_cost_per_month
+    m["cac_blended"] = _div(spend, paid.sum())
+    m["cost_per_signup"] = _div(spend, n)
+    arpa = _div(m["mrr_end"], m["paying_teams"])
+    m["ltv"] = _div(arpa, m["logo_churn_monthly"]) if m["logo_churn_monthly"] else math.nan
+    missing = set(METRICS) - set(m)
+    assert not missing, f"metrics without a computation: {sorted(missing)}"
+    return m
+
+
+def day_grid(horizon: float) -> np.ndarray:
+    """End of each simulated day: 1, 2, ..., with the horizon as the last point."""
+    days = int(math.ceil(horizon))
+    return np.minimum(np.arange(1, days + 1, dtype=float), horizon)
+
+
+def replication_series(o: Outcome) -> dict[str, np.ndarray]:
+    """Daily series of :data:`SERIES` for one replication (index = day number - 1)."""
+    u, t, H = o.users, o.teams, o.horizon
+    grid = day_grid(H)
+    days = len(grid)
+
+    def per_day(times: np.ndarray) -> np.ndarray:
+        times = times[~np.isnan(times) & (times < H)]
+        return np.bincount(times.astype(np.int64), minlength=days)[:days].astype(float)
+
+    ss, se = _seated(o)
+    ps, pe = _paid_spells(o)
+    paid = ~np.isnan(t["paid_start"])
+    s: dict[str, np.ndarray] = {
+        "active_users": _level(ss, se, grid),
+        "paying_teams": _level(t["paid_start"][paid], t["paid_end"][paid], grid),
+        "paid_seats": _level(ps, pe, grid),
+        "teams": _level(t["created"], np.full(len(t["created"]), np.inf), grid),
+        "signups": per_day(u["signup"]),
+        "activations": per_day(u["value"]),
+        "churned": per_day(se[se <= H]),
+        "upgrades": per_day(t["paid_start"]),
+    }
+    s["mrr"] = s["paid_seats"] * o.price_per_seat
+    for i, c in enumerate(CHANNELS):
+        s[f"signups_{c}"] = per_day(u["signup"][u["channel"] == i])
+    return {k: s[k] for k in SERIES}
+
+
+def replication_funnel(o: Outcome) -> dict[str, float]:
+    """Counts at each stage of :data:`FUNNEL` for one replication."""
+    u, t = o.users, o.teams
+    activated = ~np.isnan(u["value"])
+    ps, _ = _paid_spells(o)
+    comp = u["company"]
+    n_teams = len(t["created"])
+    team_act = np.zeros(n_teams, dtype=bool)
+    team_act[comp[activated]] = True
+    at_decision = ~np.isnan(t["paywall"]) | ~np.isnan(t["trial_end"])
+    paid_users = np.zeros(len(comp), dtype=bool)
+    if len(comp):
+        pst = t["paid_start"][comp]
+        paid_users = ~np.isnan(u["start"]) & ~np.isnan(pst) & (np.fmax(u["start"], pst)
+                                                              < np.minimum(u["end"], t["paid_end"][comp]))
+    return {
+        "signups": float(len(comp)),
+        "activated": float(activated.sum()),
+        "seated": float(np.sum(~np.isnan(u["start"]))),
+        "in_paying_team": float(paid_users.sum()),
+        "teams": float(n_teams),
+        "teams_activated": float(team_act.sum()),
+        "teams_at_decision": float(at_decision.sum()),
+        "teams_paid": float(np.sum(~np.isnan(t["paid_start"]))),
+    }
+
+
+def replication_cohorts(o: Outcome, max_weeks: int = 52) -> list[tuple[int, int, int, int]]:
+    """Weekly signup cohorts: (cohort week, weeks since signup, signups, still active).
+
+    A user counts as active ``k`` weeks after their own signup if their seat covers
+    that instant.  Only cells observed in full by the horizon are returned.
+    """
+    u, H = o.users, o.horizon
+    signup = u["signup"]
+    if not len(signup):
+        return []
+    cohort = (signup // 7).astype(np.int64)
+    n_cohorts = int(cohort.max()) + 1
+    sizes = np.bincount(cohort, minlength=n_cohorts)
+    start = np.nan_to_num(u["start"], nan=np.inf)
+    end = u["end"]
+    rows = []
+    for k in range(max_weeks + 1):
+        observed = np.arange(n_cohorts) * 7 + 7 + 7 * k <= H
+        if not observed.any():
+            break
+        at = signup + 7.0 * k
+        active = (start <= at) & (at < end)
+        counts = np.bincount(cohort[active], minlength=n_cohorts)
+        for c in np.flatnonzero(observed & (sizes > 0)).tolist():
+            rows.append((c, k, int(sizes[c]), int(counts[c])))
+    return rows
+
+
+def user_states(o: Outcome) -> dict[str, int]:
+    """How many signups end in each state of :data:`~flywheel.model.USER_STATES`."""
+    counts = np.bincount(o.users["state"], minlength=len(USER_STATES))
+    return {s: int(counts[i]) for i, s in enumerate(USER_STATES)}
+
+
+# -- across replications -------------------------------------------------------------------
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval of replication values (NaNs left out)."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if not len(x):
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    if len(x) < 2:
+        return mean, math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return mean, mean - half, mean + half
+
+
+def summarise(per_rep: Sequence[dict[str, float]],
+              names: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
+    """``{name: {label, unit, kind, mean, ci95, values}}`` across replications."""
+    out: dict[str, dict[str, object]] = {}
+    for name in names or METRICS:
+        meta = METRICS[name]
+        vals = [float(r[name]) for r in per_rep]
+        mean, lo, hi = mean_ci(vals)
+        out[name] = {"label": meta.label, "unit": meta.unit, "kind": meta.kind,
+                     "mean": mean, "ci95": [lo, hi], "values": vals}
+    return out
+

@@ -1,0 +1,85 @@
+"""Writing a run's results folder, atomically and never over an older one by accident.
+
+The folder is first written in full under a hidden temporary name beside its
+destination, then renamed into place in one step: a reader never sees half a
+result, and a crash leaves no partial folder under the real name.  An existing
+folder is replaced only when asked (``force``), and then only once the new one
+is complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from flywheel.runner import RunResult
+
+
+class ResultsExistError(FileExistsError):
+    """The output folder exists and overwriting was not asked for."""
+
+
+def default_out_dir(scenario_name: str, root: Path | str = "results",
+                    now: datetime | None = None) -> Path:
+    """``results/<scenario>-<YYYYmmdd-HHMMSS>``."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    return Path(root) / f"{scenario_name}-{stamp}"
+
+
+def _clean(x: Any) -> Any:
+    """JSON has no NaN: missing values are written as null."""
+    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
+        return None
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    return x
+
+
+def _csv(path: Path, header: list[str], rows: Any) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        for row in rows:
+            w.writerow(["" if isinstance(v, float) and math.isnan(v) else
+                        (f"{v:.10g}" if isinstance(v, float) else v) for v in row])
+
+
+def write_results(result: RunResult, out: Path | str, force: bool = False) -> Path:
+    """Write scenario.toml, summary.json, timeseries.csv, funnel.csv, cohorts.csv to ``out``."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise ResultsExistError(
+            f"{out} already exists; choose another --out or pass --force to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        header = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                  f"# seed = {result.seed}, replications = {result.n}\n")
+        (tmp / "scenario.toml").write_text(header + result.scenario.to_toml())
+        (tmp / "summary.json").write_text(
+            json.dumps(_clean(result.summary()), indent=2, allow_nan=False) + "\n")
+        _csv(tmp / "timeseries.csv", result.timeseries_header(), result.timeseries_rows())
+        _csv(tmp / "funnel.csv", ["stage", "label", "unit", "mean", "ci95_lo", "ci95_hi",
+                                  "share_of_previous"], result.funnel_rows())
+        _csv(tmp / "cohorts.csv", ["replication", "cohort_week", "weeks_since_signup",
+                                   "signups", "active", "share_active"], result.cohort_rows())
+        if out.exists():  # force: swap the complete new folder in, then drop the old one
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

@@ -1,0 +1,164 @@
+"""Monte Carlo replications of a scenario, in a local process pool or any executor.
+
+Replication *i* of a run with seed *S* always uses the *i*-th child of
+``SeedSequence(S)``, whichever worker runs it, so results do not depend on
+the number of processes.  Any :class:`concurrent.futures.Executor` can run the
+replications: the default is a local process pool; a Dask ``distributed``
+client's ``get_executor()`` serves sweeps larger than one machine.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from flywheel import __version__
+from flywheel.metrics import (FUNNEL, METRICS, SERIES, day_grid, mean_ci, replication_cohorts,
+                              replication_funnel, replication_metrics, replication_series,
+                              summarise, user_states)
+from flywheel.model import Model
+from flywheel.rng import replication_seeds
+from flywheel.scenario import Scenario
+
+
+@dataclass
+class ReplicationResult:
+    """What one replication sends back: metrics, daily series, funnel, cohorts, states."""
+
+    index: int
+    metrics: dict[str, float]
+    series: dict[str, np.ndarray]
+    funnel: dict[str, float]
+    cohorts: list[tuple[int, int, int, int]]
+    states: dict[str, int]
+
+
+def run_replication(params: dict[str, Any], seq: np.random.SeedSequence, index: int,
+                    horizon: float | None = None) -> ReplicationResult:
+    """Run one replication and reduce its outcome to results (runs in a worker)."""
+    outcome = Model(params, seq, horizon=horizon).run()
+    return ReplicationResult(
+        index=index,
+        metrics=replication_metrics(outcome),
+        series=replication_series(outcome),
+        funnel=replication_funnel(outcome),
+        cohorts=replication_cohorts(outcome),
+        states=user_states(outcome),
+    )
+
+
+def _run_packed(args: tuple[dict[str, Any], np.random.SeedSequence, int, float | None]
+                ) -> ReplicationResult:
+    return run_replication(*args)
+
+
+@dataclass
+class RunResult:
+    """The replications of one scenario, with tidy tables and the summary."""
+
+    scenario: Scenario
+    seed: int
+    horizon: float
+    replications: list[ReplicationResult] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.replications)
+
+    def values(self, metric: str) -> list[float]:
+        """Per-replication values of a metric, in replication order."""
+        return [r.metrics[metric] for r in self.replications]
+
+    def mean_ci(self, metric: str) -> tuple[float, float, float]:
+        """Mean and 95% CI of a metric across replications."""
+        return mean_ci(self.values(metric))
+
+    def summary(self) -> dict[str, Any]:
+        """The content of ``summary.json``."""
+        return {
+            "flywheel_version": __version__,
+            "scenario": self.scenario.name,
+            "seed": self.seed,
+            "replications": self.n,
+            "horizon_days": self.horizon,
+            "metrics": summarise([r.metrics for r in self.replications], list(METRICS)),
+            "user_states": {s: [r.states[s] for r in self.replications]
+                            for s in (self.replications[0].states if self.replications else {})},
+        }
+
+    def timeseries_rows(self) -> Iterable[list[object]]:
+        """Tidy daily rows: replication, day, time in days, then each series."""
+        grid = day_grid(self.horizon)
+        for r in self.replications:
+            for d in range(len(grid)):
+                yield [r.index, d + 1, float(grid[d]), *(float(r.series[k][d]) for k in SERIES)]
+
+    def timeseries_header(self) -> list[str]:
+        return ["replication", "day", "time_days", *SERIES]
+
+    def funnel_rows(self) -> list[list[object]]:
+        """Stage, label, unit, mean, 95% CI, and the share of the stage before (same unit)."""
+        rows: list[list[object]] = []
+        prev: dict[str, float] = {}
+        for key, label, unit in FUNNEL:
+            mean, lo, hi = mean_ci([r.funnel[key] for r in self.replications])
+            share = mean / prev[unit] if prev.get(unit) else math.nan
+            rows.append([key, label, unit, mean, lo, hi, share])
+            prev[unit] = mean
+        return rows
+
+    def cohort_rows(self) -> list[list[object]]:
+        """replication, cohort_week, weeks_since_signup, signups, active, share_active."""
+        return [[r.index, c, k, n, a, a / n if n else math.nan]
+                for r in self.replications for (c, k, n, a) in r.cohorts]
+
+
+def default_jobs() -> int:
+    """All the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,
+             jobs: int | None = None, horizon: float | None = None,
+             executor: Executor | None = None,
+             progress: Callable[[int], None] | None = None) -> RunResult:
+    """Run the scenario's replications and collect the results.
+
+    ``replications``, ``seed`` and ``horizon`` default to the scenario's
+    ``simulation`` section.  ``jobs`` is the number of worker processes of the
+    default local pool (1 runs in this process); ``executor`` replaces the pool.
+    ``progress`` is called with 1 after each finished replication.
+    """
+    n = int(replications if replications is not None else scenario["simulation.replications"])
+    s = int(seed if seed is not None else scenario["simulation.seed"])
+    h = float(horizon if horizon is not None else scenario["simulation.horizon"])
+    params = dict(scenario.values)
+    tasks = [(params, seq, i, h) for i, seq in enumerate(replication_seeds(s, n))]
+    jobs = default_jobs() if jobs is None else max(1, int(jobs))
+    results: list[ReplicationResult] = []
+    if executor is None and (jobs == 1 or n == 1):
+        for task in tasks:
+            results.append(_run_packed(task))
+            if progress:
+                progress(1)
+    else:
+        pool = executor or ProcessPoolExecutor(max_workers=min(jobs, n))
+        try:
+            for res in pool.map(_run_packed, tasks):
+                results.append(res)
+                if progress:
+                    progress(1)
+        finally:
+            if executor is None:
+                pool.shutdown()
+    results.sort(key=lambda r: r.index)
+    return RunResult(scenario=scenario, seed=s, horizon=h, replications=results)

@@ -1,0 +1,670 @@
+"""Scenario files: read, merge, validate and write them back.
+
+A scenario is a TOML file that lists only what differs from
+:data:`flywheel.defaults.PARAMS`::
+
+    name = "sandbox"
+    description = "Baseline plus a sample-data sandbox"
+    extends = "baseline.toml"          # optional, relative to this file
+
+    [onboarding]
+    sandbox = true
+    ttv = { median = "12h" }           # no `dist`: merged into the base's table
+
+Loading resolves the ``extends`` chain (base first, each file overriding the
+one it extends key by key), applies ``--set KEY.PATH=VALUE`` overrides, and
+converts every parameter by its kind, so the engine only ever sees checked
+values in days, per-day rates and :class:`~flywheel.distributions.Distribution`
+objects.  Every mistake becomes one :class:`ScenarioError` line that names the
+file, the key, the offending value and what would be allowed.  Nothing is
+evaluated: TOML is parsed with :mod:`tomllib` and values are checked by kind.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import importlib.resources
+import math
+import numbers
+import os
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from flywheel.defaults import META_KEYS, PARAMS, PARAMS_BY_PATH, SECTIONS, Param
+from flywheel.distributions import DistributionError, parse_distribution
+from flywheel.units import (
+    UnitError,
+    format_duration,
+    format_rate,
+    parse_duration,
+    parse_rate,
+)
+
+__all__ = [
+    "Scenario",
+    "ScenarioError",
+    "builtin_scenarios_dir",
+    "format_resolved",
+    "list_scenarios",
+    "load_scenario",
+    "load_scenario_text",
+    "parse_set",
+    "toml_value",
+]
+
+#: ``file`` of errors (and ``sources`` entry) for command-line and sweep overrides.
+SET_SOURCE = "--set"
+#: ``sources`` entry of a parameter nobody set.
+DEFAULT_SOURCE = "default"
+
+_UNSET: Any = object()
+_PROBABILITY_RULE = "a probability is a number from 0 to 1"
+_DURATION_RULE = 'a string with a unit, e.g. "10min", "2h", "3d", "2w", "1mo", "1y"'
+_RATE_RULE = 'a count per period, e.g. "40/week", "1/day", "0.03/month"'
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used, explained in one line.
+
+    The message reads ``{file}: {key} = {value}: {problem}; {allowed}``, leaving
+    out the parts that do not apply.  ``file`` is the path as the user gave it
+    (or ``"--set"``), ``key`` the parameter path or top-level key at fault and
+    ``value`` the offending value (``None`` when there is none to show).
+    """
+
+    file: str | None
+    key: str | None
+    value: object
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        value: object = _UNSET,
+        allowed: str = "",
+        show_key: bool = True,
+    ) -> None:
+        self.problem = problem
+        self.file = file
+        self.key = key
+        self.value = None if value is _UNSET else value
+        self.allowed = allowed
+        self._show_key = show_key
+        self._has_value = value is not _UNSET
+        parts: list[str] = []
+        if file is not None:
+            parts.append(file)
+        shown_value = toml_value(value) if self._has_value else ""
+        if key is not None and show_key:
+            parts.append(f"{key} = {shown_value}" if self._has_value else key)
+        elif self._has_value:
+            parts.append(shown_value)
+        parts.append(problem + (f"; {allowed}" if allowed else ""))
+        super().__init__(": ".join(parts))
+
+    def __reduce__(self) -> tuple[Callable[..., ScenarioError], tuple[Any, ...]]:
+        # Keyword-only arguments defeat BaseException's default pickling, and
+        # sweeps may carry this error back from a worker process.
+        return (_rebuild_error, (self.problem, self.file, self.key, self.value,
+                                 self._has_value, self.allowed, self._show_key))
+
+
+def _rebuild_error(problem: str, file: str | None, key: str | None, value: object,
+                   has_value: bool, allowed: str, show_key: bool) -> ScenarioError:
+    """Unpickle a :class:`ScenarioError`."""
+    return ScenarioError(problem, file=file, key=key, value=value if has_value else _UNSET,
+                         allowed=allowed, show_key=show_key)
+
+
+# -- TOML rendering -------------------------------------------------------------------
+
+
+def toml_value(value: object) -> str:
+    """Render ``value`` as TOML would show it on one line (tables inline)."""
+    if isinstance(value, Mapping):
+        if not value:
+            return "{}"
+        items = ", ".join(f"{_toml_key(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    try:
+        return tomli_w.dumps({"v": value})[len("v = "):].rstrip("\n")
+    except (TypeError, ValueError):
+        return repr(value)  # not TOML at all; only ever shown in a message
+
+
+def _toml_key(key: str) -> str:
+    """Render one key part, quoting it when it is not a bare key."""
+    return tomli_w.dumps({key: 0})[: -len(" = 0\n")]
+
+
+# -- suggestions ----------------------------------------------------------------------
+
+
+def _nearest(word: str, candidates: Sequence[str], cutoff: float = 0.6) -> str | None:
+    """The candidate closest to ``word``, if any is reasonably close."""
+    found = difflib.get_close_matches(word, list(candidates), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def _did_you_mean(suggestion: str | None) -> str:
+    return f' (did you mean "{suggestion}"?)' if suggestion else ""
+
+
+def _suggest_path(path: str) -> str | None:
+    """The parameter a mistyped ``path`` most likely meant: one with the same name
+    in another section (``horizon`` -> ``simulation.horizon``), else the nearest."""
+    last = path.rsplit(".", 1)[-1]
+    same = [p.path for p in PARAMS if p.path.rsplit(".", 1)[-1] == last]
+    return same[0] if same else _nearest(path, list(PARAMS_BY_PATH))
+
+
+def _unknown_key(path: str, file: str | None) -> ScenarioError:
+    suggestion = _suggest_path(path)
+    allowed = ""
+    if suggestion is None:
+        section = path.split(".", 1)[0]
+        names = [p.path.split(".", 1)[1] for p in PARAMS if p.section == section]
+        allowed = f"{section} has {', '.join(names)}" if names else ""
+    return ScenarioError("unknown key" + _did_you_mean(suggestion), file=file, key=path,
+                         allowed=allowed)
+
+
+# -- conversion by kind ---------------------------------------------------------------
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _fmt_num(x: float) -> str:
+    """A bound as a reader would write it (``0``, not ``0.0``)."""
+    if isinstance(x, float) and x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return str(x)
+
+
+def _range_rule(param: Param, noun: str, fmt: Callable[[float], str]) -> str:
+    lo, hi = param.minimum, param.maximum
+    if lo is not None and hi is not None:
+        return f"{noun} from {fmt(lo)} to {fmt(hi)}"
+    if lo is not None:
+        return f"{noun} of at least {fmt(lo)}"
+    if hi is not None:
+        return f"{noun} of at most {fmt(hi)}"
+    return noun
+
+
+def _in_range(param: Param, x: float) -> bool:
+    if math.isnan(x):
+        return False
+    if param.minimum is not None and x < param.minimum:
+        return False
+    return not (param.maximum is not None and x > param.maximum)
+
+
+def convert_value(param: Param, value: object, file: str | None = None) -> object:
+    """Check ``value`` (TOML form) against ``param``'s kind and return it converted.
+
+    Durations come back in days, rates per day, counts as ``int``, numbers and
+    probabilities as ``float``, distributions as ``Distribution`` objects.
+    """
+
+    def fail(problem: str, allowed: str = "") -> ScenarioError:
+        return ScenarioError(problem, file=file, key=param.path, value=value, allowed=allowed)
+
+    kind = param.kind
+    if kind in ("duration", "rate"):
+        parse, fmt, noun, rule = (
+            (parse_duration, format_duration, "a duration", _DURATION_RULE)
+            if kind == "duration"
+            else (parse_rate, format_rate, "a rate", _RATE_RULE)
+        )
+        if not isinstance(value, str):
+            raise fail(f"expected {noun}, got {toml_value(value)}", rule)
+        try:
+            converted = float(parse(value))
+        except UnitError as exc:
+            raise fail(str(exc)) from None
+        if not _in_range(param, converted):
+            raise fail("out of range", _range_rule(param, noun, fmt))
+        return converted
+    if kind == "probability":
+        if not _is_number(value):
+            raise fail(f"expected a number, got {toml_value(value)}", _PROBABILITY_RULE)
+        prob = float(value)  # type: ignore[arg-type]
+        if not 0.0 <= prob <= 1.0:
+            raise fail("out of range", _PROBABILITY_RULE)
+        return prob
+    if kind == "number":
+        rule = _range_rule(param, "a number", _fmt_num)
+        if not _is_number(value):
+            raise fail(f"expected a number, got {toml_value(value)}", rule)
+        number = float(value)  # type: ignore[arg-type]
+        if not math.isfinite(number) or not _in_range(param, number):
+            raise fail("out of range", rule)
+        return number
+    if kind == "count":
+        rule = _range_rule(param, "a whole number", _fmt_num)
+        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            count = int(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            count = value
+        else:
+            raise fail(f"expected a whole number, got {toml_value(value)}", rule)
+        if not _in_range(param, count):
+            raise fail("out of range", rule)
+        return count
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise fail(f"expected true or false, got {toml_value(value)}")
+        return value
+    if kind == "choice":
+        allowed = "one of " + ", ".join(f'"{c}"' for c in param.choices)
+        if not isinstance(value, str):
+            raise fail(f"expected a string, got {toml_value(value)}", allowed)
+        if value not in param.choices:
+            suggestion = _nearest(value, param.choices, cutoff=0.4)
+            raise fail("unknown choice" + _did_you_mean(suggestion), allowed)
+        return value
+    if kind == "distribution":
+        try:
+            return parse_distribution(value, param.domain)
+        except (DistributionError, UnitError) as exc:
+            raise fail(str(exc)) from None
+    raise AssertionError(f"parameter {param.path} has unknown kind {kind!r}")
+
+
+# -- merging --------------------------------------------------------------------------
+
+
+def _merge_value(param: Param, current: object, new: object) -> object:
+    """``new`` laid over ``current``: a distribution table without ``dist`` merges
+    field by field (so a file may change only the median); anything else replaces."""
+    if (param.kind == "distribution" and isinstance(new, dict) and "dist" not in new
+            and isinstance(current, dict)):
+        merged = dict(current)
+        merged.update(copy.deepcopy(new))
+        return merged
+    return copy.deepcopy(new)
+
+
+def _check_override_key(key: str, file: str | None) -> None:
+    """Accept a parameter path, or a distribution parameter's path plus one field."""
+    if key in PARAMS_BY_PATH:
+        return
+    head, _, field = key.rpartition(".")
+    param = PARAMS_BY_PATH.get(head)
+    if param is not None and param.kind == "distribution" and field:
+        return
+    raise _unknown_key(key, file)
+
+
+def _apply_override(raw: dict[str, object], sources: dict[str, str], key: str,
+                    value: object, source: str) -> str:
+    """Apply one checked override in place; return the parameter path it touched."""
+    if key in PARAMS_BY_PATH:
+        path = key
+        raw[path] = _merge_value(PARAMS_BY_PATH[path], raw[path], value)
+    else:
+        path, _, field = key.rpartition(".")
+        current = raw[path]
+        table = dict(current) if isinstance(current, dict) else {}
+        table[field] = copy.deepcopy(value)
+        raw[path] = table
+    sources[path] = source
+    return path
+
+
+def _plain(value: object) -> object:
+    """Turn numeric look-alikes (numpy scalars from a sweep) into plain TOML types."""
+    if isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# -- --set ----------------------------------------------------------------------------
+
+
+def parse_set(expr: str) -> tuple[str, object]:
+    """Split a ``KEY.PATH=VALUE`` override into its key and TOML-form value.
+
+    VALUE is read as a TOML value when it is one (``0.5``, ``true``, ``"3d"``,
+    ``{ dist = "fixed", value = "1d" }``), else taken as a bare string (``10min``),
+    so quoting is rarely needed on a command line.  KEY.PATH is a parameter path
+    or a distribution parameter's path plus a field (``onboarding.ttv.median``).
+    """
+    key, sep, text = expr.partition("=")
+    key, text = key.strip(), text.strip()
+    if not sep or not key:
+        raise ScenarioError("expected KEY.PATH=VALUE", file=SET_SOURCE, value=expr,
+                            allowed="e.g. onboarding.sandbox=true")
+    _check_override_key(key, SET_SOURCE)
+    value: object = text
+    if text and "\n" not in text and "\r" not in text:
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+    return key, value
+
+
+# -- the scenario ---------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    """A fully resolved, validated scenario.
+
+    ``raw`` holds every parameter in TOML form after merging (defaults
+    included), ``values`` the converted values the engine uses, and
+    ``sources`` who set each one: ``"default"``, a file as the user would read
+    its path, or ``"--set"``.  ``chain`` lists the files read, base first and
+    this scenario's own file last.
+    """
+
+    name: str
+    description: str
+    path: Path | None
+    chain: list[Path]
+    raw: dict[str, object]
+    values: dict[str, object]
+    sources: dict[str, str]
+
+    def __getitem__(self, path: str) -> object:
+        """The converted value of parameter ``path`` (e.g. ``"onboarding.ttv"``)."""
+        return self.values[path]
+
+    def to_toml(self) -> str:
+        """The whole scenario as one self-contained TOML file (no ``extends``).
+
+        Every parameter is written, so the file pins the scenario even if
+        defaults change later; :func:`load_scenario` reads it back to identical
+        values.
+        """
+        lines = [f"name = {toml_value(self.name)}",
+                 f"description = {toml_value(self.description)}"]
+        for section in SECTIONS:
+            params = [p for p in PARAMS if p.section == section]
+            width = max(len(p.path) - len(section) - 1 for p in params)
+            lines += ["", f"[{section}]"]
+            for p in params:
+                key = _toml_key(p.path.split(".", 1)[1])
+                lines.append(f"{key.ljust(width)} = {toml_value(self.raw[p.path])}")
+        return "\n".join(lines) + "\n"
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> Scenario:
+        """A copy with ``overrides`` (parameter path, or distribution path plus
+        field, to TOML-form value) applied and re-validated, as ``--set`` would."""
+        raw = copy.deepcopy(self.raw)
+        sources = dict(self.sources)
+        values = dict(self.values)
+        touched: set[str] = set()
+        for key, value in overrides.items():
+            _check_override_key(key, SET_SOURCE)
+            touched.add(_apply_override(raw, sources, key, _plain(value), SET_SOURCE))
+        for path in touched:
+            values[path] = convert_value(PARAMS_BY_PATH[path], raw[path], SET_SOURCE)
+        return dataclasses.replace(self, raw=raw, values=values, sources=sources)
+
+    def differences(self, other: Scenario) -> dict[str, tuple[object, object]]:
+        """Parameter paths whose TOML-form values differ: ``(this one's, other's)``."""
+        return {p.path: (self.raw[p.path], other.raw[p.path])
+                for p in PARAMS if self.raw[p.path] != other.raw[p.path]}
+
+
+@dataclass
+class _Layer:
+    """One file (or string) of an extends chain, checked for structure."""
+
+    display: str
+    path: Path | None
+    data: dict[str, Any]
+
+
+def _read_toml(path: Path, display: str) -> dict[str, Any]:
+    """Parse the TOML file at ``path``; errors name it as ``display``."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ScenarioError(f"file not found (looked for {path.resolve()})",
+                            file=display) from None
+    except UnicodeDecodeError:
+        raise ScenarioError("not UTF-8 text", file=display) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"malformed TOML: {exc}", file=display) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror or exc}", file=display) from None
+
+
+def _parse_text(text: str, display: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"malformed TOML: {exc}", file=display) from None
+
+
+def _check_structure(data: Mapping[str, Any], file: str) -> None:
+    """Refuse unknown sections and keys, non-table sections and non-string meta keys."""
+    for key, value in data.items():
+        if key in META_KEYS:
+            if not isinstance(value, str):
+                raise ScenarioError(f"expected a string, got {toml_value(value)}",
+                                    file=file, key=key)
+        elif key in SECTIONS:
+            if not isinstance(value, dict):
+                raise ScenarioError("expected a table of parameters", file=file, key=key,
+                                    value=value, allowed=f"write them under [{key}]")
+            for name in value:
+                if f"{key}.{name}" not in PARAMS_BY_PATH:
+                    raise _unknown_key(f"{key}.{name}", file)
+        elif isinstance(value, dict):
+            suggestion = _nearest(key, SECTIONS)
+            allowed = "" if suggestion else "sections are " + ", ".join(SECTIONS)
+            raise ScenarioError(f'unknown section "{key}"' + _did_you_mean(suggestion),
+                                file=file, key=key, allowed=allowed, show_key=False)
+        else:
+            suggestion = _nearest(key, META_KEYS) or _suggest_path(key)
+            allowed = "" if suggestion else (
+                "top-level keys are " + ", ".join(META_KEYS) + "; parameters go in sections")
+            raise ScenarioError("unknown key" + _did_you_mean(suggestion), file=file, key=key,
+                                allowed=allowed)
+
+
+def _collect_chain(root: _Layer) -> list[_Layer]:
+    """Follow ``extends`` from ``root``; return the layers base first."""
+    layers = [root]
+    seen = [root.path.resolve()] if root.path is not None else []
+    current = root
+    while (extends := current.data.get("extends")) is not None:
+        target = Path(extends)
+        if target.is_absolute():
+            display = extends
+        elif current.path is None:
+            raise ScenarioError("a relative extends needs a file to be relative to",
+                                file=current.display, key="extends", value=extends,
+                                allowed="load the scenario from a file, or give an absolute path")
+        else:
+            target = current.path.parent / target
+            display = os.path.normpath(os.path.join(os.path.dirname(current.display), extends))
+        if not target.is_file():
+            raise ScenarioError(f"file not found (looked for {target.resolve()})",
+                                file=current.display, key="extends", value=extends)
+        resolved = target.resolve()
+        if resolved in seen:
+            names = " -> ".join([layer.display for layer in layers] + [display])
+            raise ScenarioError(f"circular chain {names}", file=root.display, key="extends")
+        seen.append(resolved)
+        data = _read_toml(target, display)
+        _check_structure(data, display)
+        current = _Layer(display, target, data)
+        layers.append(current)
+    layers.reverse()
+    return layers
+
+
+def _build(root: _Layer, overrides: Sequence[str] | str, default_name: str) -> Scenario:
+    """Resolve ``root``'s chain and ``overrides`` into a validated :class:`Scenario`."""
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    sets = [parse_set(expr) for expr in overrides]  # cheap mistakes first
+    _check_structure(root.data, root.display)
+    layers = _collect_chain(root)
+
+    raw: dict[str, object] = {p.path: copy.deepcopy(p.default) for p in PARAMS}
+    sources: dict[str, str] = {p.path: DEFAULT_SOURCE for p in PARAMS}
+    for layer in layers:
+        for section, table in layer.data.items():
+            if section in META_KEYS:
+                continue
+            for name, value in table.items():
+                path = f"{section}.{name}"
+                raw[path] = _merge_value(PARAMS_BY_PATH[path], raw[path], value)
+                sources[path] = layer.display
+    for key, value in sets:
+        _apply_override(raw, sources, key, value, SET_SOURCE)
+
+    values: dict[str, object] = {}
+    for p in PARAMS:
+        source = sources[p.path]
+        values[p.path] = convert_value(p, raw[p.path],
+                                       None if source == DEFAULT_SOURCE else source)
+    return Scenario(
+        name=root.data.get("name", default_name),
+        description=root.data.get("description", ""),
+        path=root.path,
+        chain=[layer.path for layer in layers if layer.path is not None],
+        raw=raw,
+        values=values,
+        sources=sources,
+    )
+
+
+# -- public loading -------------------------------------------------------------------
+
+
+def builtin_scenarios_dir() -> Path:
+    """The folder of shipped scenarios (the package ``flywheel.scenarios``).
+
+    Falls back to the source checkout's top-level ``scenarios/`` when the
+    package is not installed.
+    """
+    try:
+        found = importlib.resources.files("flywheel.scenarios")
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "scenarios"
+    if isinstance(found, Path):
+        return found
+    # A namespace package (no __init__.py) gives a MultiplexedPath; use a real folder.
+    for entry in found.iterdir():
+        return Path(str(entry)).parent
+    return Path(__file__).resolve().parent / "scenarios"
+
+
+def _shipped_names() -> list[str]:
+    folder = builtin_scenarios_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.toml"))
+
+
+def _locate(source: str | Path) -> tuple[Path, str]:
+    """The file ``source`` names and how to show it: a path, or a shipped name."""
+    if isinstance(source, Path):
+        return source, str(source)
+    given = Path(source)
+    if given.suffix.lower() == ".toml" or "/" in source or os.sep in source or given.is_file():
+        return given, source
+    shipped = builtin_scenarios_dir() / f"{source}.toml"
+    if shipped.is_file():
+        return shipped, shipped.name
+    names = _shipped_names()
+    suggestion = _nearest(source, names)
+    allowed = ("shipped scenarios: " + ", ".join(names)) if names and not suggestion else ""
+    raise ScenarioError("no such file or shipped scenario" + _did_you_mean(suggestion),
+                        file=source, allowed=allowed)
+
+
+def load_scenario(source: str | Path, overrides: Sequence[str] = ()) -> Scenario:
+    """Load a scenario file (or a shipped scenario by name, e.g. ``"baseline"``),
+    resolve its ``extends`` chain, apply ``KEY.PATH=VALUE`` overrides and validate.
+
+    Raises :class:`ScenarioError` for anything wrong, naming file and key.
+    """
+    path, display = _locate(source)
+    data = _read_toml(path, display)
+    return _build(_Layer(display, path, data), overrides, path.stem)
+
+
+def load_scenario_text(text: str, name: str = "<string>",
+                       overrides: Sequence[str] = ()) -> Scenario:
+    """Load a scenario from TOML text (tests, notebooks).
+
+    ``name`` labels errors and is the scenario's name when the text has none.
+    ``extends`` must be an absolute path, as there is no file to be relative to.
+    """
+    return _build(_Layer(name, None, _parse_text(text, name)), overrides, name)
+
+
+def list_scenarios() -> list[tuple[str, str, Path]]:
+    """``(name, description, path)`` of each shipped scenario, sorted by name.
+
+    The name is the file stem (what :func:`load_scenario` accepts); comparison
+    definitions (``compare-*.toml``) are skipped.
+    """
+    folder = builtin_scenarios_dir()
+    if not folder.is_dir():
+        return []
+    found: list[tuple[str, str, Path]] = []
+    for path in folder.glob("*.toml"):
+        if path.name.startswith("compare-"):
+            continue
+        data = _read_toml(path, path.name)
+        description = data.get("description", "")
+        found.append((path.stem, description if isinstance(description, str) else "", path))
+    return sorted(found)
+
+
+def format_resolved(scenario: Scenario) -> str:
+    """Every parameter on one aligned line, grouped by section: path, value,
+    ``[unit]`` and where it came from (what ``flywheel validate`` prints)."""
+    rows: list[list[tuple[str, str, str, str]]] = []
+    for section in SECTIONS:
+        group = []
+        for p in PARAMS:
+            if p.section != section:
+                continue
+            if p.kind == "distribution":
+                shown = scenario.values[p.path].describe()  # type: ignore[attr-defined]
+            else:
+                shown = toml_value(scenario.raw[p.path])
+            group.append((p.path, shown, f"[{p.unit}]" if p.unit else "",
+                          scenario.sources[p.path]))
+        rows.append(group)
+    flat = [row for group in rows for row in group]
+    widths = [max(len(row[i]) for row in flat) for i in range(3)]
+    blocks = []
+    for group in rows:
+        lines = ["   ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "   " + row[3]
+                 for row in group]
+        blocks.append("\n".join(line.rstrip() for line in lines))
+    return "\n\n".join(blocks) + "\n"

@@ -1,0 +1,1 @@
+"""The scenarios that ship with Flywheel (TOML files beside this one)."""
