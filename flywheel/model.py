@@ -211,6 +211,23 @@ class Model:
             env.step()
         return self._outcome()
 
+    def inject(self, t: float, sizes: list[int] | np.ndarray, channel: int = ORGANIC) -> None:
+        """Before :meth:`run`: at time ``t``, one founding signup in each of ``len(sizes)``
+        new companies of the given sizes (outside the drawn market).
+
+        For worked examples and closed-form checks: seed users of a branching
+        process, a cohort for a retention curve, one team's story.
+        """
+        sizes = np.asarray(sizes, dtype=np.int64)
+
+        def arrive(_: simpy.Event) -> None:
+            times = np.full(len(sizes), float(t))
+            ids = self._new_companies(times, sizes)
+            self._signups(times, np.full(len(sizes), channel, dtype=np.int8), ids)
+
+        ev = self.env.timeout(t)
+        ev.callbacks.append(arrive)
+
     def _push(self, t: float, kind: int, a: int, b: int = 0) -> None:
         """Put a per-user event on the calendar: today's heap, or the bucket of its day.
 
@@ -316,6 +333,7 @@ class Model:
                 pos = pos[agree]
             if len(pos):
                 sizes = self._draw_sizes(len(pos))
+                pos = pos[:len(sizes)]
                 ids = self._new_companies(times[pos], sizes)
                 companies[pos] = ids
 
@@ -342,9 +360,7 @@ class Model:
             counts -= take
             out = np.concatenate([out, np.repeat(vals, take)])
             need -= int(take.sum())
-        if len(out) < k:  # the market ran out of companies: no one left to reach
-            out = np.concatenate([out, np.zeros(k - len(out), dtype=np.int64)])
-        g.shuffle(out)
+        g.shuffle(out)  # fewer than k when the market runs out of companies
         self.untouched_people = float(np.dot(vals, counts))
         return out
 
