@@ -17,7 +17,7 @@ from flywheel.metrics import HEADLINE, METRICS
 from flywheel.results import ResultsExistError, default_out_dir, write_results
 from flywheel.runner import RunResult, default_jobs, simulate
 from flywheel.scenario import (ScenarioError, format_resolved, list_scenarios, load_scenario)
-from flywheel.units import UnitError
+from flywheel.units import UnitError, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -60,6 +60,9 @@ def headline_table(result: RunResult, names: Sequence[str] = HEADLINE) -> str:
     for name in names:
         meta = METRICS[name]
         mean, lo, hi = result.mean_ci(name)
+        # every headline metric is a count, a share or money: none can fall below 0 and
+        # no share above 1, however wide a t-interval of few replications is
+        lo, hi = max(lo, 0.0), (min(hi, 1.0) if meta.unit.startswith("share") else hi)
         ci = "" if math.isnan(lo) else f"[{format_value(lo, meta.unit)}, {format_value(hi, meta.unit)}]"
         rows.append((meta.label, format_value(mean, meta.unit), ci, meta.unit))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -110,6 +113,11 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
     """Run SCENARIO (a .toml file or a shipped scenario's name; default: baseline)."""
     overrides = list(sets)
     if horizon is not None:
+        try:
+            parse_duration(horizon)
+        except UnitError as exc:
+            raise ScenarioError(str(exc), file="--horizon", key="simulation.horizon",
+                                value=horizon) from None
         overrides.append(f"simulation.horizon={horizon}")
     if replications is not None:
         overrides.append(f"simulation.replications={replications}")

@@ -297,8 +297,8 @@ def replication_funnel(o: Outcome) -> dict[str, float]:
 def replication_cohorts(o: Outcome, max_weeks: int = 52) -> list[tuple[int, int, int, int]]:
     """Weekly signup cohorts: (cohort week, weeks since signup, signups, still active).
 
-    A user counts as active ``k`` weeks after their own signup if their seat covers
-    that instant.  Only cells observed in full by the horizon are returned.
+    A user counts as active ``k`` weeks after their own signup (k = 1, 2, ...) if their
+    seat covers that instant.  Only cells observed in full by the horizon are returned.
     """
     u, H = o.users, o.horizon
     signup = u["signup"]
@@ -310,7 +310,7 @@ def replication_cohorts(o: Outcome, max_weeks: int = 52) -> list[tuple[int, int,
     start = np.nan_to_num(u["start"], nan=np.inf)
     end = u["end"]
     rows = []
-    for k in range(max_weeks + 1):
+    for k in range(1, max_weeks + 1):
         observed = np.arange(n_cohorts) * 7 + 7 + 7 * k <= H
         if not observed.any():
             break

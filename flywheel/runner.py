@@ -141,6 +141,13 @@ def simulate(scenario: Scenario, replications: int | None = None, seed: int | No
     n = int(replications if replications is not None else scenario["simulation.replications"])
     s = int(seed if seed is not None else scenario["simulation.seed"])
     h = float(horizon if horizon is not None else scenario["simulation.horizon"])
+    # the scenario records what actually ran, so its resolved file reproduces the run
+    asked = {"simulation.replications": n, "simulation.seed": s, "simulation.horizon": h}
+    changed = {k: v for k, v in asked.items() if v != scenario[k]}
+    if changed:
+        if "simulation.horizon" in changed:
+            changed["simulation.horizon"] = f"{h!r}d"
+        scenario = scenario.with_overrides(changed)
     params = dict(scenario.values)
     tasks = [(params, seq, i, h) for i, seq in enumerate(replication_seeds(s, n))]
     jobs = default_jobs() if jobs is None else max(1, int(jobs))

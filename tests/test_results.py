@@ -169,8 +169,6 @@ def test_scenario_toml_loads_back_identically(out: Path, scenario: Scenario) -> 
     assert set(back.sources.values()) == {str(out / "scenario.toml")}
 
 
-@pytest.mark.xfail(strict=True, reason="scenario.toml keeps the scenario's simulation section "
-                   "when simulate() is given replications/seed/horizon (see the report)")
 def test_scenario_toml_records_simulate_arguments(scenario: Scenario, tmp_path: Path) -> None:
     run = simulate(scenario, replications=1, seed=7, horizon=10.0, jobs=1)
     back = load_scenario(write_results(run, tmp_path / "r") / "scenario.toml")
@@ -232,18 +230,19 @@ def test_cohorts(out: Path) -> None:
         c, k = int(r["cohort_week"]), int(r["weeks_since_signup"])
         assert 7 * c + 7 + 7 * k <= HORIZON
     for i in range(REPS):
-        week0 = [r for r in rows if int(r["replication"]) == i and r["weeks_since_signup"] == "0"]
-        assert week0, i
-        assert {int(r["cohort_week"]) for r in week0} == set(range(int(HORIZON // 7)))
-        later = [r for r in rows if int(r["replication"]) == i and r["weeks_since_signup"] == "1"]
-        assert any(int(r["active"]) > 0 for r in later)
+        # weeks since signup start at 1: a week after signup, every cohort seen in full
+        week1 = [r for r in rows if int(r["replication"]) == i and r["weeks_since_signup"] == "1"]
+        assert week1, i
+        assert {int(r["cohort_week"]) for r in week1} == set(range(int((HORIZON - 7) // 7)))
+        assert any(int(r["active"]) > 0 for r in week1)
+        assert not [r for r in rows if r["weeks_since_signup"] == "0"]
 
 
 def test_cohort_sizes_match_daily_signups(out: Path) -> None:
     _, cohorts = read_csv(out / "cohorts.csv")
     _, series = read_csv(out / "timeseries.csv")
     for r in cohorts:
-        if r["weeks_since_signup"] != "0":
+        if r["weeks_since_signup"] != "1":
             continue
         i, c = int(r["replication"]), int(r["cohort_week"])
         in_week = sum(float(s["signups"]) for s in series

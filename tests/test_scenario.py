@@ -64,7 +64,7 @@ def test_empty_scenario_is_all_defaults() -> None:
     assert sc["acquisition.organic"] == pytest.approx(150 / 7)
     assert sc["simulation.replications"] == 20
     assert isinstance(sc["simulation.replications"], int)
-    assert sc["collaboration.acceptance"] == 0.35
+    assert sc["collaboration.acceptance"] == PARAMS_BY_PATH["collaboration.acceptance"].default
     assert sc["onboarding.sandbox"] is False
     assert sc["pricing.model"] == "freemium"
     assert hasattr(sc["onboarding.ttv"], "describe")
@@ -535,7 +535,10 @@ def test_with_overrides_accepts_numpy_scalars() -> None:
 
 def test_differences() -> None:
     a = load_scenario_text('[onboarding]\nsandbox = true\nttv = { median = "1d" }\n')
-    b = a.with_overrides({"onboarding.sandbox": False, "collaboration.acceptance": 0.35,
+    # acceptance set to its default value: not a difference
+    b = a.with_overrides({"onboarding.sandbox": False,
+                          "collaboration.acceptance":
+                              PARAMS_BY_PATH["collaboration.acceptance"].default,
                           "pricing.model": "trial"})
     assert a.differences(b) == {"onboarding.sandbox": (True, False),
                                 "pricing.model": ("freemium", "trial")}
