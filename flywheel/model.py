@@ -278,7 +278,7 @@ class Model:
             rates = (organic * (1.0 + growth) ** ((t0 + dt / 2) / DAYS_PER_MONTH),
                      paid, referral * self.n_active)
             times, chans = [], []
-            for ch, (name, rate) in enumerate(zip(("organic", "paid", "referral"), rates)):
+            for ch, (name, rate) in enumerate(zip(("organic", "paid", "referral"), rates, strict=True)):
                 if rate <= 0:
                     continue
                 g = streams[name]
@@ -391,7 +391,7 @@ class Model:
             col.extend(array("d", [v]) * k)
         self.c_trial_converted.extend(array("b", [0]) * k)
         if state == TRIAL:
-            for c, t in zip(ids.tolist(), times.tolist()):
+            for c, t in zip(ids.tolist(), times.tolist(), strict=True):
                 if t + self.trial_length < self.H:
                     self._at(t + self.trial_length, self._on_trial_end, c)
         return ids
@@ -431,7 +431,7 @@ class Model:
 
         due = np.flatnonzero(value < self.H)
         push, seq, heap = heapq.heappush, self._seq, self.heap
-        for i, t in zip(due.tolist(), value[due].tolist()):
+        for i, t in zip(due.tolist(), value[due].tolist(), strict=True):
             push(heap, (t, next(seq), _ACTIVATE, first_user + i, 0))
         if self.trace is not None:
             for i in range(k):
@@ -482,7 +482,7 @@ class Model:
         if st == NO_ACCESS:  # the team lost access while the user was onboarding
             return
         self._log(t, "activated", uid, c)
-        if (st == FREE or st == CAPPED) and self.seat_limit and self.c_active[c] >= self.seat_limit:
+        if st in (FREE, CAPPED) and self.seat_limit and self.c_active[c] >= self.seat_limit:
             if st == CAPPED:
                 self.u_state[uid] = BLOCKED
                 self.u_end[uid] = t
@@ -674,10 +674,7 @@ class Model:
         abandon = f(self.u_abandon, np.float64)
         value = f(self.u_value, np.float64)
         access_end = f(self.c_access_end, np.float64)
-        if len(company):
-            cut = access_end[company]
-        else:
-            cut = np.empty(0)
+        cut = access_end[company] if len(company) else np.empty(0)
         # the team lost access: active users' spells end then
         lost = (state == ACTIVE) & (cut <= H)
         state[lost] = LOST_ACCESS

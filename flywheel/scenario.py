@@ -664,7 +664,7 @@ def format_resolved(scenario: Scenario) -> str:
     widths = [max(len(row[i]) for row in flat) for i in range(3)]
     blocks = []
     for group in rows:
-        lines = ["   ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "   " + row[3]
+        lines = ["   ".join(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)) + "   " + row[3]
                  for row in group]
         blocks.append("\n".join(line.rstrip() for line in lines))
     return "\n\n".join(blocks) + "\n"
