@@ -91,8 +91,8 @@ PARAMS: tuple[Param, ...] = (
        "What paid acquisition pays per contact it brings (contacts = budget / this).",
        minimum=0.01),
     _P("acquisition.referral", "0.01/month", "rate", "contacts per active user per day",
-       "Word of mouth: contacts each active user makes in other companies (Bass's q); "
-       "saturates as the market fills.", minimum=0.0),
+       "Word of mouth: contacts each active user makes with random people of the market "
+       "(Bass's q); saturates as the market fills.", minimum=0.0),
     # -- onboarding -----------------------------------------------------------------
     _P("onboarding.ttv", {"dist": "lognormal", "median": "3d", "p90": "10d"},
        "distribution", "days",
@@ -108,7 +108,8 @@ PARAMS: tuple[Param, ...] = (
               "activation survey; Userpilot B2B benchmark)",
        domain="duration"),
     _P("onboarding.setup_friction", {"dist": "fixed", "value": "0d"}, "distribution", "days",
-       "Approval or configuration delay added to every TTV (IT approval, security review).",
+       "Approval or configuration delay added to the TTV of a company's first signup, who "
+       "sets the product up (IT approval, security review); teammates join a set-up team.",
        domain="duration"),
     _P("onboarding.sandbox", False, "bool", "",
        "A sandbox with sample data: users reach value through it, skipping setup friction."),
@@ -127,11 +128,11 @@ PARAMS: tuple[Param, ...] = (
        source="assumption, set so the baseline's viral coefficient sits in the B2B SaaS "
               "0.1-0.3 band (David Skok, forentrepreneurs.com)"),
     _P("collaboration.invite_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
-       "days", "From the inviter reaching value to the invitee signing up.",
+       "days", "From the inviter taking a seat to the invitee signing up.",
        domain="duration"),
     # -- retention ------------------------------------------------------------------
     _P("retention.churn_monthly", 0.06, "probability", "per month",
-       "Probability an active user stops using the product within a month of reaching value.",
+       "Probability an active user stops using the product within a month of taking a seat.",
        source="SMB self-serve churn runs 3-7% a month (SaaStr, Lemkin)"),
     _P("retention.tenure_shape", 1.0, "number", "",
        "Weibull shape of the churn hazard: 1 = constant hazard, < 1 = hazard decays with "
@@ -148,7 +149,7 @@ PARAMS: tuple[Param, ...] = (
        source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
               "(Rachitsky / Poyar freemium benchmarks)"),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
-       "days", "Time a team takes to decide at the paywall or at the end of a trial.",
+       "days", "Time a free team takes to decide at the paywall (trial-end decisions are immediate).",
        domain="duration"),
     # -- free tier ------------------------------------------------------------------
     _P("free_tier.seat_limit", 5, "count", "seats",
@@ -162,10 +163,11 @@ PARAMS: tuple[Param, ...] = (
     _P("trial.length", "14d", "duration", "days",
        "Length of the free trial (trial and reverse_trial models).", minimum=0.0),
     _P("trial.card_required", False, "bool", "",
-       "Whether starting a trial needs a credit card (opt-out trial)."),
+       "Whether starting a trial needs a credit card (opt-out trial; pricing.model = "
+       "\"trial\" only)."),
     _P("trial.convert_probability", 0.5, "probability", "",
-       "Probability a team with at least one activated user buys at the end of an "
-       "opt-in (no card) trial.",
+       "Probability a team with at least one active user at the end of an opt-in (no card) "
+       "trial buys; a team with none loses access.",
        source="set so measured trial conversion lands near Totango's 15% for opt-in trials"),
     _P("trial.card_convert_probability", 0.8, "probability", "",
        "Same, when a card is on file (the team keeps paying unless it cancels).",

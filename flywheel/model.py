@@ -131,6 +131,7 @@ class Model:
         self.invites = Buffered(p["collaboration.invites"], s["invites"])
         self.invite_delay = Buffered(p["collaboration.invite_delay"], s["invite_delay"])
         self.accept_u = Uniforms(s["invite_accept"])
+        self.invite_round_u = Uniforms(s["invite_round"])
         self.decision_u = Uniforms(s["paywall"])
         self.decision_delay = Buffered(p["pricing.decision_delay"], s["decision_delay"])
         self.churn_u = Buffered(_STD_EXP, s["churn"])
@@ -430,9 +431,14 @@ class Model:
         self.u_inviter.extend(array("i", [-1]) * k)
 
         due = np.flatnonzero(value < self.H)
-        push, seq, heap = heapq.heappush, self._seq, self.heap
+        push, seq, heap, buckets, day_end = (heapq.heappush, self._seq, self.heap, self.buckets,
+                                             self.day_end)
         for i, t in zip(due.tolist(), value[due].tolist(), strict=True):
-            push(heap, (t, next(seq), _ACTIVATE, first_user + i, 0))
+            entry = (t, next(seq), _ACTIVATE, first_user + i, 0)
+            if t < day_end:
+                push(heap, entry)
+            else:
+                buckets[int(t)].append(entry)
         if self.trace is not None:
             for i in range(k):
                 uid = first_user + i
@@ -511,7 +517,10 @@ class Model:
             self._send_invites(t, uid, c)
 
     def _send_invites(self, t: float, uid: int, c: int) -> None:
-        n = int(self.invites.one())
+        x = self.invites.one()
+        n = int(x)
+        if x > n and self.invite_round_u.one() < x - n:
+            n += 1  # a fractional draw (gamma, uniform...) rounds up or down, keeping its mean
         if not n:
             return
         counters = self.counters
@@ -599,7 +608,8 @@ class Model:
         t = self.env.now
         self.c_pending[c] = False
         waiting = self.waiting.pop(c, [])
-        if self.decision_u.one() < self.upgrade_p:
+        # a team with no one left (everyone churned while it decided) does not buy
+        if self.decision_u.one() < self.upgrade_p and (self.c_active[c] or waiting):
             self.counters["paywall_upgrades"] += 1
             self._start_paying(t, c, "upgrade")
             for uid in waiting:
@@ -673,6 +683,7 @@ class Model:
         end = f(self.u_end, np.float64)
         abandon = f(self.u_abandon, np.float64)
         value = f(self.u_value, np.float64)
+        u_signup = f(self.u_signup, np.float64)
         access_end = f(self.c_access_end, np.float64)
         cut = access_end[company] if len(company) else np.empty(0)
         # the team lost access: active users' spells end then
@@ -685,7 +696,8 @@ class Model:
         state[gave_up] = ABANDONED
         lost_onb = onb & ~gave_up & (cut <= H)
         state[lost_onb] = LOST_ACCESS
-        end[lost_onb] = cut[lost_onb]
+        # (a signup brought at the start of its day may land after its team lost access)
+        end[lost_onb] = np.maximum(cut[lost_onb], u_signup[lost_onb])
         # value reached after the team lost access does not count
         late = (value >= cut) & (state == LOST_ACCESS)
         value[late] = np.nan
@@ -695,7 +707,7 @@ class Model:
         users = {
             "company": company,
             "channel": f(self.u_channel, np.int8),
-            "signup": f(self.u_signup, np.float64),
+            "signup": u_signup,
             "value": value,
             "abandon": abandon,
             "start": start,

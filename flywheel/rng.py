@@ -36,6 +36,7 @@ STREAMS: dict[str, str] = {
     "patience": "patience of new users",
     "invites": "invites per activated user",
     "invite_accept": "whether an invite is accepted",
+    "invite_round": "rounding of a fractional number of invites",
     "invite_delay": "delay from inviter's value to invitee's signup",
     "churn": "active users' tenure before churn",
     "paywall": "paywall and trial decisions",
