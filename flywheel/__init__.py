@@ -8,7 +8,9 @@
 
 __version__ = "0.1.0"
 
+from flywheel.comparisons import Comparison, Sweep, compare, sweep  # noqa: E402
 from flywheel.runner import RunResult, simulate  # noqa: E402
 from flywheel.scenario import Scenario, load_scenario  # noqa: E402
 
-__all__ = ["RunResult", "Scenario", "__version__", "load_scenario", "simulate"]
+__all__ = ["Comparison", "RunResult", "Scenario", "Sweep", "__version__", "compare",
+           "load_scenario", "simulate", "sweep"]

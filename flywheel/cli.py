@@ -13,10 +13,10 @@ import click
 
 from flywheel import __version__
 from flywheel.distributions import DistributionError
-from flywheel.metrics import HEADLINE, METRICS
+from flywheel.metrics import HEADLINE, METRICS, format_value
 from flywheel.results import ResultsExistError, default_out_dir, write_results
 from flywheel.runner import RunResult, default_jobs, simulate
-from flywheel.scenario import (ScenarioError, format_resolved, list_scenarios, load_scenario)
+from flywheel.scenario import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.units import UnitError, parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,21 +37,6 @@ def user_errors(fn: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
-
-
-def format_value(value: float, unit: str) -> str:
-    """A metric value as a person reads it: shares in %, money in $, counts with separators."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if unit.startswith("share"):
-        return f"{100 * value:.1f}%"
-    if unit.startswith("$"):
-        return f"${value:,.0f}" if abs(value) >= 100 else f"${value:,.2f}"
-    if abs(value) >= 1000:
-        return f"{value:,.0f}"
-    if abs(value) >= 10:
-        return f"{value:.1f}"
-    return f"{value:.3g}"
 
 
 def headline_table(result: RunResult, names: Sequence[str] = HEADLINE) -> str:
@@ -162,8 +147,308 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...]) -> None:
 
 @main.command("list")
 def list_() -> None:
-    """List the shipped scenarios with their descriptions."""
+    """List the shipped scenarios and comparisons with their descriptions."""
+    from flywheel.comparisons import load_comparison
+    from flywheel.scenario import builtin_scenarios_dir
+
     rows = list_scenarios()
-    w = max((len(name) for name, _, _ in rows), default=0)
+    comparisons = [load_comparison(p) for p in sorted(builtin_scenarios_dir().glob("compare-*.toml"))]
+    w = max([len(name) for name, _, _ in rows] + [len(c.name) for c in comparisons], default=0)
+    click.echo("Scenarios (flywheel run NAME):")
     for name, desc, _ in rows:
-        click.echo(f"{name:<{w}}  {desc}")
+        click.echo(f"  {name:<{w}}  {desc}")
+    if comparisons:
+        click.echo("\nComparisons (flywheel compare NAME):")
+        for c in comparisons:
+            click.echo(f"  {c.name:<{w}}  {c.description or c.question}")
+
+
+# -- compare and sweep ---------------------------------------------------------------
+
+
+def _format_diff(value: float, unit: str) -> str:
+    """A difference with its sign; shares as percentage points."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit.startswith("share"):
+        return f"{100 * value:+.1f} pp"
+    sign = "-" if value < 0 else "+"
+    return sign + format_value(abs(value), unit)
+
+
+def _ci(lo: float, hi: float, fmt: Callable[[float, str], str], unit: str) -> str:
+    return "" if math.isnan(lo) else f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
+
+
+def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[int],
+             indent: str = "  ") -> list[str]:
+    """Rows under a header, columns padded; indexes in ``right`` right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return indent + "  ".join(str(c).rjust(w) if i in right else str(c).ljust(w)
+                                  for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
+    """Each metric: every scenario's mean and 95% CI, and its paired difference from
+    the reference with the difference's own 95% CI."""
+    from flywheel.scenario import toml_value
+
+    labels = comp.labels
+    lines = []
+    if comp.question:
+        lines += [f"Question: {comp.question}", ""]
+    lines.append(f"{comp.name}: {len(labels)} scenarios, seed {comp.seed}, "
+                 f"{comp.replications} paired replications each; reference: {labels[0]}")
+    diffs = {k: v for k, v in comp.parameter_differences().items()
+             if k not in ("simulation.seed", "simulation.replications")}
+    if diffs:
+        lines.append("They differ in:")
+        for key, values in list(diffs.items())[:12]:
+            lines.append(f"  {key}: " + "; ".join(f"{lab} = {toml_value(v)}"
+                                                  for lab, v in zip(labels, values, strict=True)))
+        if len(diffs) > 12:
+            lines.append(f"  ... and {len(diffs) - 12} more (summary.json lists them all)")
+    else:
+        lines.append("They differ in no parameter.")
+    for name in names or comp.metrics:
+        meta = METRICS[name]
+        rows = []
+        for i, result in enumerate(comp.results):
+            mean, lo, hi = result.mean_ci(name)
+            if i == 0:
+                d, dci = "reference", ""
+            else:
+                dm, dlo, dhi = comp.paired_diff(name, i)
+                d, dci = _format_diff(dm, meta.unit), _ci(dlo, dhi, _format_diff, meta.unit)
+            rows.append([labels[i], format_value(mean, meta.unit),
+                         _ci(lo, hi, format_value, meta.unit), d, dci])
+        lines += ["", f"{meta.label} [{meta.unit}]"]
+        lines += _aligned(["scenario", "mean", "95% CI", f"vs {labels[0]}", "95% CI (paired)"],
+                          rows, right={1, 3})
+    return "\n".join(lines)
+
+
+def sweep_table(result: Any, names: Sequence[str] | None = None) -> str:
+    """Each metric: its mean and 95% CI at every point of the sweep."""
+    from flywheel.scenario import toml_value
+
+    keys = [k for k, _ in result.axes]
+    shape = " x ".join(str(n) for n in result.shape)
+    lines = [f"sweep of {result.base.name}: {shape} points, seed {result.seed}, "
+             f"{result.replications} replications each"]
+    for name in names or result.metrics:
+        meta = METRICS[name]
+        rows = []
+        for point, run in zip(result.points, result.results, strict=True):
+            mean, lo, hi = run.mean_ci(name)
+            rows.append([*(v if isinstance(v, str) else toml_value(v) for v in point.values()),
+                         format_value(mean, meta.unit), _ci(lo, hi, format_value, meta.unit)])
+        lines += ["", f"{meta.label} [{meta.unit}]"]
+        lines += _aligned([*keys, "mean", "95% CI"], rows, right={len(keys)})
+    return "\n".join(lines)
+
+
+def _common_overrides(sets: tuple[str, ...], horizon: str | None) -> list[str]:
+    """``--set`` overrides plus ``--horizon`` (checked here, so its error names it)."""
+    overrides = list(sets)
+    if horizon is not None:
+        try:
+            parse_duration(horizon)
+        except UnitError as exc:
+            raise ScenarioError(str(exc), file="--horizon", key="simulation.horizon",
+                                value=horizon) from None
+        overrides.append(f"simulation.horizon={horizon}")
+    return overrides
+
+
+def _check_out(out_dir: Path, force: bool) -> None:
+    if out_dir.exists() and not force:
+        raise ResultsExistError(
+            f"{out_dir} already exists; choose another --out or pass --force to replace it")
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True)
+@click.option("-n", "--replications", type=click.IntRange(min=1), default=None,
+              help="Monte Carlo replications of each scenario [default: the first's].")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed shared by every scenario [default: the first's].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: all cores].")
+@click.option("--horizon", default=None, metavar="DURATION",
+              help='How long to simulate each scenario, e.g. "6mo".')
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override one parameter in every scenario (repeatable).")
+@click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME",
+              help="A metric to show (repeatable) [default: the file's, or the headline].")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/compare-<name>-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace the results folder if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | None,
+            jobs: int | None, horizon: str | None, sets: tuple[str, ...],
+            metrics: tuple[str, ...], out: Path | None, force: bool, quiet: bool) -> None:
+    """Run SCENARIOS with one seed and report their paired differences.
+
+    Give two or more scenario files (or shipped names; the first is the
+    reference), or one comparison file such as scenarios/compare-ttv.toml.
+    Every scenario meets the same random numbers (common random numbers), so
+    each difference against the reference comes from per-replication pairs and
+    its 95% CI is tight.
+    """
+    from flywheel import comparisons as cmp
+
+    overrides = _common_overrides(sets, horizon)
+    if len(scenarios) == 1:
+        spec = cmp.load_comparison(scenarios[0], overrides)
+        what: Any = spec
+        name = spec.name
+    else:
+        for s in scenarios:
+            if cmp.is_comparison_file(s):
+                raise ScenarioError("is a comparison file; run it on its own: "
+                                    f"flywheel compare {s}", file=s)
+        what = [load_scenario(s, overrides) for s in scenarios]
+        name = "-vs-".join(sc.name for sc in what)[:80]
+    chosen = cmp.check_metrics(metrics) if metrics else None
+    out_dir = out or cmp.default_compare_dir(name)
+    _check_out(out_dir, force)
+    first = what.scenarios[0] if isinstance(what, cmp.ComparisonSpec) else what[0]
+    n = replications or int(first["simulation.replications"])
+    k = len(what.scenarios) if isinstance(what, cmp.ComparisonSpec) else len(what)
+    j = jobs or default_jobs()
+    click.echo(f"Comparing {k} scenarios: {n} replications each, seed "
+               f"{seed if seed is not None else first['simulation.seed']}, "
+               f"{j} job{'s' if j > 1 else ''}", err=True)
+    with _progress(n * k, quiet, "compare") as bar:
+        result = cmp.compare(what, replications=n, seed=seed, jobs=j, progress=bar.update,
+                             metrics=chosen, name=name)
+    path = cmp.write_comparison(result, out_dir, force=force)
+    click.echo(comparison_table(result))
+    click.echo(f"\nResults in {path}/")
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
+              help="A parameter and its values, e.g. --vary onboarding.ttv.median=10min,1d,1w "
+                   "(once or twice; commas inside { } or quotes do not split).")
+@click.option("-n", "--replications", type=click.IntRange(min=1), default=None,
+              help="Monte Carlo replications at each point [default: the scenario's].")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed shared by every point [default: the scenario's].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: all cores].")
+@click.option("--horizon", default=None, metavar="DURATION",
+              help='How long to simulate, e.g. "6mo".')
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override one parameter at every point (repeatable).")
+@click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME",
+              help="A metric to show (repeatable) [default: the headline].")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/sweep-<scenario>-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace the results folder if it exists.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed: int | None,
+          jobs: int | None, horizon: str | None, sets: tuple[str, ...],
+          metrics: tuple[str, ...], out: Path | None, force: bool, quiet: bool) -> None:
+    """Run SCENARIO at every value of one or two parameters, all with one seed.
+
+    Two --vary options span a grid of every combination.  Each point's headline
+    metrics are printed with their 95% CIs and written to sweep.csv.
+    """
+    from flywheel import comparisons as cmp
+
+    axes = [cmp.parse_vary(v) for v in varies]
+    base = load_scenario(scenario, _common_overrides(sets, horizon))
+    chosen = cmp.check_metrics(metrics) if metrics else None
+    _, grid, _, _ = cmp.sweep_points(base, axes, replications, seed)  # check before running
+    out_dir = out or cmp.default_sweep_dir(base.name)
+    _check_out(out_dir, force)
+    points = len(grid)
+    n = replications or int(base["simulation.replications"])
+    j = jobs or default_jobs()
+    click.echo(f"Sweeping {base.name}: {points} point{'s' if points > 1 else ''}, "
+               f"{n} replications each, seed "
+               f"{seed if seed is not None else base['simulation.seed']}, "
+               f"{j} job{'s' if j > 1 else ''}", err=True)
+    with _progress(points * n, quiet, "sweep") as bar:
+        result = cmp.sweep(base, axes, replications=n, seed=seed, jobs=j, progress=bar.update,
+                           metrics=chosen)
+    path = cmp.write_sweep(result, out_dir, force=force)
+    click.echo(sweep_table(result))
+    click.echo(f"\nResults in {path}/")
+
+
+# -- demo ---------------------------------------------------------------------------------
+
+#: The comparison files `flywheel demo` runs: the mission's headline questions.
+DEMO_COMPARISONS = ("compare-ttv.toml", "compare-pricing.toml")
+
+
+@main.command()
+@click.option("-n", "--replications", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Replications of each scenario.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed [default: the scenarios'].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: all cores].")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results") / "demo",
+              show_default=True, help="Folder of the demo's report.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@user_errors
+def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet: bool) -> None:
+    """Run the headline what-ifs on built-in scenarios and write one report.
+
+    Fast vs slow time to value, and freemium vs a free trial: each pair runs
+    with the same seed, the findings print here, and OUT/report.html shows
+    them with charts.  An older demo in OUT is kept beside it, never replaced.
+    """
+    import os
+    from datetime import datetime
+
+    from flywheel import comparisons as cmp
+    from flywheel import report
+    from flywheel.scenario import builtin_scenarios_dir
+
+    specs = [cmp.load_comparison(builtin_scenarios_dir() / f) for f in DEMO_COMPARISONS]
+    j = jobs or default_jobs()
+    total = replications * sum(len(s.scenarios) for s in specs)
+    click.echo(f"Flywheel demo: {len(specs)} comparisons, {replications} replications per "
+               f"scenario, {j} job{'s' if j > 1 else ''}", err=True)
+    results = []
+    with _progress(total, quiet, "demo") as bar:
+        for spec in specs:
+            results.append(cmp.compare(spec, replications=replications, seed=seed, jobs=j,
+                                       progress=bar.update))
+    for spec, res in zip(specs, results, strict=True):
+        click.echo(f"\n{spec.question or spec.description}")
+        for line in report.findings(res)[:4]:
+            click.echo(f"  - {line}")
+    kept = None
+    if out.exists():  # keep the older demo, and say where it went
+        stamp = datetime.fromtimestamp(out.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+        kept = out.with_name(f"{out.name}-{stamp}")
+        n = 1
+        while kept.exists():
+            n += 1
+            kept = out.with_name(f"{out.name}-{stamp}-{n}")
+        os.rename(out, kept)
+
+    def fill(tmp: Path) -> None:
+        (tmp / "report.html").write_text(report.demo_report(results), encoding="utf-8")
+        for spec, res in zip(specs, results, strict=True):
+            cmp.write_comparison(res, tmp / spec.name)
+
+    from flywheel.results import write_folder
+
+    path = write_folder(out, False, fill)
+    if kept is not None:
+        click.echo(f"\nThe previous demo was kept in {kept}/", err=True)
+    click.echo(f"\nReport: {path / 'report.html'}")

@@ -94,7 +94,12 @@ PARAMS: tuple[Param, ...] = (
        "Word of mouth: contacts each active user makes with random people of the market "
        "(Bass's q); saturates as the market fills.", minimum=0.0),
     # -- onboarding -----------------------------------------------------------------
-    _P("onboarding.ttv", {"dist": "lognormal", "median": "3d", "p90": "10d"},
+    _P("onboarding.no_show", 0.3, "probability", "",
+       "Share of signups who never really try the product (they look and leave at once, "
+       "however fast value would come).",
+       source="assumption: sets the ceiling on activation; with it, a 10-minute TTV lifts the "
+              "baseline's activation to ~70%, not to everyone"),
+    _P("onboarding.ttv", {"dist": "lognormal", "median": "2.5d", "p90": "10d"},
        "distribution", "days",
        "Time to value a new user would need: signup (plus setup friction) to the moment "
        "they get value. Users who give up first are never measured, so the measured median "
@@ -102,7 +107,7 @@ PARAMS: tuple[Param, ...] = (
        source="set so the measured median TTV lands near 1.5 days, the B2B SaaS median in "
               "Userpilot's time-to-value benchmark (547 companies)",
        domain="duration"),
-    _P("onboarding.patience", {"dist": "exponential", "mean": "2.5d"}, "distribution", "days",
+    _P("onboarding.patience", {"dist": "exponential", "mean": "4d"}, "distribution", "days",
        "How long a new user keeps trying before giving up; TTV beyond it means abandonment.",
        source="set so the baseline's activation sits in the published 25-37% band (Rachitsky "
               "activation survey; Userpilot B2B benchmark)",
@@ -144,7 +149,7 @@ PARAMS: tuple[Param, ...] = (
     _P("pricing.price_per_seat", 15.0, "number", "$ per seat per month",
        "List price of a paid seat; every active user of a paying team is a seat.",
        minimum=0.0),
-    _P("pricing.upgrade_probability", 0.3, "probability", "",
+    _P("pricing.upgrade_probability", 0.27, "probability", "",
        "Probability a free team that meets the paywall upgrades.",
        source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
               "(Rachitsky / Poyar freemium benchmarks)"),

@@ -328,6 +328,25 @@ def user_states(o: Outcome) -> dict[str, int]:
     return {s: int(counts[i]) for i, s in enumerate(USER_STATES)}
 
 
+def format_value(value: float | None, unit: str) -> str:
+    """A metric value as a person reads it: shares in %, money in $, counts with separators.
+
+    The one formatting of metric values, used by the CLI tables, plots and reports.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit.startswith("share"):
+        return f"{100 * value:.1f}%"
+    if unit.startswith("$"):
+        sign = "-" if value < 0 else ""
+        return f"{sign}${abs(value):,.0f}" if abs(value) >= 100 else f"{sign}${abs(value):,.2f}"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
 # -- across replications -------------------------------------------------------------------
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:

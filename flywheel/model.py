@@ -128,6 +128,8 @@ class Model:
         self.ttv = Buffered(ttv_dist, s["sandbox_ttv" if self.sandbox else "ttv"])
         self.friction = Buffered(p["onboarding.setup_friction"], s["friction"])
         self.patience = Buffered(p["onboarding.patience"], s["patience"])
+        self.no_show = float(p["onboarding.no_show"])
+        self.show_u = Buffered(_STD_UNIFORM, s["no_show"])
         self.invites = Buffered(p["collaboration.invites"], s["invites"])
         self.invite_delay = Buffered(p["collaboration.invite_delay"], s["invite_delay"])
         self.accept_u = Uniforms(s["invite_accept"])
@@ -409,8 +411,11 @@ class Model:
             fr = self.friction.take(k)
             ttv = ttv + np.where(creator, fr, 0.0)
         patience = self.patience.take(k)
-        value = np.where(ttv <= patience, times + ttv, np.nan)
-        abandon = np.where(ttv <= patience, np.nan, times + patience)
+        shows = self.show_u.take(k) >= self.no_show  # no-shows leave at signup
+        patience = np.where(shows, patience, 0.0)
+        act = shows & (ttv <= patience)
+        value = np.where(act, times + ttv, np.nan)
+        abandon = np.where(act, np.nan, times + patience)
         state = np.full(k, ONBOARDING, dtype=np.int8)
         # a team that has already lost access lets no one in
         dead = np.frombuffer(self.c_access_end, dtype=np.float64)[companies] < np.inf
@@ -470,7 +475,10 @@ class Model:
         self.u_state.append(ONBOARDING)
         ttv = self.ttv.one() * self.invite_factor
         patience = self.patience.one()
-        if ttv <= patience:
+        shows = self.show_u.one() >= self.no_show
+        if not shows:
+            patience = 0.0
+        if shows and ttv <= patience:
             self.u_value.append(t + ttv)
             self.u_abandon.append(_NAN)
             if t + ttv < self.H:
@@ -747,6 +755,16 @@ class _StdExp:
 
 
 _STD_EXP = _StdExp()
+
+
+class _StdUniform:
+    """Uniform [0, 1) draws."""
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.random(size)
+
+
+_STD_UNIFORM = _StdUniform()
 
 
 def _grow(a: np.ndarray, cap: int, used: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,26 +54,22 @@ def _csv(path: Path, header: list[str], rows: Any) -> None:
                         (f"{v:.10g}" if isinstance(v, float) else v) for v in row])
 
 
-def write_results(result: RunResult, out: Path | str, force: bool = False) -> Path:
-    """Write scenario.toml, summary.json, timeseries.csv, funnel.csv, cohorts.csv to ``out``."""
+def write_folder(out: Path | str, force: bool, fill: Callable[[Path], None]) -> Path:
+    """Write a results folder through ``fill(tmp)`` under a hidden temporary name beside
+    ``out``, then rename it into place in one step; refuse an existing ``out`` unless
+    ``force``, and then swap the complete new folder in before dropping the old one."""
     out = Path(out)
     if out.exists() and not force:
         raise ResultsExistError(
             f"{out} already exists; choose another --out or pass --force to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; results are for reading
     try:
-        header = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                  f"# seed = {result.seed}, replications = {result.n}\n")
-        (tmp / "scenario.toml").write_text(header + result.scenario.to_toml())
-        (tmp / "summary.json").write_text(
-            json.dumps(_clean(result.summary()), indent=2, allow_nan=False) + "\n")
-        _csv(tmp / "timeseries.csv", result.timeseries_header(), result.timeseries_rows())
-        _csv(tmp / "funnel.csv", ["stage", "label", "unit", "mean", "ci95_lo", "ci95_hi",
-                                  "share_of_previous"], result.funnel_rows())
-        _csv(tmp / "cohorts.csv", ["replication", "cohort_week", "weeks_since_signup",
-                                   "signups", "active", "share_active"], result.cohort_rows())
-        if out.exists():  # force: swap the complete new folder in, then drop the old one
+        fill(tmp)
+        if out.exists():
             old = out.with_name(f".{out.name}.old-{os.getpid()}")
             os.rename(out, old)
             os.rename(tmp, out)
@@ -83,3 +80,29 @@ def write_results(result: RunResult, out: Path | str, force: bool = False) -> Pa
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def write_results(result: RunResult, out: Path | str, force: bool = False,
+                  charts: bool = True) -> Path:
+    """Write scenario.toml, summary.json, timeseries.csv, funnel.csv, cohorts.csv and (with
+    ``charts``) the PNG charts and a self-contained report.html to ``out``."""
+
+    def fill(tmp: Path) -> None:
+        header = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                  f"# seed = {result.seed}, replications = {result.n}\n")
+        (tmp / "scenario.toml").write_text(header + result.scenario.to_toml())
+        (tmp / "summary.json").write_text(
+            json.dumps(_clean(result.summary()), indent=2, allow_nan=False) + "\n")
+        _csv(tmp / "timeseries.csv", result.timeseries_header(), result.timeseries_rows())
+        _csv(tmp / "funnel.csv", ["stage", "label", "unit", "mean", "ci95_lo", "ci95_hi",
+                                  "share_of_previous"], result.funnel_rows())
+        _csv(tmp / "cohorts.csv", ["replication", "cohort_week", "weeks_since_signup",
+                                   "signups", "active", "share_active"], result.cohort_rows())
+        if charts:
+            from flywheel import plots, report  # matplotlib only when charts are asked for
+
+            for name, fig in plots.run_charts(result).items():
+                plots.save(fig, tmp / f"{name}.png")
+            (tmp / "report.html").write_text(report.run_report(result), encoding="utf-8")
+
+    return write_folder(out, force, fill)

@@ -34,6 +34,7 @@ STREAMS: dict[str, str] = {
     "sandbox_ttv": "time to value through the sandbox",
     "friction": "setup friction",
     "patience": "patience of new users",
+    "no_show": "whether a signup never really tries the product",
     "invites": "invites per activated user",
     "invite_accept": "whether an invite is accepted",
     "invite_round": "rounding of a fractional number of invites",

@@ -19,9 +19,19 @@ from typing import Any
 import numpy as np
 
 from flywheel import __version__
-from flywheel.metrics import (FUNNEL, METRICS, SERIES, day_grid, mean_ci, replication_cohorts,
-                              replication_funnel, replication_metrics, replication_series,
-                              summarise, user_states)
+from flywheel.metrics import (
+    FUNNEL,
+    METRICS,
+    SERIES,
+    day_grid,
+    mean_ci,
+    replication_cohorts,
+    replication_funnel,
+    replication_metrics,
+    replication_series,
+    summarise,
+    user_states,
+)
 from flywheel.model import Model
 from flywheel.rng import replication_seeds
 from flywheel.scenario import Scenario

@@ -506,9 +506,17 @@ def _collect_chain(root: _Layer) -> list[_Layer]:
         else:
             target = current.path.parent / target
             display = os.path.normpath(os.path.join(os.path.dirname(current.display), extends))
+        if not target.is_file() and isinstance(extends, str) and "/" not in extends:
+            # not a file beside this one: a shipped scenario's name ("baseline")
+            shipped = builtin_scenarios_dir() / (extends if extends.endswith(".toml")
+                                                 else f"{extends}.toml")
+            if shipped.is_file():
+                target, display = shipped, shipped.name
         if not target.is_file():
             raise ScenarioError(f"file not found (looked for {target.resolve()})",
-                                file=current.display, key="extends", value=extends)
+                                file=current.display, key="extends", value=extends,
+                                allowed="a path relative to this file, or a shipped "
+                                        "scenario's name (flywheel list)")
         resolved = target.resolve()
         if resolved in seen:
             names = " -> ".join([layer.display for layer in layers] + [display])

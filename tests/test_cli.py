@@ -21,7 +21,8 @@ from flywheel.scenario import builtin_scenarios_dir
 #: A run small enough to take about a second.
 TINY = ["--replications", "2", "--jobs", "1", "--horizon", "60d",
         "--set", "market.companies=2000"]
-RESULT_FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv", "cohorts.csv"}
+RESULT_FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv", "cohorts.csv",
+                "growth.png", "mrr.png", "funnel.png", "cohorts.png", "report.html"}
 SHIPPED = ("baseline", "fast-ttv", "slow-ttv", "freemium", "trial")
 
 
@@ -348,9 +349,12 @@ def test_list_shows_shipped_scenarios_with_descriptions() -> None:
         data = tomllib.loads((builtin_scenarios_dir() / f"{name}.toml").read_text())
         description = data["description"]
         assert description
-        matching = [line for line in lines if line.split()[0] == name]
+        matching = [line for line in lines if line.split()[:1] == [name]]
         assert len(matching) == 1, (name, lines)
         assert matching[0].rstrip().endswith(description), matching[0]
+    # the shipped comparisons are listed under their own heading, by the name compare takes
+    heading = lines.index("Comparisons (flywheel compare NAME):")
+    assert {line.split()[0] for line in lines[heading + 1:]} >= {"ttv", "pricing"}
 
 
 def test_help() -> None:

@@ -18,6 +18,7 @@ from flywheel.scenario import Scenario, load_scenario
 #: no acquisition but what a test injects.
 QUIET = [
     "acquisition.organic=0/day", "acquisition.paid_budget=0/day", "acquisition.referral=0/day",
+    "onboarding.no_show=0",
     'onboarding.ttv={ dist = "fixed", value = "1d" }',
     'onboarding.patience={ dist = "fixed", value = "10d" }',
     'collaboration.invites={ dist = "fixed", value = 2 }',
@@ -200,7 +201,7 @@ def test_word_of_mouth_alone_follows_bass_diffusion() -> None:
                   f"acquisition.referral={q}/day", f"market.companies={M}",
                   'market.team_size={ dist = "fixed", value = 1 }',
                   'onboarding.ttv={ dist = "fixed", value = "0d" }',
-                  'onboarding.patience={ dist = "fixed", value = "1d" }',
+                  'onboarding.patience={ dist = "fixed", value = "1d" }', "onboarding.no_show=0",
                   "retention.churn_monthly=0", "free_tier.seat_limit=0",
                   "free_tier.usage_limit=0", "simulation.horizon=150d")
     at = np.array([20.0, 40.0, 60.0, 80.0, 120.0])
@@ -227,7 +228,7 @@ def test_invites_alone_give_the_branching_total_one_over_one_minus_k() -> None:
     sc = scenario("acquisition.organic=0/day", "acquisition.paid_budget=0/day",
                   "acquisition.referral=0/day",
                   'onboarding.ttv={ dist = "fixed", value = "0d" }',
-                  'onboarding.patience={ dist = "fixed", value = "1d" }',
+                  'onboarding.patience={ dist = "fixed", value = "1d" }', "onboarding.no_show=0",
                   'collaboration.invites={ dist = "poisson", mean = 1.2 }',
                   "collaboration.acceptance=0.5",
                   'collaboration.invite_delay={ dist = "exponential", mean = "1d" }',

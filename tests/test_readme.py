@@ -23,7 +23,7 @@ def test_ci_runs_the_readme_test_command() -> None:
 
 
 def test_readme_run_command_uses_the_declared_script() -> None:
-    run_cmd = [c for c in commands() if "flywheel run" in c]
+    run_cmd = [c for c in commands() if "flywheel demo" in c]
     assert len(run_cmd) == 1
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["flywheel"] == "flywheel.cli:main"

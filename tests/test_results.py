@@ -20,7 +20,8 @@ from flywheel.scenario import Scenario, load_scenario
 HORIZON = 50.5  # not a whole number of days, so the last day is a half day
 REPS = 3
 SEED = 11
-FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv", "cohorts.csv"}
+FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv", "cohorts.csv",
+         "growth.png", "mrr.png", "funnel.png", "cohorts.png", "report.html"}
 REQUIRED_METRICS = ("signups", "activated", "activation_rate", "ttv_median_days",
                     "viral_coefficient", "teams", "paying_teams", "free_to_paid_rate",
                     "active_users_end", "mrr_end", "arr_end", "user_churn_monthly")

@@ -595,3 +595,18 @@ def test_shipped_scenarios(tmp_path: Path, cwd: Path, monkeypatch: pytest.Monkey
 
 def test_builtin_scenarios_dir_is_a_path() -> None:
     assert isinstance(scenario_mod.builtin_scenarios_dir(), Path)
+
+
+def test_extends_may_name_a_shipped_scenario(tmp_path: Path) -> None:
+    """A founder's file outside scenarios/ can build on the shipped baseline by name."""
+    f = tmp_path / "mine.toml"
+    f.write_text('extends = "baseline"\n[retention]\nchurn_monthly = 0.04\n')
+    sc = load_scenario(f)
+    assert sc["retention.churn_monthly"] == 0.04
+    assert sc["pricing.model"] == "freemium"
+    assert sc.sources["pricing.model"] == "baseline.toml"
+    missing = tmp_path / "other.toml"
+    missing.write_text('extends = "no-such-scenario"\n')
+    with pytest.raises(ScenarioError, match=r'extends = "no-such-scenario": file not found .*'
+                                            r"or a shipped scenario's name"):
+        load_scenario(missing)

@@ -1,0 +1,816 @@
+"""Comparisons and sweeps: several scenarios (or one scenario at several settings)
+run with the same seed, so their differences can be read with tight intervals.
+
+Common random numbers.  Replication *i* of every scenario uses the *i*-th child
+of ``SeedSequence(seed)``, and each mechanism of the model draws from its own
+named stream.  Two scenarios that differ in one mechanism therefore meet the
+same market, the same signups and the same patience draws everywhere else, and
+replication *i* of one is a natural pair of replication *i* of the other.  The
+difference of a metric is estimated from the per-replication differences
+(:meth:`Comparison.paired_diff`, a Student t interval); the noise the two runs
+share cancels, so the interval is much narrower than Welch's interval for two
+independent samples (:meth:`Comparison.unpaired_diff`), which is kept for
+contrast.
+
+A comparison can be written down as a file, ``scenarios/compare-*.toml``::
+
+    name = "ttv"
+    description = "Fast vs slow time to value"
+    question = "How much does a 10-minute time to value grow the business?"
+    scenarios = ["slow-ttv.toml", "fast-ttv.toml"]   # the first is the reference
+    metrics = ["activation_rate", "signups", "arr_end"]
+
+Scenario entries are paths relative to the comparison file, or names of
+shipped scenarios; metrics are names from :data:`flywheel.metrics.METRICS`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from flywheel import __version__
+from flywheel.defaults import PARAMS, PARAMS_BY_PATH
+from flywheel.metrics import HEADLINE, METRICS, mean_ci
+from flywheel.results import _clean, _csv, default_out_dir, write_folder
+from flywheel.runner import RunResult, default_jobs, simulate
+from flywheel.scenario import (
+    SET_SOURCE,
+    Scenario,
+    ScenarioError,
+    _did_you_mean,
+    _locate,
+    _nearest,
+    _read_toml,
+    load_scenario,
+    parse_set,
+    toml_value,
+)
+from flywheel.units import UnitError, parse_duration, parse_rate
+
+__all__ = [
+    "COMPARISON_KEYS",
+    "Comparison",
+    "ComparisonSpec",
+    "Sweep",
+    "check_metrics",
+    "compare",
+    "default_compare_dir",
+    "default_sweep_dir",
+    "is_comparison_file",
+    "load_comparison",
+    "paired_ci",
+    "parse_vary",
+    "split_values",
+    "sweep",
+    "sweep_points",
+    "welch_ci",
+    "write_comparison",
+    "write_sweep",
+]
+
+#: The keys a comparison file may have.
+COMPARISON_KEYS = ("name", "description", "question", "scenarios", "metrics")
+#: ``file`` of errors about ``--vary``.
+VARY_SOURCE = "--vary"
+#: Parameters a sweep may not vary: every point runs with the same seed and count.
+_FIXED_IN_SWEEP = ("simulation.seed", "simulation.replications")
+
+Progress = Callable[[int], None]
+
+
+# -- statistics ------------------------------------------------------------------------
+
+
+def paired_ci(reference: Sequence[float], other: Sequence[float],
+              level: float = 0.95) -> tuple[float, float, float]:
+    """Mean of ``other[i] - reference[i]`` and its Student t interval.
+
+    Pairs where either value is missing (NaN) are left out.
+    """
+    if len(reference) != len(other):
+        raise ValueError(f"paired samples differ in length: {len(reference)} vs {len(other)}")
+    return mean_ci(_differences(reference, other), level)
+
+
+def welch_ci(reference: Sequence[float], other: Sequence[float],
+             level: float = 0.95) -> tuple[float, float, float]:
+    """Difference of means ``mean(other) - mean(reference)`` and its Welch interval,
+    treating the two samples as independent (NaNs left out of each)."""
+    x = _finite(reference)
+    y = _finite(other)
+    if not len(x) or not len(y):
+        return math.nan, math.nan, math.nan
+    diff = float(y.mean() - x.mean())
+    if len(x) < 2 or len(y) < 2:
+        return diff, math.nan, math.nan
+    vx, vy = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    se = math.sqrt(vx + vy)
+    if se == 0.0:
+        return diff, diff, diff
+    df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
+    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
+    return diff, diff - half, diff + half
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    return np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+
+
+def _differences(reference: Sequence[float], other: Sequence[float]) -> list[float]:
+    """``other[i] - reference[i]``, NaN where either is missing."""
+    out = []
+    for a, b in zip(reference, other, strict=True):
+        if a is None or b is None or math.isnan(a) or math.isnan(b):
+            out.append(math.nan)
+        else:
+            out.append(float(b) - float(a))
+    return out
+
+
+# -- running several scenarios with one seed -------------------------------------------
+
+
+@contextmanager
+def _pool(jobs: int | None, n: int, executor: Executor | None) -> Iterator[Executor | None]:
+    """One worker pool shared by every scenario of a comparison or sweep (or none)."""
+    if executor is not None:
+        yield executor
+        return
+    j = default_jobs() if jobs is None else max(1, int(jobs))
+    if j == 1 or n == 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=min(j, n))
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
+def _common(first: Scenario, replications: int | None, seed: int | None) -> tuple[int, int]:
+    n = int(replications if replications is not None else first["simulation.replications"])
+    s = int(seed if seed is not None else first["simulation.seed"])
+    if n < 1:
+        raise ValueError(f"replications must be at least 1, got {n}")
+    return n, s
+
+
+def _pin(scenario: Scenario, n: int, seed: int) -> Scenario:
+    """The scenario with the run's common seed and replication count written in, so its
+    resolved file reproduces what was run."""
+    if scenario["simulation.seed"] == seed and scenario["simulation.replications"] == n:
+        return scenario
+    return scenario.with_overrides({"simulation.seed": seed, "simulation.replications": n})
+
+
+def _run_all(scenarios: Sequence[Scenario], n: int, seed: int, jobs: int | None,
+             executor: Executor | None, progress: Progress | None) -> list[RunResult]:
+    with _pool(jobs, n, executor) as pool:
+        return [simulate(sc, replications=n, seed=seed, jobs=1 if pool is None else jobs,
+                         executor=pool, progress=progress) for sc in scenarios]
+
+
+def check_metrics(metrics: Sequence[str], file: str | None = None) -> list[str]:
+    """Metric names, checked against :data:`METRICS` with a suggestion for typos."""
+    checked = []
+    for name in metrics:
+        if not isinstance(name, str):
+            raise ScenarioError(f"expected a metric name, got {toml_value(name)}",
+                                file=file, key="metrics")
+        if name not in METRICS:
+            suggestion = _nearest(name, list(METRICS))
+            allowed = "" if suggestion else "metrics are " + ", ".join(METRICS)
+            raise ScenarioError("unknown metric" + _did_you_mean(suggestion), file=file,
+                                key="metrics", value=name, allowed=allowed)
+        checked.append(name)
+    if not checked:
+        raise ScenarioError("no metrics", file=file, key="metrics",
+                            allowed="name at least one, or leave the key out for the headline")
+    return checked
+
+
+def _unique_labels(names: Sequence[str]) -> list[str]:
+    """Scenario names, with ``" (2)"``, ``" (3)"``... added to repeats."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return labels
+
+
+def _safe(name: str) -> str:
+    """A name usable in a folder or file name."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "scenario"
+
+
+def _scenario_file(i: int, name: str) -> str:
+    return f"scenario-{i}-{_safe(name)}.toml"
+
+
+def _metric_meta(name: str) -> dict[str, str]:
+    meta = METRICS[name]
+    return {"label": meta.label, "unit": meta.unit, "kind": meta.kind}
+
+
+# -- comparisons -----------------------------------------------------------------------
+
+
+@dataclass
+class ComparisonSpec:
+    """A comparison file, loaded: its scenarios resolved and its metrics checked."""
+
+    name: str
+    description: str
+    question: str
+    scenarios: list[Scenario]
+    metrics: list[str]
+    path: Path | None = None
+
+
+@dataclass
+class Comparison:
+    """Scenarios run with one seed; scenario 0 is the reference of every difference."""
+
+    scenarios: list[Scenario]
+    results: list[RunResult]
+    seed: int
+    metrics: list[str] = field(default_factory=lambda: list(HEADLINE))
+    question: str = ""
+    name: str = ""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.scenarios) != len(self.results):
+            raise ValueError("one result per scenario")
+        if not self.name:
+            self.name = "-vs-".join(sc.name for sc in self.scenarios)[:80]
+
+    @property
+    def labels(self) -> list[str]:
+        """The scenarios' names, made unique (a repeat gets `` (2)``)."""
+        return _unique_labels([sc.name for sc in self.scenarios])
+
+    @property
+    def replications(self) -> int:
+        return self.results[0].n if self.results else 0
+
+    def paired_values(self, metric: str, i: int) -> list[float]:
+        """Per-replication differences, scenario ``i`` minus scenario 0 (NaN where a
+        replication lacks the metric in either)."""
+        return _differences(self.results[0].values(metric), self.results[i].values(metric))
+
+    def paired_diff(self, metric: str, i: int) -> tuple[float, float, float]:
+        """Scenario ``i`` minus scenario 0: the mean of the per-replication differences
+        and its 95% Student t interval (common random numbers make the pairs)."""
+        return mean_ci(self.paired_values(metric, i))
+
+    def unpaired_diff(self, metric: str, i: int) -> tuple[float, float, float]:
+        """Scenario ``i`` minus scenario 0 as if the runs were independent: difference
+        of means and its 95% Welch interval.  For contrast with :meth:`paired_diff`."""
+        return welch_ci(self.results[0].values(metric), self.results[i].values(metric))
+
+    def rows(self, metrics: Sequence[str] | None = None) -> list[dict[str, object]]:
+        """Tidy rows, one per metric and scenario: metric, label, unit, scenario, mean,
+        ci95_lo, ci95_hi, and the paired difference against scenario 0 (diff, diff_lo,
+        diff_hi; NaN on the reference's own rows)."""
+        rows: list[dict[str, object]] = []
+        labels = self.labels
+        for metric in metrics or self.metrics:
+            meta = METRICS[metric]
+            for i, result in enumerate(self.results):
+                mean, lo, hi = result.mean_ci(metric)
+                d, dlo, dhi = (math.nan,) * 3 if i == 0 else self.paired_diff(metric, i)
+                rows.append({"metric": metric, "label": meta.label, "unit": meta.unit,
+                             "scenario": labels[i], "mean": mean, "ci95_lo": lo,
+                             "ci95_hi": hi, "diff": d, "diff_lo": dlo, "diff_hi": dhi})
+        return rows
+
+    def parameter_differences(self) -> dict[str, list[object]]:
+        """Parameter paths whose values (as written, TOML form) differ between the
+        scenarios, with each scenario's value in order."""
+        out: dict[str, list[object]] = {}
+        for p in PARAMS:
+            values = [sc.raw[p.path] for sc in self.scenarios]
+            if any(v != values[0] for v in values[1:]):
+                out[p.path] = values
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """The content of ``summary.json``: every metric (the chosen ones first), each
+        scenario's mean, CI and per-replication values, and the paired and unpaired
+        differences against the reference."""
+        labels = self.labels
+        names = list(self.metrics) + [m for m in METRICS if m not in self.metrics]
+        metrics: dict[str, Any] = {}
+        for metric in names:
+            per = []
+            for i, result in enumerate(self.results):
+                mean, lo, hi = result.mean_ci(metric)
+                entry: dict[str, Any] = {"scenario": labels[i], "mean": mean, "ci95": [lo, hi],
+                                         "values": result.values(metric)}
+                if i == 0:
+                    entry["diff"] = entry["diff_unpaired"] = None
+                else:
+                    d, dlo, dhi = self.paired_diff(metric, i)
+                    u, ulo, uhi = self.unpaired_diff(metric, i)
+                    entry["diff"] = {"mean": d, "ci95": [dlo, dhi],
+                                     "values": self.paired_values(metric, i)}
+                    entry["diff_unpaired"] = {"mean": u, "ci95": [ulo, uhi]}
+                per.append(entry)
+            metrics[metric] = {**_metric_meta(metric), "scenarios": per}
+        return {
+            "flywheel_version": __version__,
+            "kind": "comparison",
+            "name": self.name,
+            "description": self.description,
+            "question": self.question,
+            "seed": self.seed,
+            "replications": self.replications,
+            "reference": labels[0] if labels else None,
+            "scenarios": [{"index": i, "name": labels[i], "description": sc.description,
+                           "horizon_days": r.horizon, "file": _scenario_file(i, sc.name)}
+                          for i, (sc, r) in enumerate(zip(self.scenarios, self.results, strict=True))],
+            "parameter_differences": self.parameter_differences(),
+            "shown_metrics": list(self.metrics),
+            "metrics": metrics,
+        }
+
+
+def _read_comparison(source: str | Path) -> tuple[Path, str, dict[str, Any]]:
+    """Locate a comparison file; a shipped one may be named without its ``compare-``
+    prefix, as ``flywheel list`` shows it (``ttv`` for ``compare-ttv.toml``)."""
+    try:
+        path, display = _locate(source)
+    except ScenarioError:
+        name = str(source)
+        if "/" in name or name.endswith(".toml") or name.startswith("compare-"):
+            raise
+        try:
+            path, display = _locate(f"compare-{name}")
+        except ScenarioError:
+            pass
+        else:
+            return path, display, _read_toml(path, display)
+        raise
+    return path, display, _read_toml(path, display)
+
+
+def is_comparison_file(source: str | Path) -> bool:
+    """Whether ``source`` names a readable comparison file (one with ``scenarios``)."""
+    try:
+        _, _, data = _read_comparison(source)
+    except ScenarioError:
+        return False
+    return "scenarios" in data
+
+
+def _comparison_scenario(entry: str, path: Path, display: str,
+                         overrides: Sequence[str]) -> Scenario:
+    """Load one ``scenarios`` entry: a path relative to the comparison file, else a
+    shipped scenario's name (with or without ``.toml``)."""
+    target = Path(os.path.normpath(path.parent / entry))
+    if target.is_file():
+        return load_scenario(target, overrides)
+    plain = "/" not in entry and os.sep not in entry
+    stem = entry[:-5] if entry.lower().endswith(".toml") else entry
+    if plain:
+        try:
+            located, _ = _locate(stem)
+        except ScenarioError:
+            located = None
+        if located is not None:
+            return load_scenario(stem, overrides)
+    raise ScenarioError(f"scenario file not found (looked for {target.resolve()})",
+                        file=display, key="scenarios", value=entry,
+                        allowed="give a path relative to the comparison file, or a shipped "
+                                "scenario's name")
+
+
+def load_comparison(path: str | Path, overrides: Sequence[str] = ()) -> ComparisonSpec:
+    """Read a comparison file (or a shipped one by name, e.g. ``"compare-ttv"``), load
+    its scenarios with ``KEY.PATH=VALUE`` overrides applied to each, check its metrics.
+
+    Raises :class:`ScenarioError` naming the file and key for anything wrong.
+    """
+    file_path, display, data = _read_comparison(path)
+    if "scenarios" not in data:
+        raise ScenarioError("not a comparison file: it has no scenarios list", file=display,
+                            allowed="compare two or more scenarios, or one comparison file "
+                                    'with scenarios = ["a.toml", "b.toml", ...]')
+    for key, value in data.items():
+        if key not in COMPARISON_KEYS:
+            suggestion = _nearest(key, COMPARISON_KEYS)
+            allowed = "" if suggestion else "a comparison file has " + ", ".join(COMPARISON_KEYS)
+            raise ScenarioError("unknown key" + _did_you_mean(suggestion), file=display,
+                                key=key, allowed=allowed)
+        if key in ("name", "description", "question") and not isinstance(value, str):
+            raise ScenarioError(f"expected a string, got {toml_value(value)}", file=display,
+                                key=key)
+    entries = data["scenarios"]
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        raise ScenarioError(f"expected a list of scenario files, got {toml_value(entries)}",
+                            file=display, key="scenarios",
+                            allowed='e.g. scenarios = ["baseline.toml", "fast-ttv.toml"]')
+    if len(entries) < 2:
+        raise ScenarioError(f"a comparison needs at least two scenarios, got {len(entries)}",
+                            file=display, key="scenarios")
+    metrics = data.get("metrics", list(HEADLINE))
+    if not isinstance(metrics, list):
+        raise ScenarioError(f"expected a list of metric names, got {toml_value(metrics)}",
+                            file=display, key="metrics",
+                            allowed='e.g. metrics = ["activation_rate", "arr_end"]')
+    metrics = check_metrics(metrics, display)
+    if isinstance(overrides, str):
+        overrides = [overrides]
+    for expr in overrides:  # a bad --set is reported once, before any file is read
+        parse_set(expr)
+    scenarios = [_comparison_scenario(e, file_path, display, overrides) for e in entries]
+    stem = file_path.stem
+    default_name = stem[len("compare-"):] if stem.startswith("compare-") else stem
+    return ComparisonSpec(name=data.get("name", default_name) or default_name,
+                          description=data.get("description", ""),
+                          question=data.get("question", ""), scenarios=scenarios,
+                          metrics=metrics, path=file_path)
+
+
+def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | Path,
+            replications: int | None = None, seed: int | None = None,
+            jobs: int | None = None, progress: Progress | None = None, *,
+            overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
+            question: str | None = None, name: str | None = None,
+            executor: Executor | None = None) -> Comparison:
+    """Run ``scenarios`` with one seed (common random numbers); the first is the
+    reference of every difference.
+
+    ``scenarios`` is a list of :class:`Scenario` objects, files or shipped names,
+    or a comparison file (its path or shipped name, or a loaded
+    :class:`ComparisonSpec`), which also sets the metrics, question and name.
+    ``replications`` and ``seed`` default to the first scenario's; ``overrides``
+    (``KEY.PATH=VALUE``) apply to every scenario.  ``jobs`` and ``executor`` as in
+    :func:`~flywheel.runner.simulate`, one pool serving all scenarios; ``progress``
+    is called with 1 after each replication of each scenario.
+    """
+    spec: ComparisonSpec | None = None
+    if isinstance(scenarios, (str, Path)):
+        spec = load_comparison(scenarios, overrides)
+    elif isinstance(scenarios, ComparisonSpec):
+        spec = scenarios
+        if overrides:
+            sets = dict(parse_set(expr) for expr in overrides)
+            spec = dataclasses.replace(
+                spec, scenarios=[sc.with_overrides(sets) for sc in spec.scenarios])
+    if spec is not None:
+        loaded = list(spec.scenarios)
+        metrics = spec.metrics if metrics is None else metrics
+        question = spec.question if question is None else question
+        name = spec.name if name is None else name
+        description = spec.description
+    else:
+        items = list(scenarios)
+        if not items:
+            raise ValueError("compare needs at least one scenario")
+        sets = dict(parse_set(expr) for expr in overrides)
+        loaded = [(item.with_overrides(sets) if sets else item) if isinstance(item, Scenario)
+                  else load_scenario(item, list(overrides)) for item in items]
+        description = ""
+    chosen = check_metrics(metrics) if metrics is not None else list(HEADLINE)
+    n, s = _common(loaded[0], replications, seed)
+    pinned = [_pin(sc, n, s) for sc in loaded]
+    results = _run_all(pinned, n, s, jobs, executor, progress)
+    return Comparison(scenarios=pinned, results=results, seed=s, metrics=chosen,
+                      question=question or "", name=name or "", description=description)
+
+
+# -- sweeps ----------------------------------------------------------------------------
+
+
+def _axis_number(value: object) -> float | None:
+    """An axis value as a number for plotting: numbers as they are, durations in
+    days, rates per day; ``None`` for anything else (tables, choices, flags)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        for parse in (parse_duration, parse_rate):
+            try:
+                return float(parse(value))
+            except (UnitError, ValueError):
+                continue
+    return None
+
+
+def _shown(value: object) -> object:
+    """An axis value for a CSV cell or a table: scalars as they are, tables as TOML."""
+    if isinstance(value, (Mapping, list, tuple)):
+        return toml_value(value)
+    return value
+
+
+def _relabel(exc: ScenarioError, hint: str = "") -> ScenarioError:
+    """An error from applying a sweep value, naming ``--vary`` instead of ``--set``."""
+    if exc.file != SET_SOURCE:
+        return exc
+    kwargs: dict[str, Any] = {"value": exc.value} if exc._has_value else {}
+    allowed = "; ".join(a for a in (exc.allowed, hint) if a)
+    return ScenarioError(exc.problem, file=VARY_SOURCE, key=exc.key, allowed=allowed,
+                         **kwargs)
+
+
+def _field_hint(exc: ScenarioError, keys: Sequence[str]) -> str:
+    """When varying one field of a distribution broke it (a median above the p90 it
+    kept), say how to vary the whole distribution instead."""
+    for key in keys:
+        head, _, name = key.rpartition(".")
+        if key not in PARAMS_BY_PATH and head == exc.key:
+            return (f"the other fields keep their values at every point; vary the whole "
+                    f"distribution instead, e.g. --vary '{head}={{ {name} = ..., ... }},"
+                    f"{{ ... }}'")
+    return ""
+
+
+@dataclass
+class Sweep:
+    """One scenario run at every point of a grid of parameter values, all with one seed."""
+
+    base: Scenario
+    axes: list[tuple[str, list[object]]]
+    points: list[dict[str, object]]
+    results: list[RunResult]
+    seed: int = 0
+    metrics: list[str] = field(default_factory=lambda: list(HEADLINE))
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.points) != len(self.results):
+            raise ValueError("one result per point")
+        if not self.name:
+            self.name = self.base.name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Number of values on each axis; points run in row-major (C) order."""
+        return tuple(len(values) for _, values in self.axes)
+
+    @property
+    def replications(self) -> int:
+        return self.results[0].n if self.results else 0
+
+    def axis_numbers(self, key: str) -> list[float | None]:
+        """The values of axis ``key`` as numbers (durations in days, rates per day),
+        ``None`` where a value is not a number, for plotting."""
+        for k, values in self.axes:
+            if k == key:
+                return [_axis_number(v) for v in values]
+        raise KeyError(key)
+
+    def grid(self, metric: str) -> np.ndarray:
+        """The metric's mean at each point, shaped like the grid (:attr:`shape`)."""
+        return np.asarray([r.mean_ci(metric)[0] for r in self.results]).reshape(self.shape)
+
+    def rows(self, metrics: Sequence[str] | None = None) -> list[dict[str, object]]:
+        """Tidy rows, one per point and metric: point, each axis value (tables as TOML
+        text), metric, label, unit, mean, ci95_lo, ci95_hi."""
+        rows: list[dict[str, object]] = []
+        for i, (point, result) in enumerate(zip(self.points, self.results, strict=True)):
+            for metric in metrics or self.metrics:
+                meta = METRICS[metric]
+                mean, lo, hi = result.mean_ci(metric)
+                rows.append({"point": i, **{k: _shown(v) for k, v in point.items()},
+                             "metric": metric, "label": meta.label, "unit": meta.unit,
+                             "mean": mean, "ci95_lo": lo, "ci95_hi": hi})
+        return rows
+
+    def summary(self) -> dict[str, Any]:
+        """The content of ``summary.json``: the axes, the points, and every metric (the
+        chosen ones first) at every point with mean, CI and per-replication values."""
+        names = list(self.metrics) + [m for m in METRICS if m not in self.metrics]
+        metrics = {}
+        for metric in names:
+            per = []
+            for i, result in enumerate(self.results):
+                mean, lo, hi = result.mean_ci(metric)
+                per.append({"point": i, "mean": mean, "ci95": [lo, hi],
+                            "values": result.values(metric)})
+            metrics[metric] = {**_metric_meta(metric), "points": per}
+        return {
+            "flywheel_version": __version__,
+            "kind": "sweep",
+            "name": self.name,
+            "scenario": self.base.name,
+            "seed": self.seed,
+            "replications": self.replications,
+            "axes": [{"key": k, "values": list(v), "numbers": self.axis_numbers(k)}
+                     for k, v in self.axes],
+            "shape": list(self.shape),
+            "points": [{"index": i, "values": dict(p), "horizon_days": r.horizon,
+                        "file": _scenario_file(i, self.base.name)}
+                       for i, (p, r) in enumerate(zip(self.points, self.results, strict=True))],
+            "shown_metrics": list(self.metrics),
+            "metrics": metrics,
+        }
+
+
+def split_values(text: str) -> list[str]:
+    """Split ``V1,V2,...`` on commas outside braces, brackets and quotes:
+    ``'{ median = "1h", p90 = "4h" },2d'`` gives two values."""
+    parts: list[str] = []
+    depth = 0
+    quote: str | None = None
+    escaped = False
+    start = 0
+    for i, ch in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\" and quote == '"':
+                escaped = True
+            elif ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth < 0:
+                raise ScenarioError(f'unbalanced "{ch}"', file=VARY_SOURCE, value=text)
+        elif ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    if quote or depth:
+        raise ScenarioError("unclosed " + (f"quote {quote}" if quote else "brace or bracket"),
+                            file=VARY_SOURCE, value=text)
+    parts.append(text[start:])
+    parts = [p.strip() for p in parts]
+    if any(not p for p in parts):
+        raise ScenarioError("empty value in the list", file=VARY_SOURCE, value=text,
+                            allowed="e.g. onboarding.ttv.median=10min,1d,1w")
+    return parts
+
+
+def parse_vary(expr: str) -> tuple[str, list[object]]:
+    """Read ``KEY.PATH=V1,V2,...`` into the key and its values (TOML form, each read
+    as ``--set`` reads a value)."""
+    key, sep, text = expr.partition("=")
+    key = key.strip()
+    if not sep or not key or not text.strip():
+        raise ScenarioError("expected KEY.PATH=V1,V2,...", file=VARY_SOURCE, value=expr,
+                            allowed="e.g. --vary onboarding.ttv.median=10min,1d,1w")
+    values = []
+    for piece in split_values(text):
+        try:
+            _, value = parse_set(f"{key}={piece}")
+        except ScenarioError as exc:
+            raise _relabel(exc) from None
+        values.append(value)
+    return key, values
+
+
+def sweep_points(base: Scenario, vary: Sequence[tuple[str, Sequence[object]]],
+                 replications: int | None = None, seed: int | None = None
+                 ) -> tuple[list[tuple[str, list[object]]], list[dict[str, object]],
+                            list[Scenario], int]:
+    """Check a sweep without running it: the axes, the points (row-major, the last axis
+    fastest), each point's scenario (with the common seed and replications written in)
+    and the seed.  Raises :class:`ScenarioError` for a bad key or value."""
+    axes = [(str(k), list(v)) for k, v in vary]
+    if not 1 <= len(axes) <= 2:
+        raise ScenarioError(f"a sweep varies one or two parameters, got {len(axes)}",
+                            file=VARY_SOURCE)
+    keys = [k for k, _ in axes]
+    for key, values in axes:
+        if keys.count(key) > 1:
+            raise ScenarioError("varied twice", file=VARY_SOURCE, key=key,
+                                allowed="give all its values in one list")
+        if key in _FIXED_IN_SWEEP:
+            raise ScenarioError("cannot be varied: every point runs with the same seed and "
+                                "replications", file=VARY_SOURCE, key=key,
+                                allowed="use --seed and --replications")
+        if not values:
+            raise ScenarioError("no values", file=VARY_SOURCE, key=key)
+    n, s = _common(base, replications, seed)
+    points = [dict(zip(keys, combo, strict=True)) for combo in product(*(v for _, v in axes))]
+    scenarios = []
+    for point in points:
+        try:
+            scenarios.append(_pin(base.with_overrides(point), n, s))
+        except ScenarioError as exc:
+            raise _relabel(exc, _field_hint(exc, keys)) from None
+    return axes, points, scenarios, s
+
+
+def sweep(scenario: Scenario | str | Path, vary: Sequence[tuple[str, Sequence[object]]],
+          replications: int | None = None, seed: int | None = None,
+          jobs: int | None = None, progress: Progress | None = None, *,
+          overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
+          executor: Executor | None = None) -> Sweep:
+    """Run ``scenario`` at every point of the grid ``vary`` spans, all with one seed.
+
+    ``vary`` lists one or two ``(KEY.PATH, values)`` axes; keys are what ``--set``
+    takes (a parameter, or a distribution's field such as
+    ``"onboarding.ttv.median"``), values are TOML-form (``"1h"``, ``0.3``, ``True``,
+    ``{"median": "1h", "p90": "4h"}``).  Points run in row-major order (the last
+    axis fastest).  Every point is checked before anything runs.
+    """
+    base = (scenario if isinstance(scenario, Scenario)
+            else load_scenario(scenario, list(overrides)))
+    if isinstance(scenario, Scenario) and overrides:
+        base = base.with_overrides(dict(parse_set(e) for e in overrides))
+    chosen = check_metrics(metrics) if metrics is not None else list(HEADLINE)
+    axes, points, scenarios, s = sweep_points(base, vary, replications, seed)
+    results = _run_all(scenarios, int(scenarios[0]["simulation.replications"]), s, jobs,
+                       executor, progress)
+    return Sweep(base=base, axes=axes, points=points, results=results, seed=s, metrics=chosen)
+
+
+# -- results folders -------------------------------------------------------------------
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
+
+
+def _write_rows(path: Path, rows: list[dict[str, object]], header: list[str]) -> None:
+    _csv(path, header, ([row[h] for h in header] for row in rows))
+
+
+def default_compare_dir(name: str) -> Path:
+    """``results/compare-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"compare-{_safe(name)}")
+
+
+def default_sweep_dir(name: str) -> Path:
+    """``results/sweep-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"sweep-{_safe(name)}")
+
+
+_COMPARISON_HEADER = ["metric", "label", "unit", "scenario", "mean", "ci95_lo", "ci95_hi",
+                      "diff", "diff_lo", "diff_hi"]
+
+
+def write_comparison(comparison: Comparison, out: Path | str, force: bool = False,
+                     charts: bool = True) -> Path:
+    """Write summary.json, comparison.csv, each scenario-<i>-<name>.toml and (with
+    ``charts``) PNG charts and a self-contained report.html to ``out``."""
+
+    def fill(tmp: Path) -> None:
+        _write_json(tmp / "summary.json", comparison.summary())
+        _write_rows(tmp / "comparison.csv", comparison.rows(), _COMPARISON_HEADER)
+        for i, (sc, label) in enumerate(zip(comparison.scenarios, comparison.labels, strict=True)):
+            role = "the reference" if i == 0 else f"compared against {comparison.labels[0]}"
+            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                    f"# comparison {comparison.name}, scenario {i} ({label}, {role})\n"
+                    f"# seed = {comparison.seed}, replications = {comparison.replications}\n")
+            (tmp / _scenario_file(i, sc.name)).write_text(head + sc.to_toml())
+        if charts:
+            from flywheel import plots, report  # matplotlib only when charts are asked for
+
+            plots.save(plots.comparison_overlay(comparison), tmp / "overlay.png")
+            for metric in comparison.metrics:
+                plots.save(plots.comparison_bars(comparison, metric), tmp / f"{metric}.png")
+            (tmp / "report.html").write_text(report.comparison_report(comparison),
+                                             encoding="utf-8")
+
+    return write_folder(out, force, fill)
+
+
+def write_sweep(result: Sweep, out: Path | str, force: bool = False,
+                charts: bool = True) -> Path:
+    """Write summary.json, sweep.csv, each point's scenario-<i>-<name>.toml and (with
+    ``charts``) a PNG curve per metric and a self-contained report.html to ``out``."""
+    keys = [k for k, _ in result.axes]
+    header = ["point", *keys, "metric", "label", "unit", "mean", "ci95_lo", "ci95_hi"]
+
+    def fill(tmp: Path) -> None:
+        _write_json(tmp / "summary.json", result.summary())
+        _write_rows(tmp / "sweep.csv", result.rows(), header)
+        for i, (point, sc) in enumerate(zip(result.points, (r.scenario for r in result.results), strict=True)):
+            where = ", ".join(f"{k} = {toml_value(v)}" for k, v in point.items())
+            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                    f"# sweep of {result.base.name}, point {i}: {where}\n"
+                    f"# seed = {result.seed}, replications = {result.replications}\n")
+            (tmp / _scenario_file(i, sc.name)).write_text(head + sc.to_toml())
+        if charts:
+            from flywheel import plots, report  # matplotlib only when charts are asked for
+
+            for metric in result.metrics:
+                plots.save(plots.sweep_curves(result, metric), tmp / f"{metric}.png")
+            (tmp / "report.html").write_text(report.sweep_report(result), encoding="utf-8")
+
+    return write_folder(out, force, fill)

@@ -1,0 +1,256 @@
+"""The shipped stories tell their story when run.
+
+DESIGN names three stories and the comparisons the mission asks for; each ships as a
+scenario in ``scenarios/``.  Every check here stands on replicated results (fixed seeds,
+several replications, 95% confidence intervals of the mean or of a paired difference),
+never on one lucky seed, and states the figure it checks and its tolerance.  Runs are
+kept small where the story allows it (a shorter horizon); figures that depend on the
+whole year (cost per signup) run the scenario as shipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from flywheel.defaults import DAYS_PER_MONTH
+from flywheel.metrics import mean_ci
+from flywheel.model import Model
+from flywheel.rng import replication_seeds
+from flywheel.runner import RunResult, simulate
+from flywheel.scenario import load_scenario
+
+SEED = 20261123
+MINUTE = 1.0 / 1440.0
+
+NEW_STORIES = ("devtool-story", "data-integration-trial", "data-integration-sandbox",
+               "card-trial", "reverse-trial")
+
+
+def run(name: str, n: int, *overrides: str, seed: int = SEED) -> RunResult:
+    return simulate(load_scenario(name, list(overrides)), replications=n, seed=seed)
+
+
+def ci(values: Sequence[float]) -> tuple[float, float, float]:
+    mean, lo, hi = mean_ci(values)
+    assert not math.isnan(lo), "need at least two replications with a value"
+    return mean, lo, hi
+
+
+def paired(a: RunResult, b: RunResult, metric: str) -> tuple[float, float, float]:
+    """Mean and 95% CI of a - b, replication by replication (same seeds: common random
+    numbers, so the difference is the scenarios' effect, not sampling noise)."""
+    return ci([x - y for x, y in zip(a.values(metric), b.values(metric), strict=True)])
+
+
+def separated(hi_run: RunResult, lo_run: RunResult, metric: str) -> None:
+    """The 95% CI of ``hi_run``'s mean lies wholly above ``lo_run``'s."""
+    h = ci(hi_run.values(metric))
+    lo = ci(lo_run.values(metric))
+    assert h[1] > lo[2], f"{metric}: {h} does not lie above {lo}"
+
+
+def inside(what: str, est: tuple[float, float, float], low: float, high: float) -> None:
+    """The whole 95% CI lies within [low, high]."""
+    assert low <= est[1] and est[2] <= high, f"{what}: mean {est[0]:.4g}, CI " \
+        f"[{est[1]:.4g}, {est[2]:.4g}] not within [{low:.4g}, {high:.4g}]"
+
+
+# -- the files -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, parent, keys", [
+    ("data-integration-sandbox", "data-integration-trial", {"onboarding.sandbox"}),
+    ("card-trial", "trial", {"trial.card_required"}),
+    ("reverse-trial", "trial", {"pricing.model"}),
+    ("data-integration-trial", "trial", {"onboarding.setup_friction"}),
+])
+def test_each_variant_differs_from_its_parent_in_exactly_the_keys_of_its_story(
+        name: str, parent: str, keys: set[str]) -> None:
+    assert set(load_scenario(name).differences(load_scenario(parent))) == keys
+
+
+@pytest.mark.parametrize("name", NEW_STORIES)
+def test_each_story_file_opens_with_a_header_saying_what_it_shows(name: str) -> None:
+    sc = load_scenario(name)
+    text = sc.path.read_text()
+    assert text.startswith("# ") and text.count("\n#") >= 5
+    assert sc.description
+    assert any(p.name == "baseline.toml" for p in sc.chain)
+
+
+# -- story 1: the dev tool -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def devtool() -> RunResult:
+    """The dev-tool story as shipped (a year, the full market): 8 replications."""
+    return run("devtool-story", 8)
+
+
+def test_devtool_median_time_to_value_is_about_ten_minutes(devtool: RunResult) -> None:
+    """Story: "builds a first project in 10 minutes".  Measured median TTV of activated
+    users (ttv_median_days), CI within 10 min +-20% (8-12 min); patience barely filters
+    minute-long TTVs, so the drawn median (10 min) is what is measured."""
+    inside("median TTV (days)", ci(devtool.values("ttv_median_days")), 8 * MINUTE, 12 * MINUTE)
+
+
+def test_devtool_blended_cost_per_signup_is_about_12_dollars(devtool: RunResult) -> None:
+    """Story: "blended CAC about $12", read as acquisition spend per signup over every
+    channel (metric cost_per_signup).  CI within $12 +-10% ($10.80-$13.20)."""
+    inside("cost per signup ($)", ci(devtool.values("cost_per_signup")), 10.8, 13.2)
+
+
+def test_devtool_viral_figures(devtool: RunResult) -> None:
+    """Story: "invites two teammates", with an acceptance of 0.35: 2 x 0.35 = 0.70 accepted
+    invites per user who takes a seat in a team still inviting.  Per activated user
+    (signups_invite / activated) it must be lower, since users of teams capped at the
+    paywall stop inviting and small companies run out of people: CI within [0.45, 0.70].
+    The viral coefficient K adds word-of-mouth signups: CI within [0.45, 0.75]."""
+    per_user = [i / a for i, a in zip(devtool.values("signups_invite"),
+                                      devtool.values("activated"), strict=True)]
+    inside("accepted invites per activated user", ci(per_user), 0.45, 0.70)
+    inside("viral coefficient K", ci(devtool.values("viral_coefficient")), 0.45, 0.75)
+
+
+@pytest.fixture(scope="module")
+def devtool_teams() -> list[dict[str, float]]:
+    """Team-level figures from Model outcomes: 4 replications of 200 days, teams created
+    in the first 50 (so any paywall within 150 days of creation is seen: no censoring
+    of slow teams).  The time from team creation to the paywall does not depend on the
+    rest of the year, so the shorter run is the same story."""
+    sc = load_scenario("devtool-story")
+    horizon, window = 200.0, 50.0
+    out = []
+    for seq in replication_seeds(SEED, 4):
+        o = Model(sc.values, seq, horizon=horizon).run()
+        u, t = o.users, o.teams
+        early = t["created"] < window
+        to_paywall = t["paywall"] - t["created"]
+        reached = ~np.isnan(u["value"])
+        n_valued = np.bincount(u["company"][reached], minlength=len(t["created"]))
+        hit = early & ~np.isnan(to_paywall)
+        three = hit & (n_valued == 3)
+        founders = np.flatnonzero(u["signup"] == t["created"][u["company"]])
+        invited = u["inviter"][u["inviter"] >= 0]
+        out.append({
+            "paywall_days": float(np.median(to_paywall[hit])),
+            "paywall_days_3": float(np.median(to_paywall[three])),
+            "accepted_per_founder": float(np.isin(invited, founders).sum() / len(founders)),
+        })
+    return out
+
+
+def test_devtool_team_outgrows_the_free_tier_after_about_a_month(
+        devtool_teams: list[dict[str, float]]) -> None:
+    """Story: "the team outgrows the free tier after about a month".  Median time from
+    team creation to the paywall, for teams of three (founder + two teammates who reached
+    value) and for every team that met the paywall: each CI within a month +-25%
+    (22.8-38.0 days)."""
+    month = DAYS_PER_MONTH
+    for key, what in (("paywall_days_3", "3-person teams"), ("paywall_days", "all teams")):
+        inside(f"days to paywall, {what}", ci([r[key] for r in devtool_teams]),
+               0.75 * month, 1.25 * month)
+
+
+def test_devtool_founders_bring_the_invited_teammates(
+        devtool_teams: list[dict[str, float]]) -> None:
+    """Story: the founder "invites two teammates"; accepted ones then matter.  Accepted
+    invites per founder = 2 invites x 0.35 acceptance = 0.70, less the few invites into
+    companies with no one left: CI within [0.60, 0.72]."""
+    inside("accepted invites per founder",
+           ci([r["accepted_per_founder"] for r in devtool_teams]), 0.60, 0.72)
+
+
+# -- story 3: the data-integration trial and its sandbox --------------------------------------
+
+#: A quarter is enough: activation is decided within days of each signup.
+QUARTER = ("simulation.horizon=90d",)
+
+
+@pytest.fixture(scope="module")
+def integration() -> tuple[RunResult, RunResult]:
+    return (run("data-integration-trial", 8, *QUARTER),
+            run("data-integration-sandbox", 8, *QUARTER))
+
+
+def test_data_integration_trial_most_users_never_reach_value(
+        integration: tuple[RunResult, RunResult]) -> None:
+    """Story: "most users give up".  With ~17 days of approval and setup before a
+    14-day trial's founders can see value, activation_rate's CI lies below 10%, and
+    fewer than 10% of all signups reach value (CI of activated / signups below 0.10)."""
+    trial, _ = integration
+    assert ci(trial.values("activation_rate"))[2] < 0.10
+    share = [a / s for a, s in zip(trial.values("activated"), trial.values("signups"),
+                                   strict=True)]
+    assert ci(share)[2] < 0.10
+
+
+def test_sandbox_rescues_activation(integration: tuple[RunResult, RunResult]) -> None:
+    """Story: "a sandbox with sample data delivers value in minutes and rescues
+    activation".  Paired difference sandbox - trial in activation_rate: CI lies above
+    +50 points; and the sandbox's median TTV is minutes (CI below 1 hour)."""
+    trial, sandbox = integration
+    diff = paired(sandbox, trial, "activation_rate")
+    assert diff[1] > 0.50, f"activation gain {diff}"
+    assert ci(sandbox.values("ttv_median_days"))[2] < 60 * MINUTE
+
+
+# -- fast vs slow time to value ---------------------------------------------------------------
+
+def test_fast_ttv_beats_slow_ttv_on_activation_and_arr() -> None:
+    """Fast TTV (10 min) against slow TTV (2 weeks), half a year, 6 replications each:
+    fast's 95% CI lies wholly above slow's for activation_rate and for arr_end."""
+    half = "simulation.horizon=6mo"
+    fast, slow = run("fast-ttv", 6, half), run("slow-ttv", 6, half)
+    separated(fast, slow, "activation_rate")
+    separated(fast, slow, "arr_end")
+
+
+# -- card vs no-card trial ---------------------------------------------------------------------
+
+def test_card_trial_converts_more_of_fewer_trials() -> None:
+    """A card required to start: trial_conversion's CI lies above the no-card trial's,
+    while signups' and teams' CIs lie below (half a year, 8 replications each)."""
+    half = "simulation.horizon=6mo"
+    card, trial = run("card-trial", 8, half), run("trial", 8, half)
+    separated(card, trial, "trial_conversion")
+    separated(trial, card, "signups")
+    separated(trial, card, "teams")
+
+
+# -- freemium vs trial, and the reverse trial ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def motions() -> dict[str, RunResult]:
+    half = "simulation.horizon=6mo"
+    return {name: run(name, 6, half) for name in ("freemium", "trial", "reverse-trial")}
+
+
+def _viral(r: RunResult) -> list[float]:
+    return [i + f for i, f in zip(r.values("signups_invite"), r.values("signups_referral"),
+                                  strict=True)]
+
+
+def test_freemium_reaches_more_users_and_more_viral_signups_than_the_trial(
+        motions: dict[str, RunResult]) -> None:
+    """Freemium keeps every non-paying team in the product, the trial cuts it off after
+    14 days: freemium's CIs lie above the trial's for active_users_end and for viral
+    signups (signups_invite + signups_referral); half a year, 6 replications each."""
+    freemium, trial = motions["freemium"], motions["trial"]
+    separated(freemium, trial, "active_users_end")
+    f, t = ci(_viral(freemium)), ci(_viral(trial))
+    assert f[1] > t[2], f"viral signups: freemium {f}, trial {t}"
+
+
+def test_reverse_trial_keeps_the_users_a_trial_loses(motions: dict[str, RunResult]) -> None:
+    """A reverse trial converts at the trial's end like the trial, then lets the rest stay
+    on the free tier: its CI lies above the trial's for active_users_end, and the paired
+    difference (same seeds) reverse - trial in teams_ever_paid has a CI above zero (the
+    trial's buyers plus later upgrades at the paywall), with paywall_teams' CI above 0."""
+    reverse, trial = motions["reverse-trial"], motions["trial"]
+    separated(reverse, trial, "active_users_end")
+    gain = paired(reverse, trial, "teams_ever_paid")
+    assert gain[1] > 0, f"extra paying teams {gain}"
+    assert ci(reverse.values("paywall_teams"))[1] > 0
