@@ -64,6 +64,38 @@ def _progress(total: int, quiet: bool, desc: str) -> Any:
                 file=sys.stderr, leave=False)
 
 
+def run_options(each: str, where: str, out: str, metrics: bool = False) -> Callable[[F], F]:
+    """The options run, compare and sweep share; ``each`` says what a replication count
+    applies to, ``where`` what --set changes, ``out`` the default results folder."""
+    options = [
+        click.option("-n", "--replications", type=click.IntRange(min=1), default=None,
+                     help=f"Monte Carlo replications {each}."),
+        click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Root seed; same scenario + same seed gives identical results."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Worker processes [default: all cores]."),
+        click.option("--horizon", default=None, metavar="DURATION",
+                     help='How long to simulate, e.g. "6mo", "2y".'),
+        click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+                     help=f"Override one parameter{' ' + where if where else ''}, e.g. --set "
+                          "onboarding.ttv.median=10min (repeatable)."),
+        *([click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME",
+                        help="A metric to show (repeatable) [default: the headline].")]
+          if metrics else []),
+        click.option("--out", type=click.Path(path_type=Path), default=None,
+                     help=f"Results folder [default: {out}]."),
+        click.option("--force", is_flag=True, help="Replace the results folder if it exists."),
+        click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
+    ]
+
+    def decorate(fn: F) -> F:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="flywheel")
 def main() -> None:
@@ -77,33 +109,13 @@ def main() -> None:
 
 @main.command()
 @click.argument("scenario", required=False, default="baseline")
-@click.option("-n", "--replications", type=click.IntRange(min=1), default=None,
-              help="Monte Carlo replications [default: the scenario's, 20].")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Root seed; same scenario + same seed gives identical results.")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: all cores].")
-@click.option("--horizon", default=None, metavar="DURATION",
-              help='How long to simulate, e.g. "6mo", "2y".')
-@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
-              help='Override one parameter, e.g. --set onboarding.ttv.median=10min (repeatable).')
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Results folder [default: results/<scenario>-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace the results folder if it exists.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@run_options("[default: the scenario's, 20]", "", "results/<scenario>-<timestamp>")
 @user_errors
 def run(scenario: str, replications: int | None, seed: int | None, jobs: int | None,
         horizon: str | None, sets: tuple[str, ...], out: Path | None, force: bool,
         quiet: bool) -> None:
     """Run SCENARIO (a .toml file or a shipped scenario's name; default: baseline)."""
-    overrides = list(sets)
-    if horizon is not None:
-        try:
-            parse_duration(horizon)
-        except UnitError as exc:
-            raise ScenarioError(str(exc), file="--horizon", key="simulation.horizon",
-                                value=horizon) from None
-        overrides.append(f"simulation.horizon={horizon}")
+    overrides = _common_overrides(sets, horizon)
     if replications is not None:
         overrides.append(f"simulation.replications={replications}")
     if seed is not None:
@@ -273,22 +285,8 @@ def _check_out(out_dir: Path, force: bool) -> None:
 
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True)
-@click.option("-n", "--replications", type=click.IntRange(min=1), default=None,
-              help="Monte Carlo replications of each scenario [default: the first's].")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Root seed shared by every scenario [default: the first's].")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: all cores].")
-@click.option("--horizon", default=None, metavar="DURATION",
-              help='How long to simulate each scenario, e.g. "6mo".')
-@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
-              help="Override one parameter in every scenario (repeatable).")
-@click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME",
-              help="A metric to show (repeatable) [default: the file's, or the headline].")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Results folder [default: results/compare-<name>-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace the results folder if it exists.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@run_options("of each scenario [default: the first's]", "in every scenario",
+             "results/compare-<name>-<timestamp>", metrics=True)
 @user_errors
 def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | None,
             jobs: int | None, horizon: str | None, sets: tuple[str, ...],
@@ -338,22 +336,8 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
 @click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
               help="A parameter and its values, e.g. --vary onboarding.ttv.median=10min,1d,1w "
                    "(once or twice; commas inside { } or quotes do not split).")
-@click.option("-n", "--replications", type=click.IntRange(min=1), default=None,
-              help="Monte Carlo replications at each point [default: the scenario's].")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Root seed shared by every point [default: the scenario's].")
-@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-              help="Worker processes [default: all cores].")
-@click.option("--horizon", default=None, metavar="DURATION",
-              help='How long to simulate, e.g. "6mo".')
-@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
-              help="Override one parameter at every point (repeatable).")
-@click.option("-m", "--metric", "metrics", multiple=True, metavar="NAME",
-              help="A metric to show (repeatable) [default: the headline].")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="Results folder [default: results/sweep-<scenario>-<timestamp>].")
-@click.option("--force", is_flag=True, help="Replace the results folder if it exists.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@run_options("at each point [default: the scenario's]", "at every point",
+             "results/sweep-<scenario>-<timestamp>", metrics=True)
 @user_errors
 def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed: int | None,
           jobs: int | None, horizon: str | None, sets: tuple[str, ...],

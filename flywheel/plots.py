@@ -18,13 +18,11 @@ bands are the 95% confidence interval of the mean (how sure the mean is).
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -514,17 +512,6 @@ def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
 def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Write the figure as a PNG at ``dpi`` (150) with a tight bounding box, atomically
     (a temporary file beside it, then renamed into place)."""
-    path = Path(path)
-    data = png_bytes(fig, dpi)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a chart is for reading
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    from flywheel.results import write_file
+
+    return write_file(path, png_bytes(fig, dpi))

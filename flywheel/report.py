@@ -20,12 +20,10 @@ includes zero the finding says there is no clear difference.
 from __future__ import annotations
 
 import base64
-import contextlib
 import html
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -676,19 +674,9 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None) -> str:
 def write_report(html_text: str, path: str | os.PathLike[str]) -> Path:
     """Write ``html_text`` to ``path`` atomically: a temporary file in the same folder,
     then :func:`os.replace`, so a reader never sees half a report."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html_text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    from flywheel.results import write_file
+
+    return write_file(path, html_text.encode("utf-8"))
 
 
 # -- the demo -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ is complete.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -52,6 +53,24 @@ def _csv(path: Path, header: list[str], rows: Any) -> None:
         for row in rows:
             w.writerow(["" if isinstance(v, float) and math.isnan(v) else
                         (f"{v:.10g}" if isinstance(v, float) else v) for v in row])
+
+
+def write_file(path: Path | str, data: bytes) -> Path:
+    """Write one file atomically: a temporary file in the same folder, then
+    :func:`os.replace`, so a reader never sees half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for reading
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return path
 
 
 def write_folder(out: Path | str, force: bool, fill: Callable[[Path], None]) -> Path:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import write
 
 from flywheel import __version__
 from flywheel.cli import main
@@ -26,18 +27,6 @@ RESULT_FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv",
 SHIPPED = ("baseline", "fast-ttv", "slow-ttv", "freemium", "trial")
 
 
-@pytest.fixture()
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Work inside tmp_path, so files are named as a user would and nothing lands in the repo."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def invoke(*args: str) -> Result:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
+from conftest import write
 from scipy import stats
 
 from flywheel.cli import main
@@ -49,12 +50,6 @@ def small_change() -> Comparison:
 def ttv() -> Comparison:
     """Slow (2 weeks) against fast (10 minutes) time to value, the shipped comparison."""
     return compare(["slow-ttv", "fast-ttv"], replications=8, seed=11, jobs=1, overrides=SMALL)
-
-
-@pytest.fixture()
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
 
 
 def width(ci: tuple[float, float, float]) -> float:
@@ -220,13 +215,6 @@ def test_shipped_comparison_files() -> None:
     pricing = load_comparison(builtin_scenarios_dir() / "compare-pricing.toml")
     assert [s.name for s in pricing.scenarios] == ["freemium", "trial"]
     assert all(m in METRICS for m in pricing.metrics)
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_comparison_file_paths_and_shipped_names(tmp_path: Path) -> None:

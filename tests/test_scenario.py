@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from conftest import write
 
 from flywheel import scenario as scenario_mod
 from flywheel.defaults import PARAMS, PARAMS_BY_PATH, SECTIONS
@@ -21,20 +22,6 @@ from flywheel.scenario import (
     load_scenario_text,
     parse_set,
 )
-
-
-@pytest.fixture()
-def cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Work inside tmp_path so files can be named relative, as a user would."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def load_bad(cwd: Path, text: str) -> Scenario:
