@@ -26,10 +26,10 @@ SIZES = (10_000, 100_000, 1_000_000)
 def overrides(signups: int) -> list[str]:
     """Baseline with organic contacts scaled to bring about ``signups`` in a year.
 
-    About 1.12 signups arrive per organic contact once invites and word of mouth are
+    About 1.03 signups arrive per organic contact once invites and word of mouth are
     counted; the market is made large enough (~5 people per signup) not to saturate.
     """
-    return [f"acquisition.organic={signups / 1.12 / 365.25:.3f}/day",
+    return [f"acquisition.organic={signups / 1.03 / 365.25:.3f}/day",
             f"market.companies={max(20_000, signups // 2)}"]
 
 

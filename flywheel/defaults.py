@@ -182,9 +182,11 @@ PARAMS: tuple[Param, ...] = (
        source="visitor to trial ~2% with card vs ~10% without: Lean Analytics "
               "(Croll & Yoskovitz)"),
     # -- paid -----------------------------------------------------------------------
-    _P("paid.logo_churn_monthly", 0.03, "probability", "per month",
-       "Probability a paying team cancels within a month (logo churn).",
-       source="SMB self-serve 3-7% a month (SaaStr, Lemkin)"),
+    _P("paid.logo_churn_monthly", 0.02, "probability", "per month",
+       "Probability a paying team cancels within a month for reasons of its own (a team "
+       "whose last active user leaves cancels too).",
+       source="set so the measured logo churn (both causes) sits in the SMB self-serve "
+              "3-7% a month band (SaaStr, Lemkin)"),
     # -- costs ----------------------------------------------------------------------
     _P("costs.serving_cost_per_free_user", 0.5, "number", "$ per active free user per month",
        "Cost of serving one active user who does not pay.", minimum=0.0),
