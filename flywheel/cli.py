@@ -14,7 +14,7 @@ import click
 from flywheel import __version__
 from flywheel.distributions import DistributionError
 from flywheel.metrics import HEADLINE, METRICS, format_value
-from flywheel.results import ResultsExistError, default_out_dir, write_results
+from flywheel.results import ResultsExistError, check_out, default_out_dir, write_results
 from flywheel.runner import RunResult, default_jobs, simulate
 from flywheel.scenario import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.units import UnitError, parse_duration
@@ -122,9 +122,7 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
         overrides.append(f"simulation.seed={seed}")
     sc = load_scenario(scenario, overrides)
     out_dir = out or default_out_dir(sc.name)
-    if out_dir.exists() and not force:
-        raise ResultsExistError(
-            f"{out_dir} already exists; choose another --out or pass --force to replace it")
+    check_out(out_dir, force)
     n = int(sc["simulation.replications"])
     j = jobs or default_jobs()
     click.echo(f"Running {sc.name}: {n} replications, seed {sc['simulation.seed']}, "
@@ -277,12 +275,6 @@ def _common_overrides(sets: tuple[str, ...], horizon: str | None) -> list[str]:
     return overrides
 
 
-def _check_out(out_dir: Path, force: bool) -> None:
-    if out_dir.exists() and not force:
-        raise ResultsExistError(
-            f"{out_dir} already exists; choose another --out or pass --force to replace it")
-
-
 @main.command()
 @click.argument("scenarios", nargs=-1, required=True)
 @run_options("of each scenario [default: the first's]", "in every scenario",
@@ -315,7 +307,7 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
         name = "-vs-".join(sc.name for sc in what)[:80]
     chosen = cmp.check_metrics(metrics) if metrics else None
     out_dir = out or cmp.default_compare_dir(name)
-    _check_out(out_dir, force)
+    check_out(out_dir, force)
     first = what.scenarios[0] if isinstance(what, cmp.ComparisonSpec) else what[0]
     n = replications or int(first["simulation.replications"])
     k = len(what.scenarios) if isinstance(what, cmp.ComparisonSpec) else len(what)
@@ -354,7 +346,7 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
     chosen = cmp.check_metrics(metrics) if metrics else None
     _, grid, _, _ = cmp.sweep_points(base, axes, replications, seed)  # check before running
     out_dir = out or cmp.default_sweep_dir(base.name)
-    _check_out(out_dir, force)
+    check_out(out_dir, force)
     points = len(grid)
     n = replications or int(base["simulation.replications"])
     j = jobs or default_jobs()

@@ -39,7 +39,7 @@ import simpy
 
 from flywheel.defaults import DAYS_PER_MONTH
 from flywheel.distributions import Distribution
-from flywheel.rng import Buffered, Streams, Uniforms
+from flywheel.rng import STANDARD_EXPONENTIAL, STANDARD_UNIFORM, Buffered, Streams
 
 # -- codes --------------------------------------------------------------------------------
 
@@ -129,15 +129,15 @@ class Model:
         self.friction = Buffered(p["onboarding.setup_friction"], s["friction"])
         self.patience = Buffered(p["onboarding.patience"], s["patience"])
         self.no_show = float(p["onboarding.no_show"])
-        self.show_u = Buffered(_STD_UNIFORM, s["no_show"])
+        self.show_u = Buffered(STANDARD_UNIFORM, s["no_show"])
         self.invites = Buffered(p["collaboration.invites"], s["invites"])
         self.invite_delay = Buffered(p["collaboration.invite_delay"], s["invite_delay"])
-        self.accept_u = Uniforms(s["invite_accept"])
-        self.invite_round_u = Uniforms(s["invite_round"])
-        self.decision_u = Uniforms(s["paywall"])
+        self.accept_u = Buffered(STANDARD_UNIFORM, s["invite_accept"])
+        self.invite_round_u = Buffered(STANDARD_UNIFORM, s["invite_round"])
+        self.decision_u = Buffered(STANDARD_UNIFORM, s["paywall"])
         self.decision_delay = Buffered(p["pricing.decision_delay"], s["decision_delay"])
-        self.churn_u = Buffered(_STD_EXP, s["churn"])
-        self.paid_churn_u = Buffered(_STD_EXP, s["paid_churn"])
+        self.churn_u = Buffered(STANDARD_EXPONENTIAL, s["churn"])
+        self.paid_churn_u = Buffered(STANDARD_EXPONENTIAL, s["paid_churn"])
         self.churn_scale, self.churn_shape = _weibull(p["retention.churn_monthly"],
                                                       p["retention.tenure_shape"])
         self.paid_churn_scale, _ = _weibull(p["paid.logo_churn_monthly"], 1.0)
@@ -745,26 +745,6 @@ class Model:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-class _StdExp:
-    """Standard exponential draws, for Weibull tenures."""
-
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return rng.standard_exponential(size)
-
-
-_STD_EXP = _StdExp()
-
-
-class _StdUniform:
-    """Uniform [0, 1) draws."""
-
-    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return rng.random(size)
-
-
-_STD_UNIFORM = _StdUniform()
 
 
 def _grow(a: np.ndarray, cap: int, used: int) -> np.ndarray:

@@ -55,6 +55,14 @@ def _csv(path: Path, header: list[str], rows: Any) -> None:
                         (f"{v:.10g}" if isinstance(v, float) else v) for v in row])
 
 
+def check_out(out: Path | str, force: bool) -> None:
+    """Refuse an existing results folder unless ``force``: checked again at writing, and
+    by the CLI before it simulates, so nobody waits for a run it will not save."""
+    if Path(out).exists() and not force:
+        raise ResultsExistError(
+            f"{out} already exists; choose another --out or pass --force to replace it")
+
+
 def write_file(path: Path | str, data: bytes) -> Path:
     """Write one file atomically: a temporary file in the same folder, then
     :func:`os.replace`, so a reader never sees half of it."""
@@ -78,9 +86,7 @@ def write_folder(out: Path | str, force: bool, fill: Callable[[Path], None]) -> 
     ``out``, then rename it into place in one step; refuse an existing ``out`` unless
     ``force``, and then swap the complete new folder in before dropping the old one."""
     out = Path(out)
-    if out.exists() and not force:
-        raise ResultsExistError(
-            f"{out} already exists; choose another --out or pass --force to replace it")
+    check_out(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
     umask = os.umask(0)

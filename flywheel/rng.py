@@ -113,20 +113,19 @@ class Buffered:
         return out
 
 
-class Uniforms:
-    """Buffered uniform [0, 1) draws from one stream."""
+class _StandardExponential:
+    """Standard exponential draws (scaled by the caller, e.g. for Weibull tenures)."""
 
-    __slots__ = ("_rng", "_buf", "_pos")
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.standard_exponential(size)
 
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-        self._buf: list[float] = []
-        self._pos = 0
 
-    def one(self) -> float:
-        if self._pos >= len(self._buf):
-            self._buf = self._rng.random(1024).tolist()
-            self._pos = 0
-        v = self._buf[self._pos]
-        self._pos += 1
-        return v
+class _StandardUniform:
+    """Uniform [0, 1) draws, for yes/no decisions made against a probability."""
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.random(size)
+
+
+STANDARD_EXPONENTIAL: Sampler = _StandardExponential()
+STANDARD_UNIFORM: Sampler = _StandardUniform()
