@@ -781,10 +781,13 @@ def write_comparison(comparison: Comparison, out: Path | str, force: bool = Fals
         if charts:
             from flywheel import plots, report  # matplotlib only when charts are asked for
 
-            plots.save(plots.comparison_overlay(comparison), tmp / "overlay.png")
+            # each chart is rendered once: written as a PNG and embedded in the report
+            pngs = {"overlay": plots.png_bytes(plots.comparison_overlay(comparison))}
             for metric in comparison.metrics:
-                plots.save(plots.comparison_bars(comparison, metric), tmp / f"{metric}.png")
-            (tmp / "report.html").write_text(report.comparison_report(comparison),
+                pngs[metric] = plots.png_bytes(plots.comparison_bars(comparison, metric))
+            for name, png in pngs.items():
+                (tmp / f"{name}.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.comparison_report(comparison, pngs),
                                              encoding="utf-8")
 
     return write_folder(out, force, fill)
@@ -809,8 +812,11 @@ def write_sweep(result: Sweep, out: Path | str, force: bool = False,
         if charts:
             from flywheel import plots, report  # matplotlib only when charts are asked for
 
-            for metric in result.metrics:
-                plots.save(plots.sweep_curves(result, metric), tmp / f"{metric}.png")
-            (tmp / "report.html").write_text(report.sweep_report(result), encoding="utf-8")
+            # each curve is rendered once: written as a PNG and embedded in the report
+            pngs = {m: plots.png_bytes(plots.sweep_curves(result, m)) for m in result.metrics}
+            for name, png in pngs.items():
+                (tmp / f"{name}.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.sweep_report(result, pngs=pngs),
+                                             encoding="utf-8")
 
     return write_folder(out, force, fill)

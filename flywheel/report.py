@@ -24,7 +24,7 @@ import html
 import math
 import numbers
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -339,8 +339,10 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _img(fig: Any, alt: str, caption: str) -> str:
-    data = base64.b64encode(plots.png_bytes(fig)).decode("ascii")
+def _img(chart: Any, alt: str, caption: str) -> str:
+    """An embedded chart: a matplotlib Figure, or the PNG bytes already rendered from one."""
+    png = chart if isinstance(chart, bytes) else plots.png_bytes(chart)
+    data = base64.b64encode(png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{_e(alt)}">'
             f"<figcaption>{_e(caption)}</figcaption></figure>")
 
@@ -474,15 +476,23 @@ def _run_question(result: Any) -> str:
             f"builds up?")
 
 
-def run_report(result: Any) -> str:
-    """The HTML report of one run."""
+def _chart(pngs: Mapping[str, bytes] | None, key: str, draw: Callable[[], Any]) -> Any:
+    """The chart ``key`` as PNG bytes already rendered (by a writer that also saved it to a
+    file), else drawn now."""
+    if pngs is not None and key in pngs:
+        return pngs[key]
+    return draw()
+
+
+def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
+    """The HTML report of one run (``pngs``: charts already rendered, by name)."""
     sc = result.scenario
     key = [p for p in PARAMS_BY_PATH if p in KEY_PARAMS or sc.sources.get(p, "default") != "default"]
     param_rows = []
     for path in key:
         param_rows.append([path, _with_unit(path, sc.raw[path]), _param_meaning(path),
                            sc.sources.get(path, "")])
-    charts = plots.run_charts(result)
+    charts = dict(pngs) if pngs is not None else plots.run_charts(result)
     figs = [
         _img(charts["growth"], "Signups per day, active users and paying teams over time",
              "Signups per day, active users and paying teams: mean line, band "
@@ -568,8 +578,9 @@ def _diff_cell(metric: str, base_mean: float, diff: tuple[float, float, float]) 
     return s
 
 
-def comparison_report(cmp: Any) -> str:
-    """The HTML report of a comparison of scenarios."""
+def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
+    """The HTML report of a comparison of scenarios (``pngs``: charts already rendered,
+    ``"overlay"`` and one per metric)."""
     names = _names(cmp)
     metrics = _cmp_metrics(cmp)
     title = getattr(cmp, "name", "") or " vs ".join(names)
@@ -578,11 +589,12 @@ def comparison_report(cmp: Any) -> str:
     diff_rows = [[path, *(_with_unit(path, v) for v in values),
                   _param_meaning(path)] for path, values in diffs.items()]
     scen_rows = [[n, sc.description] for n, sc in zip(names, cmp.scenarios, strict=True)]
-    figs = [_img(plots.comparison_overlay(cmp), "Scenarios over time",
-                 "Each scenario's mean over time, band "
+    figs = [_img(_chart(pngs, "overlay", lambda: plots.comparison_overlay(cmp)),
+                 "Scenarios over time", "Each scenario's mean over time, band "
                  f"{plots.BAND[0]:g}–{plots.BAND[1]:g}% of replications.")]
     for m in metrics:
-        figs.append(_img(plots.comparison_bars(cmp, m), f"{METRICS[m].label} by scenario",
+        bars = _chart(pngs, m, lambda m=m: plots.comparison_bars(cmp, m))
+        figs.append(_img(bars, f"{METRICS[m].label} by scenario",
                          f"{METRICS[m].label} ({METRICS[m].unit}): mean per scenario, "
                          "whiskers 95% CI."))
     header = ["Metric", "Unit", *names, *(f"{n} − {names[0]}" for n in names[1:])]
@@ -634,9 +646,10 @@ def _sweep_question(sweep: Any) -> str:
     return q + "?"
 
 
-def sweep_report(sweep: Any, metrics: Sequence[str] | None = None) -> str:
+def sweep_report(sweep: Any, metrics: Sequence[str] | None = None,
+                 pngs: Mapping[str, bytes] | None = None) -> str:
     """The HTML report of a parameter sweep (``metrics`` default to the sweep's own, else
-    :data:`SWEEP_METRICS`)."""
+    :data:`SWEEP_METRICS`; ``pngs``: curves already rendered, one per metric)."""
     chosen = _sweep_metrics(sweep, metrics)
     base = sweep.base
     axes = list(sweep.axes)
@@ -645,7 +658,8 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None) -> str:
     set_rows = [[p, _with_unit(p, base.raw[p]),
                  base.sources.get(p, "")]
                 for p in PARAMS_BY_PATH if base.sources.get(p, "default") != "default"]
-    figs = [_img(plots.sweep_curves(sweep, m), f"{METRICS[m].label} across the sweep",
+    figs = [_img(_chart(pngs, m, lambda m=m: plots.sweep_curves(sweep, m)),
+                 f"{METRICS[m].label} across the sweep",
                  f"{METRICS[m].label} ({METRICS[m].unit}) against "
                  f"{axes[0][0]}: mean, band 95% CI.") for m in chosen]
     header = [p for p, _ in axes] + [f"{METRICS[m].label} ({METRICS[m].unit})" for m in chosen]

@@ -126,8 +126,10 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
         if charts:
             from flywheel import plots, report  # matplotlib only when charts are asked for
 
-            for name, fig in plots.run_charts(result).items():
-                plots.save(fig, tmp / f"{name}.png")
-            (tmp / "report.html").write_text(report.run_report(result), encoding="utf-8")
+            # each chart is rendered once: written as a PNG and embedded in the report
+            pngs = {name: plots.png_bytes(fig) for name, fig in plots.run_charts(result).items()}
+            for name, png in pngs.items():
+                (tmp / f"{name}.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.run_report(result, pngs), encoding="utf-8")
 
     return write_folder(out, force, fill)

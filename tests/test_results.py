@@ -359,3 +359,16 @@ def test_failed_write_on_first_file_leaves_nothing(run: RunResult, tmp_path: Pat
     with pytest.raises(RuntimeError, match="boom"):
         write_results(run, tmp_path / "new")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_embeds_exactly_the_charts_written_beside_it(out: Path) -> None:
+    """Each chart is a PNG file in the folder, and the report embeds those same bytes."""
+    import base64
+    import re
+
+    html = (out / "report.html").read_text(encoding="utf-8")
+    embedded = [base64.b64decode(data) for data in
+                re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)]
+    files = [(out / f"{name}.png").read_bytes() for name in ("growth", "mrr", "funnel", "cohorts")]
+    assert all(f.startswith(b"\x89PNG") for f in files)
+    assert embedded == files
