@@ -31,9 +31,8 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -46,7 +45,7 @@ from flywheel import __version__
 from flywheel.defaults import PARAMS, PARAMS_BY_PATH
 from flywheel.metrics import HEADLINE, METRICS, mean_ci
 from flywheel.results import _clean, _csv, default_out_dir, write_folder
-from flywheel.runner import RunResult, default_jobs, simulate
+from flywheel.runner import RunResult, simulate, worker_pool
 from flywheel.scenario import (
     SET_SOURCE,
     Scenario,
@@ -144,23 +143,6 @@ def _differences(reference: Sequence[float], other: Sequence[float]) -> list[flo
 # -- running several scenarios with one seed -------------------------------------------
 
 
-@contextmanager
-def _pool(jobs: int | None, n: int, executor: Executor | None) -> Iterator[Executor | None]:
-    """One worker pool shared by every scenario of a comparison or sweep (or none)."""
-    if executor is not None:
-        yield executor
-        return
-    j = default_jobs() if jobs is None else max(1, int(jobs))
-    if j == 1 or n == 1:
-        yield None
-        return
-    pool = ProcessPoolExecutor(max_workers=min(j, n))
-    try:
-        yield pool
-    finally:
-        pool.shutdown()
-
-
 def _common(first: Scenario, replications: int | None, seed: int | None) -> tuple[int, int]:
     n = int(replications if replications is not None else first["simulation.replications"])
     s = int(seed if seed is not None else first["simulation.seed"])
@@ -169,17 +151,9 @@ def _common(first: Scenario, replications: int | None, seed: int | None) -> tupl
     return n, s
 
 
-def _pin(scenario: Scenario, n: int, seed: int) -> Scenario:
-    """The scenario with the run's common seed and replication count written in, so its
-    resolved file reproduces what was run."""
-    if scenario["simulation.seed"] == seed and scenario["simulation.replications"] == n:
-        return scenario
-    return scenario.with_overrides({"simulation.seed": seed, "simulation.replications": n})
-
-
 def _run_all(scenarios: Sequence[Scenario], n: int, seed: int, jobs: int | None,
              executor: Executor | None, progress: Progress | None) -> list[RunResult]:
-    with _pool(jobs, n, executor) as pool:
+    with worker_pool(jobs, n, executor) as pool:
         return [simulate(sc, replications=n, seed=seed, jobs=1 if pool is None else jobs,
                          executor=pool, progress=progress) for sc in scenarios]
 
@@ -490,9 +464,9 @@ def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | 
         description = ""
     chosen = check_metrics(metrics) if metrics is not None else list(HEADLINE)
     n, s = _common(loaded[0], replications, seed)
-    pinned = [_pin(sc, n, s) for sc in loaded]
-    results = _run_all(pinned, n, s, jobs, executor, progress)
-    return Comparison(scenarios=pinned, results=results, seed=s, metrics=chosen,
+    results = _run_all(loaded, n, s, jobs, executor, progress)
+    # each scenario as run (simulate records the common seed and replications in it)
+    return Comparison(scenarios=[r.scenario for r in results], results=results, seed=s, metrics=chosen,
                       question=question or "", name=name or "", description=description)
 
 
@@ -687,8 +661,8 @@ def sweep_points(base: Scenario, vary: Sequence[tuple[str, Sequence[object]]],
                  ) -> tuple[list[tuple[str, list[object]]], list[dict[str, object]],
                             list[Scenario], int]:
     """Check a sweep without running it: the axes, the points (row-major, the last axis
-    fastest), each point's scenario (with the common seed and replications written in)
-    and the seed.  Raises :class:`ScenarioError` for a bad key or value."""
+    fastest), each point's scenario, and the common seed (:func:`simulate` writes it and
+    the replications into each point's scenario as it runs).  Raises :class:`ScenarioError` for a bad key or value."""
     axes = [(str(k), list(v)) for k, v in vary]
     if not 1 <= len(axes) <= 2:
         raise ScenarioError(f"a sweep varies one or two parameters, got {len(axes)}",
@@ -704,12 +678,12 @@ def sweep_points(base: Scenario, vary: Sequence[tuple[str, Sequence[object]]],
                                 allowed="use --seed and --replications")
         if not values:
             raise ScenarioError("no values", file=VARY_SOURCE, key=key)
-    n, s = _common(base, replications, seed)
+    _, s = _common(base, replications, seed)  # checks the replication count too
     points = [dict(zip(keys, combo, strict=True)) for combo in product(*(v for _, v in axes))]
     scenarios = []
     for point in points:
         try:
-            scenarios.append(_pin(base.with_overrides(point), n, s))
+            scenarios.append(base.with_overrides(point))
         except ScenarioError as exc:
             raise _relabel(exc, _field_hint(exc, keys)) from None
     return axes, points, scenarios, s
@@ -734,8 +708,8 @@ def sweep(scenario: Scenario | str | Path, vary: Sequence[tuple[str, Sequence[ob
         base = base.with_overrides(dict(parse_set(e) for e in overrides))
     chosen = check_metrics(metrics) if metrics is not None else list(HEADLINE)
     axes, points, scenarios, s = sweep_points(base, vary, replications, seed)
-    results = _run_all(scenarios, int(scenarios[0]["simulation.replications"]), s, jobs,
-                       executor, progress)
+    n, _ = _common(base, replications, seed)
+    results = _run_all(scenarios, n, s, jobs, executor, progress)
     return Sweep(base=base, axes=axes, points=points, results=results, seed=s, metrics=chosen)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,6 +138,26 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+@contextmanager
+def worker_pool(jobs: int | None, n: int, executor: Executor | None = None
+                ) -> Iterator[Executor | None]:
+    """The executor that runs ``n`` replications: ``executor`` if given, else a local
+    process pool of ``jobs`` workers (default: all cores), else None to run in this
+    process (one job or one replication).  A pool made here is shut down on exit."""
+    if executor is not None:
+        yield executor
+        return
+    j = default_jobs() if jobs is None else max(1, int(jobs))
+    if j == 1 or n == 1:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=min(j, n))
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
 def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,
              jobs: int | None = None, horizon: float | None = None,
              executor: Executor | None = None,
@@ -160,22 +181,11 @@ def simulate(scenario: Scenario, replications: int | None = None, seed: int | No
         scenario = scenario.with_overrides(changed)
     params = dict(scenario.values)
     tasks = [(params, seq, i, h) for i, seq in enumerate(replication_seeds(s, n))]
-    jobs = default_jobs() if jobs is None else max(1, int(jobs))
     results: list[ReplicationResult] = []
-    if executor is None and (jobs == 1 or n == 1):
-        for task in tasks:
-            results.append(_run_packed(task))
+    with worker_pool(jobs, n, executor) as pool:
+        for res in (pool.map(_run_packed, tasks) if pool else map(_run_packed, tasks)):
+            results.append(res)
             if progress:
                 progress(1)
-    else:
-        pool = executor or ProcessPoolExecutor(max_workers=min(jobs, n))
-        try:
-            for res in pool.map(_run_packed, tasks):
-                results.append(res)
-                if progress:
-                    progress(1)
-        finally:
-            if executor is None:
-                pool.shutdown()
     results.sort(key=lambda r: r.index)
     return RunResult(scenario=scenario, seed=s, horizon=h, replications=results)
