@@ -33,7 +33,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 from flywheel.defaults import PARAMS_BY_PATH
-from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid, mean_ci
+from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid, format_value, mean_ci
 
 __all__ = [
     "BAND",
@@ -399,7 +399,6 @@ def comparison_bars(cmp: Any, metric: str) -> Figure:
     top = float(np.max(means + hi)) if len(means) else 0.0
     bottom = min(0.0, float(np.min(means - lo)) if len(means) else 0.0)
     ax.set_ylim(bottom * 1.15, top * 1.18 if top > 0 else 1.0)
-    from flywheel.metrics import format_value
 
     for i, (m, _, _) in enumerate(stats):
         ax.annotate(format_value(m, meta.unit), (i, means[i] + hi[i]), xytext=(0, 5),

@@ -30,7 +30,7 @@ from typing import Any
 
 from flywheel import __version__, plots
 from flywheel.defaults import PARAMS_BY_PATH
-from flywheel.metrics import FUNNEL, HEADLINE, METRICS, mean_ci
+from flywheel.metrics import FUNNEL, HEADLINE, METRICS, format_value, mean_ci
 
 __all__ = [
     "KEY_PARAMS",
@@ -60,12 +60,6 @@ _MINUS = "\u2212"
 
 
 # -- numbers in words ---------------------------------------------------------------------
-
-def _format_value(value: float, unit: str) -> str:
-    from flywheel.metrics import format_value
-
-    return format_value(value, unit)
-
 
 def _nan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
@@ -112,10 +106,10 @@ def _level(value: float, unit: str, kind: str = "", share_decimals: int = 1) -> 
     if unit.startswith("$"):
         if value == 0:
             return "$0"
-        return plots._money(value) if abs(value) >= 1e4 else _format_value(value, unit)
+        return plots._money(value) if abs(value) >= 1e4 else format_value(value, unit)
     if unit in _COUNT_NOUNS and abs(value) >= 100:
         return f"{value:,.0f}"
-    text = _format_value(value, unit)
+    text = format_value(value, unit)
     return f"{text} days" if unit == "days" else text
 
 
@@ -387,12 +381,12 @@ def _document(title: str, subtitle: str, question: str, sections: Sequence[str],
 def _ci_text(mean: float, lo: float, hi: float, unit: str) -> str:
     if _nan(lo):
         return "-"
-    return f"[{_format_value(lo, unit)}, {_format_value(hi, unit)}]"
+    return f"[{format_value(lo, unit)}, {format_value(hi, unit)}]"
 
 
 def _mean_ci_cell(stats: tuple[float, float, float], unit: str) -> str:
     mean, lo, hi = stats
-    text = _format_value(mean, unit)
+    text = format_value(mean, unit)
     return text if _nan(lo) else f"{text} {_ci_text(mean, lo, hi, unit)}"
 
 
@@ -445,7 +439,7 @@ def _headline_rows(result: Any, names: Sequence[str]) -> list[list[str]]:
     for name in names:
         meta = METRICS[name]
         mean, lo, hi = result.mean_ci(name)
-        rows.append([meta.label, _format_value(mean, meta.unit), _ci_text(mean, lo, hi, meta.unit),
+        rows.append([meta.label, format_value(mean, meta.unit), _ci_text(mean, lo, hi, meta.unit),
                      meta.unit])
     return rows
 
@@ -453,7 +447,7 @@ def _headline_rows(result: Any, names: Sequence[str]) -> list[list[str]]:
 def _funnel_table(result: Any) -> str:
     rows = []
     for _key, label, unit, mean, lo, hi, share in result.funnel_rows():
-        rows.append([label, _format_value(mean, unit), _ci_text(mean, lo, hi, unit), unit,
+        rows.append([label, format_value(mean, unit), _ci_text(mean, lo, hi, unit), unit,
                      "" if _nan(share) else f"{100 * share:.1f}%"])
     return _table(["Stage", "Mean", "95% CI", "Unit", "Share of the stage above"], rows,
                   [False, True, True, False, True])
@@ -568,7 +562,7 @@ def _diff_cell(metric: str, base_mean: float, diff: tuple[float, float, float]) 
         return s
 
     def fmt(x: float) -> str:
-        return ("+" if x >= 0 else _MINUS) + _format_value(abs(x), unit)
+        return ("+" if x >= 0 else _MINUS) + format_value(abs(x), unit)
 
     s = fmt(d)
     if not _nan(lo):
@@ -609,7 +603,7 @@ def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
     numeric = [False, False] + [True] * (len(header) - 2)
     funnel_rows = []
     for key, label, unit in FUNNEL:
-        funnel_rows.append([label, unit, *(_format_value(mean_ci(
+        funnel_rows.append([label, unit, *(format_value(mean_ci(
             [rep.funnel[key] for rep in r.replications])[0], unit) for r in cmp.results)])
     seed = getattr(cmp, "seed", None)
     paired_note = (f"Differences are paired: every scenario ran with the same seed"
