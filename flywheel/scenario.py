@@ -508,9 +508,8 @@ def _collect_chain(root: _Layer) -> list[_Layer]:
             display = os.path.normpath(os.path.join(os.path.dirname(current.display), extends))
         if not target.is_file() and isinstance(extends, str) and "/" not in extends:
             # not a file beside this one: a shipped scenario's name ("baseline")
-            shipped = builtin_scenarios_dir() / (extends if extends.endswith(".toml")
-                                                 else f"{extends}.toml")
-            if shipped.is_file():
+            shipped = _shipped_file(extends)
+            if shipped is not None:
                 target, display = shipped, shipped.name
         if not target.is_file():
             raise ScenarioError(f"file not found (looked for {target.resolve()})",
@@ -595,6 +594,13 @@ def _shipped_names() -> list[str]:
     return sorted(p.stem for p in folder.glob("*.toml"))
 
 
+def _shipped_file(name: str) -> Path | None:
+    """The shipped scenario called ``name`` (with or without ``.toml``), if there is one."""
+    stem = name[:-5] if name.lower().endswith(".toml") else name
+    path = builtin_scenarios_dir() / f"{stem}.toml"
+    return path if path.is_file() else None
+
+
 def _locate(source: str | Path) -> tuple[Path, str]:
     """The file ``source`` names and how to show it: a path, or a shipped name."""
     if isinstance(source, Path):
@@ -602,8 +608,8 @@ def _locate(source: str | Path) -> tuple[Path, str]:
     given = Path(source)
     if given.suffix.lower() == ".toml" or "/" in source or os.sep in source or given.is_file():
         return given, source
-    shipped = builtin_scenarios_dir() / f"{source}.toml"
-    if shipped.is_file():
+    shipped = _shipped_file(source)
+    if shipped is not None:
         return shipped, shipped.name
     names = _shipped_names()
     suggestion = _nearest(source, names)
