@@ -30,8 +30,12 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 DAYS_PER_WEEK = 7.0
 
-#: Pricing models the engine carries.  ``sales_led`` arrives with the sales motions.
-PRICING_MODELS = ("freemium", "trial", "reverse_trial")
+#: Go-to-market models the engine carries: three self-serve plans, and sales-led (no
+#: product access before a deal).  Sales-assist on PQLs works on top of any self-serve plan.
+PRICING_MODELS = ("freemium", "trial", "reverse_trial", "sales_led")
+
+#: How a company's signals combine into a product-qualified lead.
+PQL_RULES = ("any", "all")
 
 
 @dataclass(frozen=True)
@@ -144,8 +148,9 @@ PARAMS: tuple[Param, ...] = (
        "tenure.", minimum=0.05, maximum=10.0),
     # -- pricing --------------------------------------------------------------------
     _P("pricing.model", "freemium", "choice", "",
-       "Go-to-market model: free tier with limits, time-limited trial, or reverse trial "
-       "(full access, then the free tier).", choices=PRICING_MODELS),
+       "Go-to-market model: free tier with limits, time-limited trial, reverse trial "
+       "(full access, then the free tier), or sales-led (no product before a deal; needs "
+       "sales.reps >= 1).", choices=PRICING_MODELS),
     _P("pricing.price_per_seat", 15.0, "number", "$ per seat per month",
        "List price of a paid seat; every active user of a paying team is a seat.",
        minimum=0.0),
@@ -187,6 +192,70 @@ PARAMS: tuple[Param, ...] = (
        "whose last active user leaves cancels too).",
        source="set so the measured logo churn (both causes) sits in the SMB self-serve "
               "3-7% a month band (SaaStr, Lemkin)"),
+    # -- sales ----------------------------------------------------------------------
+    _P("sales.reps", 0, "count", "reps",
+       "Account executives.  0 = no sales team: no PQLs, no outbound, no sales-led deals.",
+       minimum=0, maximum=100_000),
+    _P("sales.rep_capacity", 10, "count", "leads per rep",
+       "Leads a rep works at once; the sales queue has reps x this many servers (a rep's "
+       "deal slots).", source="assumption: an AE runs about ten active opportunities",
+       minimum=1, maximum=10_000),
+    _P("sales.rep_cost", "12500/month", "rate", "$ per rep per day",
+       "Fully loaded cost of one rep.",
+       source="assumption: ~$150k a year on-target earnings for a SaaS account executive"),
+    _P("sales.pql_users", 0, "count", "users",
+       "A company becomes a product-qualified lead (PQL) when it has at least this many "
+       "active users on a self-serve plan (0 = this signal is off).",
+       minimum=0, maximum=1_000_000),
+    _P("sales.pql_usage", 0.0, "number", "usage units",
+       "... or when its team has accrued this much usage (same units as "
+       "free_tier.usage_limit; 0 = this signal is off).", minimum=0.0),
+    _P("sales.pql_rule", "any", "choice", "",
+       "With both signals on: \"any\" = either one qualifies, \"all\" = both are needed.",
+       choices=PQL_RULES),
+    _P("sales.pql_cooldown", "90d", "duration", "days",
+       "A company becomes a PQL at most once in this long; one that went cold or was lost "
+       "qualifies again after it if it still meets the rule.", minimum=0.0),
+    _P("sales.patience", {"dist": "exponential", "mean": "2w"}, "distribution", "days",
+       "How long a lead waits for a rep before it goes cold (the queue's abandonment: "
+       "Erlang-A).", source="assumption", domain="duration"),
+    _P("sales.pql_cycle", {"dist": "lognormal", "median": "2w", "p90": "6w"}, "distribution",
+       "days", "Time a rep works a PQL, from first call to won or lost.",
+       source="assumption: PQLs already use the product, so the cycle is short",
+       domain="duration"),
+    _P("sales.cold_cycle", {"dist": "lognormal", "median": "5w", "p90": "12w"},
+       "distribution", "days", "Time a rep works a cold (outbound or inbound) lead.",
+       source="assumption: a few months for a mid-market deal", domain="duration"),
+    _P("sales.pql_close_rate", 0.3, "probability", "",
+       "Probability a PQL that a rep works is won.",
+       source="set at 3x the cold close rate: the seeds' story, and OpenView's 2024 PLG "
+              "benchmarks (PQLs convert 2-5x MQLs, as quoted by appcues.com)"),
+    _P("sales.cold_close_rate", 0.1, "probability", "",
+       "Probability a cold lead that a rep works is won.",
+       source="assumption: about one cold opportunity in ten closes"),
+    _P("sales.outbound", "0/day", "rate", "leads per day",
+       "Outbound prospecting: leads the sales team creates in untouched companies, in all.",
+       minimum=0.0),
+    _P("sales.outbound_per_rep", "0/month", "rate", "leads per rep per day",
+       "... plus this many per rep.", minimum=0.0),
+    _P("sales.inbound_share", 0.2, "probability", "",
+       "Sales-led only: share of contacts (organic, paid, word of mouth) reaching an untouched "
+       "company who ask for a demo, making the company a cold lead; the rest leave, as there "
+       "is no product to try.", source="assumption"),
+    _P("sales.price_per_seat", 25.0, "number", "$ per seat per month",
+       "Contract price of a seat (annual contracts; usually above the self-serve list price).",
+       source="assumption: an enterprise plan at ~1.7x the self-serve seat", minimum=0.0),
+    _P("sales.seat_share", 0.5, "probability", "",
+       "A contract covers this share of the company's people (and at least its active "
+       "users); its annual value is seats x contract price x 12."),
+    _P("sales.term", "1y", "duration", "days", "Length of a contract.", minimum=1.0),
+    _P("sales.renewal_probability", 0.85, "probability", "",
+       "Probability a contract renews at the end of its term; otherwise the company loses "
+       "access.", source="assumption: ~85% gross logo retention for mid-market annual "
+                         "contracts"),
+    _P("sales.rollout", {"dist": "exponential", "mean": "2w"}, "distribution", "days",
+       "After a win, each seat not yet in use gets a user (signup channel \"sales\") after "
+       "this delay; they onboard like invited users.", domain="duration"),
     # -- costs ----------------------------------------------------------------------
     _P("costs.serving_cost_per_free_user", 0.5, "number", "$ per active free user per month",
        "Cost of serving one active user who does not pay.", minimum=0.0),

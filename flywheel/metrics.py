@@ -18,8 +18,20 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from flywheel.defaults import DAYS_PER_MONTH
-from flywheel.model import ABANDONED, CHANNELS, INVITE, REFERRAL, USER_STATES, Outcome
+from flywheel.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
+from flywheel.model import (
+    ABANDONED,
+    CHANNELS,
+    COLD,
+    INVITE,
+    L_COLD,
+    L_LOST,
+    L_WON,
+    PQL,
+    REFERRAL,
+    USER_STATES,
+    Outcome,
+)
 
 
 @dataclass(frozen=True)
@@ -65,37 +77,87 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("viral_cycle_days", "Viral cycle time", "days", "time",
        "Mean time from an inviter taking a seat to the invitee signing up."),
     _m("invites_sent", "Invites sent", "invites", "flow", "Invites sent by activated users."),
-    _m("teams", "Teams created", "teams", "flow", "Companies with at least one signup."),
+    _m("teams", "Teams created", "teams", "flow",
+       "Companies whose first contact was a signup (not a sales prospect)."),
     _m("paywall_teams", "Teams at the paywall", "teams", "flow",
        "Teams that met the free tier's limit at least once."),
     _m("teams_ever_paid", "Teams that paid", "teams", "flow",
-       "Teams that started paying before the horizon."),
+       "Teams created that started paying before the horizon (self-serve or by a contract)."),
     _m("free_to_paid_rate", "Free-to-paid conversion", "share", "ratio",
        "Teams that ever paid / teams created."),
+    _m("new_customers", "New paying customers", "companies", "flow",
+       "Companies that started paying before the horizon: self-serve teams and won contracts "
+       "(a team that paid self-serve and then signed a contract counts once)."),
     _m("trial_teams", "Trials ended", "teams", "flow", "Teams whose trial ended before the horizon."),
     _m("trial_conversion", "Trial conversion", "share", "ratio",
        "Teams that bought at the end of their trial / trials ended (empty without trials)."),
-    _m("paying_teams", "Paying teams", "teams", "stock", "Teams paying at the horizon."),
+    _m("paying_teams", "Paying customers", "companies", "stock",
+       "Companies paying at the horizon: self-serve or under contract."),
     _m("active_users_end", "Active users", "users", "stock", "Users with a seat at the horizon."),
+    _m("free_users_end", "Free users", "users", "stock",
+       "Active users at the horizon in teams that do not pay (free, trial or capped)."),
     _m("active_users_mean", "Active users, time-weighted mean", "users", "stock",
        "Active users averaged over the run, weighted by time."),
     _m("paid_seats_end", "Paid seats", "seats", "stock", "Active users of paying teams at the horizon."),
-    _m("mrr_end", "MRR", "$ per month", "stock", "Monthly recurring revenue at the horizon: paid seats x price."),
+    _m("mrr_end", "MRR", "$ per month", "stock",
+       "Monthly recurring revenue at the horizon: self-serve paid seats x price, plus "
+       "contracts' annual value / 12."),
     _m("arr_end", "ARR", "$ per year", "stock", "Annual recurring revenue at the horizon: 12 x MRR."),
+    _m("arr_self_serve", "ARR, self-serve", "$ per year", "stock",
+       "12 x self-serve MRR at the horizon (paid seats x list price)."),
+    _m("arr_sales", "ARR, sales contracts", "$ per year", "stock",
+       "Annual value of the contracts running at the horizon."),
     _m("revenue", "Revenue", "$", "flow", "Revenue earned over the run (MRR integrated over time)."),
     _m("user_churn_monthly", "User churn", "share per month", "ratio",
        "Monthly churn of active users: 1 - exp(-ended spells / active user-months); a spell "
        "ends when the user churns or the team loses access."),
     _m("logo_churn_monthly", "Logo churn", "share per month", "ratio",
-       "Monthly churn of paying teams: 1 - exp(-cancellations / paying team-months)."),
+       "Monthly churn of paying customers: 1 - exp(-cancellations / paying customer-months); "
+       "self-serve cancellations and contracts not renewed count, a self-serve plan replaced "
+       "by a contract does not."),
+    # -- sales --------------------------------------------------------------------------
+    _m("pqls", "PQLs", "leads", "flow",
+       "Product-qualified leads: companies whose self-serve footprint met the PQL rule."),
+    _m("cold_leads", "Cold leads", "leads", "flow",
+       "Leads that were not product-qualified: outbound prospecting and, sales-led, inbound "
+       "enquiries."),
+    _m("pql_won_rate", "PQL-to-won rate", "share", "ratio",
+       "PQLs won / PQLs settled (won, lost, or gone cold waiting) by the horizon."),
+    _m("cold_won_rate", "Cold-lead-to-won rate", "share", "ratio",
+       "Cold leads won / cold leads settled (won, lost, or gone cold waiting) by the horizon."),
+    _m("leads_gone_cold", "Leads gone cold", "leads", "flow",
+       "Leads that gave up waiting for a rep (the queue's abandonment)."),
+    _m("gone_cold_share", "Leads gone cold, share", "share", "ratio",
+       "Leads gone cold / leads that left the queue (taken by a rep or gone cold)."),
+    _m("queue_wait_mean_days", "Sales queue wait, mean", "days", "time",
+       "Mean wait from becoming a lead to a rep taking it, among leads taken."),
+    _m("queue_wait_p90_days", "Sales queue wait, p90", "days", "time",
+       "90th percentile of that wait."),
+    _m("rep_utilisation", "Rep utilisation", "share", "ratio",
+       "Time-weighted share of the reps' deal slots in use over the run."),
+    _m("contracts_won", "Contracts won", "contracts", "flow", "Deals won before the horizon."),
+    _m("bookings", "Bookings", "$ per year", "flow",
+       "Annual value of the contracts won before the horizon (renewals not counted)."),
+    _m("pipeline_end", "Open pipeline", "$ per year", "stock",
+       "Annual value the open leads (waiting or being worked) at the horizon would sign."),
+    # -- costs and unit economics ------------------------------------------------------
     _m("acquisition_spend", "Acquisition spend", "$", "flow", "Paid acquisition spend over the run."),
+    _m("sales_cost", "Sales cost", "$", "flow", "Reps' cost over the run."),
     _m("serving_cost", "Serving cost", "$", "flow", "Cost of serving active free users over the run."),
-    _m("cac_blended", "Blended CAC", "$ per new paying team", "ratio",
-       "Acquisition spend / teams that started paying (every channel counted)."),
+    _m("gross_margin", "Gross margin", "share", "ratio",
+       "(Revenue - serving cost) / revenue over the run."),
+    _m("cac_blended", "Blended CAC", "$ per new paying customer", "ratio",
+       "(Acquisition spend + sales cost) / new paying customers (every channel counted)."),
+    _m("cac_self_serve", "CAC, self-serve", "$ per new paying team", "ratio",
+       "Acquisition spend / teams that started paying self-serve."),
+    _m("cac_sales", "CAC, sales", "$ per contract", "ratio", "Sales cost / contracts won."),
     _m("cost_per_signup", "Cost per signup, blended", "$ per signup", "ratio",
        "Acquisition spend / signups (every channel counted)."),
-    _m("ltv", "LTV", "$ per paying team", "ratio",
-       "Average MRR per paying team at the horizon / monthly logo churn."),
+    _m("ltv", "LTV", "$ per paying customer", "ratio",
+       "Average MRR per paying customer at the horizon x gross margin / monthly logo churn."),
+    _m("ltv_cac", "LTV / CAC", "ratio", "ratio", "LTV / blended CAC."),
+    _m("cac_payback_months", "CAC payback", "months", "time",
+       "Blended CAC / (average MRR per paying customer at the horizon x gross margin)."),
 )}
 
 #: The headline metrics the CLI prints.
@@ -105,15 +167,23 @@ HEADLINE = ("signups", "activation_rate", "ttv_median_days", "viral_coefficient"
 
 SERIES: dict[str, Series] = {s.name: s for s in (
     Series("active_users", "Active users", "users", "stock"),
-    Series("paying_teams", "Paying teams", "teams", "stock"),
-    Series("paid_seats", "Paid seats", "seats", "stock"),
+    Series("paying_teams", "Paying customers", "companies", "stock"),
+    Series("paid_seats", "Paid self-serve seats", "seats", "stock"),
     Series("mrr", "MRR", "$ per month", "stock"),
+    Series("arr_self_serve", "ARR, self-serve", "$ per year", "stock"),
+    Series("arr_sales", "ARR, sales contracts", "$ per year", "stock"),
+    Series("sales_queue", "Leads waiting for a rep", "leads", "stock"),
+    Series("reps_busy", "Rep deal slots in use", "leads", "stock"),
     Series("teams", "Teams created, cumulative", "teams", "stock"),
     Series("signups", "Signups", "users per day", "flow"),
     *(Series(f"signups_{c}", f"Signups ({c})", "users per day", "flow") for c in CHANNELS),
     Series("activations", "Activations", "users per day", "flow"),
     Series("churned", "Active spells ended", "users per day", "flow"),
     Series("upgrades", "Teams starting to pay", "teams per day", "flow"),
+    Series("pqls", "PQLs", "leads per day", "flow"),
+    Series("cold_leads", "Cold leads", "leads per day", "flow"),
+    Series("won", "Contracts won", "contracts per day", "flow"),
+    Series("gone_cold", "Leads gone cold", "leads per day", "flow"),
 )}
 
 FUNNEL: tuple[tuple[str, str, str], ...] = (
@@ -191,44 +261,120 @@ def replication_metrics(o: Outcome) -> dict[str, float]:
         m["viral_cycle_days"] = math.nan
     m["invites_sent"] = float(o.counters.get("invites_sent", 0))
 
-    n_teams = len(t["created"])
+    selfserve = ~t["prospect"]
     paid = ~np.isnan(t["paid_start"])
+    contract = ~np.isnan(t["contract_start"])
+    customer = paid | contract
+    n_teams = int(selfserve.sum())
     m["teams"] = float(n_teams)
     m["paywall_teams"] = float(np.sum(~np.isnan(t["paywall"])))
-    m["teams_ever_paid"] = float(paid.sum())
-    m["free_to_paid_rate"] = _div(paid.sum(), n_teams)
+    m["teams_ever_paid"] = float(np.sum(customer & selfserve))
+    m["free_to_paid_rate"] = _div(m["teams_ever_paid"], n_teams)
+    m["new_customers"] = float(customer.sum())
     trials = ~np.isnan(t["trial_end"])
     m["trial_teams"] = float(trials.sum())
     m["trial_conversion"] = _div(np.sum(t["trial_converted"] & trials), trials.sum())
-    m["paying_teams"] = float(np.sum(paid & (t["paid_start"] <= H) & (t["paid_end"] > H)))
+    cs, ce = t["contract_start"][contract], t["contract_end"][contract]
+    acv = t["contract_acv"][contract]
+    paying_ss = paid & (t["paid_start"] <= H) & (t["paid_end"] > H)
+    running = ce > H
+    m["paying_teams"] = float(paying_ss.sum() + running.sum())
 
     ss, se = _seated(o)
     m["active_users_end"] = float(np.sum(se > H))
+    m["free_users_end"] = m["active_users_end"] - float(np.sum(_paying_users_at(o, H)))
     m["active_users_mean"] = _exposure(ss, se, H) / H
     ps, pe = _paid_spells(o)
     seats_end = float(np.sum(pe > H))
     m["paid_seats_end"] = seats_end
-    m["mrr_end"] = seats_end * o.price_per_seat
+    m["arr_self_serve"] = 12.0 * seats_end * o.price_per_seat
+    m["arr_sales"] = float(acv[running].sum())
+    m["mrr_end"] = (m["arr_self_serve"] + m["arr_sales"]) / 12.0
     m["arr_end"] = 12.0 * m["mrr_end"]
     paid_seat_days = _exposure(ps, pe, H)
-    m["revenue"] = paid_seat_days / DAYS_PER_MONTH * o.price_per_seat
+    contract_years = np.clip(np.minimum(ce, H) - cs, 0, None) / DAYS_PER_YEAR
+    m["revenue"] = (paid_seat_days / DAYS_PER_MONTH * o.price_per_seat
+                    + float(np.dot(contract_years, acv)))
     ended = float(np.sum(se <= H))
     m["user_churn_monthly"] = 1.0 - math.exp(-_div(ended, _exposure(ss, se, H) / DAYS_PER_MONTH)) \
         if len(ss) else math.nan
-    team_days = _exposure(t["paid_start"][paid], t["paid_end"][paid], H)
-    cancels = float(np.sum(t["paid_end"][paid] <= H))
-    m["logo_churn_monthly"] = 1.0 - math.exp(-_div(cancels, team_days / DAYS_PER_MONTH)) \
-        if team_days > 0 else math.nan
+    customer_days = (_exposure(t["paid_start"][paid], t["paid_end"][paid], H)
+                     + _exposure(cs, ce, H))
+    cancels = float(np.sum((t["paid_end"][paid] <= H) & ~t["upsold"][paid]) + np.sum(ce <= H))
+    m["logo_churn_monthly"] = 1.0 - math.exp(-_div(cancels, customer_days / DAYS_PER_MONTH)) \
+        if customer_days > 0 else math.nan
+
+    m.update(sales_metrics(o))
     spend = float(o.counters.get("paid_spend", 0.0))
+    sales_cost = float(o.counters.get("sales_cost", 0.0))
     m["acquisition_spend"] = spend
-    free_days = _exposure(ss, se, H) - paid_seat_days
+    m["sales_cost"] = sales_cost
+    free_days = _exposure(ss, se, H) - paid_seat_days - _contract_seat_days(o)
     m["serving_cost"] = free_days / DAYS_PER_MONTH * o.serving_cost_per_month
-    m["cac_blended"] = _div(spend, paid.sum())
+    m["gross_margin"] = _div(m["revenue"] - m["serving_cost"], m["revenue"])
+    m["cac_blended"] = _div(spend + sales_cost, m["new_customers"])
+    m["cac_self_serve"] = _div(spend, paid.sum())
+    m["cac_sales"] = _div(sales_cost, m["contracts_won"])
     m["cost_per_signup"] = _div(spend, n)
-    arpa = _div(m["mrr_end"], m["paying_teams"])
-    m["ltv"] = _div(arpa, m["logo_churn_monthly"]) if m["logo_churn_monthly"] else math.nan
+    margin_mrr = _div(m["mrr_end"], m["paying_teams"]) * m["gross_margin"]
+    m["ltv"] = _div(margin_mrr, m["logo_churn_monthly"]) if m["logo_churn_monthly"] else math.nan
+    m["ltv_cac"] = _div(m["ltv"], m["cac_blended"])
+    m["cac_payback_months"] = _div(m["cac_blended"], margin_mrr) if margin_mrr > 0 else math.nan
     missing = set(METRICS) - set(m)
     assert not missing, f"metrics without a computation: {sorted(missing)}"
+    return m
+
+
+def _paying_users_at(o: Outcome, at: float) -> np.ndarray:
+    """Users active at ``at`` in a team paying then (self-serve or under contract)."""
+    u, t = o.users, o.teams
+    comp = u["company"]
+    if not len(comp):
+        return np.zeros(0, dtype=bool)
+    active = (np.nan_to_num(u["start"], nan=np.inf) <= at) & (u["end"] > at)
+    paying = ((t["paid_start"][comp] <= at) & (t["paid_end"][comp] > at)) | (
+        (t["contract_start"][comp] <= at) & (t["contract_end"][comp] > at))
+    return active & paying
+
+
+def _contract_seat_days(o: Outcome) -> float:
+    """Days users spent active in a team under contract (they are not free users)."""
+    u, t, H = o.users, o.teams, o.horizon
+    ok = ~np.isnan(u["start"])
+    if not ok.any():
+        return 0.0
+    comp = u["company"][ok]
+    cs = t["contract_start"][comp]
+    s = np.fmax(u["start"][ok], cs)
+    e = np.minimum(u["end"][ok], t["contract_end"][comp])
+    sel = ~np.isnan(cs) & (s < e)
+    return _exposure(s[sel], e[sel], H)
+
+
+def sales_metrics(o: Outcome) -> dict[str, float]:
+    """The sales team's metrics: leads, conversion, the queue, utilisation, bookings."""
+    lead, t, H = o.leads, o.teams, o.horizon
+    kind, outcome = lead["kind"], lead["outcome"]
+    settled = np.isin(outcome, (L_WON, L_LOST, L_COLD))
+    won = outcome == L_WON
+    m: dict[str, float] = {}
+    m["pqls"] = float(np.sum(kind == PQL))
+    m["cold_leads"] = float(np.sum(kind == COLD))
+    m["pql_won_rate"] = _div(np.sum(won & (kind == PQL)), np.sum(settled & (kind == PQL)))
+    m["cold_won_rate"] = _div(np.sum(won & (kind == COLD)), np.sum(settled & (kind == COLD)))
+    gone = outcome == L_COLD
+    taken = ~np.isnan(lead["start"])
+    m["leads_gone_cold"] = float(gone.sum())
+    m["gone_cold_share"] = _div(gone.sum(), gone.sum() + taken.sum())
+    wait = lead["start"][taken] - lead["arrive"][taken]
+    m["queue_wait_mean_days"] = float(wait.mean()) if len(wait) else math.nan
+    m["queue_wait_p90_days"] = float(np.quantile(wait, 0.9)) if len(wait) else math.nan
+    busy = _exposure(lead["start"][taken], lead["end"][taken], H)
+    m["rep_utilisation"] = _div(busy, o.sales_servers * H)
+    contract = ~np.isnan(t["contract_start"])
+    m["contracts_won"] = float(contract.sum())
+    m["bookings"] = float(t["contract_acv"][contract].sum())
+    m["pipeline_end"] = float(lead["acv"][~settled].sum())
     return m
 
 
@@ -255,42 +401,64 @@ def replication_series(o: Outcome) -> dict[str, np.ndarray]:
         "active_users": _level(ss, se, grid),
         "paying_teams": _level(t["paid_start"][paid], t["paid_end"][paid], grid),
         "paid_seats": _level(ps, pe, grid),
-        "teams": _level(t["created"], np.full(len(t["created"]), np.inf), grid),
+        "teams": _level(t["created"][~t["prospect"]], np.full(int(np.sum(~t["prospect"])), np.inf),
+                        grid),
         "signups": per_day(u["signup"]),
         "activations": per_day(u["value"]),
         "churned": per_day(se[se <= H]),
         "upgrades": per_day(t["paid_start"]),
     }
-    s["mrr"] = s["paid_seats"] * o.price_per_seat
+    contract = ~np.isnan(t["contract_start"])
+    cs, ce = t["contract_start"][contract], t["contract_end"][contract]
+    acv = t["contract_acv"][contract]
+    order = np.argsort(cs)
+    arr_on = np.concatenate([[0.0], np.cumsum(acv[order])])[np.searchsorted(cs[order], grid, "right")]
+    order = np.argsort(ce)
+    arr_off = np.concatenate([[0.0], np.cumsum(acv[order])])[np.searchsorted(ce[order], grid, "right")]
+    s["arr_sales"] = arr_on - arr_off
+    s["arr_self_serve"] = 12.0 * s["paid_seats"] * o.price_per_seat
+    s["mrr"] = s["paid_seats"] * o.price_per_seat + s["arr_sales"] / 12.0
+    s["paying_teams"] = s["paying_teams"] + _level(cs, ce, grid)
+    lead = o.leads
+    taken = ~np.isnan(lead["start"])
+    s["sales_queue"] = _level(lead["arrive"], lead["left"], grid)
+    s["reps_busy"] = _level(lead["start"][taken], lead["end"][taken], grid)
+    s["pqls"] = per_day(lead["arrive"][lead["kind"] == PQL])
+    s["cold_leads"] = per_day(lead["arrive"][lead["kind"] == COLD])
+    s["won"] = per_day(cs)
+    s["gone_cold"] = per_day(lead["end"][lead["outcome"] == L_COLD])
     for i, c in enumerate(CHANNELS):
         s[f"signups_{c}"] = per_day(u["signup"][u["channel"] == i])
     return {k: s[k] for k in SERIES}
 
 
 def replication_funnel(o: Outcome) -> dict[str, float]:
-    """Counts at each stage of :data:`FUNNEL` for one replication."""
+    """Counts at each stage of :data:`FUNNEL` for one replication (self-serve teams only:
+    a sales prospect enters no funnel of signups)."""
     u, t = o.users, o.teams
     activated = ~np.isnan(u["value"])
-    ps, _ = _paid_spells(o)
     comp = u["company"]
-    n_teams = len(t["created"])
-    team_act = np.zeros(n_teams, dtype=bool)
+    selfserve = ~t["prospect"]
+    team_act = np.zeros(len(selfserve), dtype=bool)
     team_act[comp[activated]] = True
     at_decision = ~np.isnan(t["paywall"]) | ~np.isnan(t["trial_end"])
     paid_users = np.zeros(len(comp), dtype=bool)
     if len(comp):
-        pst = t["paid_start"][comp]
-        paid_users = ~np.isnan(u["start"]) & ~np.isnan(pst) & (np.fmax(u["start"], pst)
-                                                              < np.minimum(u["end"], t["paid_end"][comp]))
+        seated = ~np.isnan(u["start"])
+        for start, end in ((t["paid_start"], t["paid_end"]), (t["contract_start"], t["contract_end"])):
+            st = start[comp]
+            paid_users |= seated & ~np.isnan(st) & (np.fmax(u["start"], st)
+                                                    < np.minimum(u["end"], end[comp]))
+    customer = ~np.isnan(t["paid_start"]) | ~np.isnan(t["contract_start"])
     return {
         "signups": float(len(comp)),
         "activated": float(activated.sum()),
         "seated": float(np.sum(~np.isnan(u["start"]))),
         "in_paying_team": float(paid_users.sum()),
-        "teams": float(n_teams),
-        "teams_activated": float(team_act.sum()),
-        "teams_at_decision": float(at_decision.sum()),
-        "teams_paid": float(np.sum(~np.isnan(t["paid_start"]))),
+        "teams": float(selfserve.sum()),
+        "teams_activated": float(np.sum(team_act & selfserve)),
+        "teams_at_decision": float(np.sum(at_decision & selfserve)),
+        "teams_paid": float(np.sum(customer & selfserve)),
     }
 
 

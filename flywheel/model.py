@@ -48,16 +48,27 @@ USER_STATES = ("onboarding", "active", "abandoned", "churned", "lost_access", "b
                "waiting")
 ONBOARDING, ACTIVE, ABANDONED, CHURNED, LOST_ACCESS, BLOCKED, WAITING = range(7)
 
-#: Acquisition channels of a signup.
-CHANNELS = ("organic", "paid", "referral", "invite")
-ORGANIC, PAID, REFERRAL, INVITE = range(4)
+#: Acquisition channels of a signup ("sales": a seat of a won contract, rolled out).
+CHANNELS = ("organic", "paid", "referral", "invite", "sales")
+ORGANIC, PAID, REFERRAL, INVITE, SALES = range(5)
 
-#: Team (company) plan states.
-TEAM_STATES = ("free", "trial", "paying", "capped", "no_access")
-FREE, TRIAL, PAYING, CAPPED, NO_ACCESS = range(5)
+#: Team (company) plan states.  A prospect is a company in the sales pipeline that has
+#: no product yet (sales-led, or an outbound lead); a contract is a won deal.
+TEAM_STATES = ("free", "trial", "paying", "capped", "no_access", "prospect", "contract")
+FREE, TRIAL, PAYING, CAPPED, NO_ACCESS, PROSPECT, CONTRACT = range(7)
+#: Plans on which a company can become a product-qualified lead.
+_SELF_SERVE = (FREE, TRIAL, PAYING, CAPPED)
+
+#: Sales leads: where they came from, and how they ended (or where they are at the horizon).
+LEAD_KINDS = ("pql", "cold")
+PQL, COLD = range(2)
+LEAD_OUTCOMES = ("waiting", "working", "won", "lost", "went_cold")
+L_WAITING, L_WORKING, L_WON, L_LOST, L_COLD = range(5)
 
 # kinds of per-user calendar entries
-_ACTIVATE, _CHURN, _INVITEE, _USAGE = range(4)
+_ACTIVATE, _CHURN, _INVITEE, _USAGE, _PQL_USAGE = range(5)
+# the inviter code of a contract's rolled-out seat (an _INVITEE entry with no inviter)
+_ROLLOUT = -2
 
 _NAN = math.nan
 _INF = math.inf
@@ -75,8 +86,17 @@ class Outcome:
 
     Team columns (one row per company touched): ``created``, ``size``,
     ``paywall`` (first time at the paywall), ``trial_end`` (when a trial
-    ended, NaN if none ended), ``trial_converted``, ``paid_start``/``paid_end``,
-    ``state``.
+    ended, NaN if none ended), ``trial_converted``, ``paid_start``/``paid_end``
+    (the self-serve paid spell), ``upsold`` (that spell ended because a
+    contract replaced it), ``prospect`` (the company entered as a sales
+    prospect, not by a signup), ``contract_start``/``contract_end``/``contract_acv``/
+    ``contract_seats`` (a won deal, renewals extending its end), ``state``.
+
+    Lead columns (one row per sales lead): ``company``, ``kind`` (code into
+    :data:`LEAD_KINDS`), ``arrive``, ``start`` (a rep took it; NaN if never),
+    ``left`` (it left the queue: taken or gone cold; inf if still waiting),
+    ``end`` (won, lost or gone cold; inf if open), ``outcome`` (code into
+    :data:`LEAD_OUTCOMES`), ``acv`` (the annual value the deal would have).
     """
 
     horizon: float
@@ -86,6 +106,9 @@ class Outcome:
     teams: dict[str, np.ndarray]
     counters: dict[str, float]
     market_people: float
+    leads: dict[str, np.ndarray]
+    sales_servers: int = 0
+    sales_cost_per_month: float = 0.0
     trace: list[tuple[float, str, int, int]] | None = None
 
 
@@ -122,6 +145,22 @@ class Model:
         self.trial_convert = float(p["trial.card_convert_probability"] if card
                                    else p["trial.convert_probability"])
         self.trial_length = float(p["trial.length"])
+        self.sales_led = self.model == "sales_led"
+        self.reps = int(p["sales.reps"])
+        self.pql_users = int(p["sales.pql_users"])
+        self.pql_usage = float(p["sales.pql_usage"])
+        self.pql_all = p["sales.pql_rule"] == "all"
+        self.pql_on = self.reps > 0 and (self.pql_users > 0 or self.pql_usage > 0)
+        self.pql_cooldown = float(p["sales.pql_cooldown"])
+        self.track_usage = bool(self.usage_limit) or (self.pql_on and self.pql_usage > 0)
+        self.servers = self.reps * int(p["sales.rep_capacity"])
+        self.sales = simpy.Resource(self.env, capacity=self.servers) if self.servers else None
+        self.close_rates = (float(p["sales.pql_close_rate"]), float(p["sales.cold_close_rate"]))
+        self.contract_price = float(p["sales.price_per_seat"])
+        self.seat_share = float(p["sales.seat_share"])
+        self.term = float(p["sales.term"])
+        self.renewal_p = float(p["sales.renewal_probability"])
+        self.inbound_share = float(p["sales.inbound_share"])
 
         # -- buffered draws, one stream per mechanism -----------------------------------
         ttv_dist: Distribution = p["onboarding.sandbox_ttv"] if self.sandbox else p["onboarding.ttv"]
@@ -141,6 +180,12 @@ class Model:
         self.churn_scale, self.churn_shape = _weibull(p["retention.churn_monthly"],
                                                       p["retention.tenure_shape"])
         self.paid_churn_scale, _ = _weibull(p["paid.logo_churn_monthly"], 1.0)
+        self.lead_patience = Buffered(p["sales.patience"], s["lead_patience"])
+        self.cycles = (Buffered(p["sales.pql_cycle"], s["pql_cycle"]),
+                       Buffered(p["sales.cold_cycle"], s["cold_cycle"]))
+        self.close_u = Buffered(STANDARD_UNIFORM, s["close"])
+        self.rollout = Buffered(p["sales.rollout"], s["rollout"])
+        self.renewal_u = Buffered(STANDARD_UNIFORM, s["renewal"])
 
         # -- market: company sizes by value, materialised lazily --------------------------
         self.size_values, self.size_counts = _size_histogram(
@@ -177,7 +222,26 @@ class Model:
         self.c_paid_start = _col("d")
         self.c_paid_end = _col("d")
         self.c_access_end = _col("d")
+        self.c_upsold = _col("b")
+        self.c_prospect = _col("b")  # came to be as a sales prospect, not by a signup
+        self.c_contract_start = _col("d")
+        self.c_contract_end = _col("d")
+        self.c_contract_acv = _col("d")
+        self.c_contract_seats = _col("i")
+        self.c_pql_last = _col("d")  # when the company last became a PQL
+        self.c_pql_due = _col("d")  # the usage signal's check on the calendar
+        self.c_in_pipeline = _col("b")  # a lead of this company is open
         self.waiting: dict[int, list[int]] = {}
+
+        # -- sales leads ----------------------------------------------------------------
+        self.l_company = _col("i")
+        self.l_kind = _col("b")
+        self.l_arrive = _col("d")
+        self.l_start = _col("d")
+        self.l_left = _col("d")
+        self.l_end = _col("d")
+        self.l_outcome = _col("b")
+        self.l_acv = _col("d")
 
         # -- running state ----------------------------------------------------------------
         self.n_active = 0
@@ -189,7 +253,8 @@ class Model:
         self.counters: dict[str, float] = {
             "contacts": 0, "contacts_lost": 0, "card_refused": 0, "invites_sent": 0,
             "invites_accepted": 0, "invites_no_one_left": 0, "paywall_hits": 0,
-            "paywall_upgrades": 0, "paywall_declines": 0,
+            "paywall_upgrades": 0, "paywall_declines": 0, "leads_outbound": 0,
+            "leads_inbound": 0, "contracts_renewed": 0, "contracts_ended": 0,
         }
 
     # ---------------------------------------------------------------------------------
@@ -201,7 +266,8 @@ class Model:
         env, heap, H = self.env, self.heap, self.H
         env.process(self._acquisition())
         pop = heapq.heappop
-        handlers = (self._on_activate, self._on_churn, self._on_invitee, self._on_usage)
+        handlers = (self._on_activate, self._on_churn, self._on_invitee, self._on_usage,
+                    self._on_pql_usage)
         while True:
             # drain the per-user calendar up to the next SimPy event (SimPy first on ties);
             # handlers that schedule a SimPy event lower self.next_simpy (see _at)
@@ -272,6 +338,8 @@ class Model:
         growth = float(p["acquisition.organic_growth"])
         paid = float(p["acquisition.paid_budget"]) / float(p["acquisition.paid_cost_per_signup"])
         referral = float(p["acquisition.referral"])
+        outbound = (float(p["sales.outbound"]) + self.reps * float(p["sales.outbound_per_rep"])
+                    if self.sales is not None else 0.0)
         streams = self.streams
         day = 0
         while day < H:
@@ -294,6 +362,11 @@ class Model:
                 c = np.concatenate(chans)
                 order = np.argsort(t, kind="stable")
                 self._contacts(t[order], c[order])
+            if outbound > 0:
+                g = streams["outbound"]
+                n = int(g.poisson(outbound * dt))
+                if n:
+                    self._outbound(np.sort(t0 + dt * g.random(n)))
             day += 1
             if t1 < H:
                 yield env.timeout(t1 - env.now)
@@ -318,6 +391,10 @@ class Model:
             offset = x - (cum[idx] - size)
             remaining = self.c_remaining[idx]
             fresh = offset >= size - remaining
+            # a company in the sales pipeline has no product to sign up to; in a sales-led
+            # motion only a company with a contract has one
+            st = np.frombuffer(self.c_state, dtype=np.int8)[idx]
+            fresh &= (st == CONTRACT) if self.sales_led else (st != PROSPECT)
             pos, idx, remaining = pos[fresh], idx[fresh], remaining[fresh]
             # several contacts in one day may reach the same company: at most its remaining
             order = np.lexsort((times[pos], idx))
@@ -334,11 +411,20 @@ class Model:
                 agree = self.streams["card"].random(len(pos)) < self.card_factor
                 self.counters["card_refused"] += int((~agree).sum())
                 pos = pos[agree]
+            if self.sales_led:  # no product to try: some ask for a demo, the rest leave
+                asks = self.streams["inbound"].random(len(pos)) < self.inbound_share
+                pos = pos[asks]
             if len(pos):
                 sizes = self._draw_sizes(len(pos))
                 pos = pos[:len(sizes)]
-                ids = self._new_companies(times[pos], sizes)
-                companies[pos] = ids
+                if self.sales_led:  # an inbound enquiry: the company becomes a cold lead
+                    ids = self._new_companies(times[pos], sizes, PROSPECT)
+                    self.counters["leads_inbound"] += len(ids)
+                    for c, t in zip(ids.tolist(), times[pos].tolist(), strict=True):
+                        self._lead(t, c, COLD)
+                    pos = pos[:0]
+                else:
+                    companies[pos] = self._new_companies(times[pos], sizes)
 
         sel = companies >= 0
         self.counters["contacts_lost"] += int(n - sel.sum())
@@ -367,7 +453,18 @@ class Model:
         self.untouched_people = float(np.dot(vals, counts))
         return out
 
-    def _new_companies(self, times: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    def _outbound(self, times: np.ndarray) -> None:
+        """Outbound prospecting: each lead is an untouched company (a random person's, so
+        larger companies are likelier), a prospect with no product until a deal."""
+        sizes = self._draw_sizes(len(times))
+        times = times[:len(sizes)]
+        ids = self._new_companies(times, sizes, PROSPECT)
+        self.counters["leads_outbound"] += len(ids)
+        for c, t in zip(ids.tolist(), times.tolist(), strict=True):
+            self._lead(t, c, COLD)
+
+    def _new_companies(self, times: np.ndarray, sizes: np.ndarray,
+                       state: int | None = None) -> np.ndarray:
         k = len(times)
         first = len(self.c_state)
         ids = np.arange(first, first + k)
@@ -381,7 +478,8 @@ class Model:
         self.touched_people += float(sizes.sum())
         self.c_created.frombytes(times.astype(np.float64).tobytes())
         self.c_size.frombytes(sizes.astype(np.int32).tobytes())
-        state = TRIAL if self.model in ("trial", "reverse_trial") else FREE
+        if state is None:
+            state = TRIAL if self.model in ("trial", "reverse_trial") else FREE
         self.c_active.extend(array("i", [0]) * k)
         self.c_state.extend(array("b", [state]) * k)
         self.c_pending.extend(array("b", [0]) * k)
@@ -390,9 +488,14 @@ class Model:
         self.c_usage_due.extend(array("d", [_INF]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
                        (self.c_paid_start, _NAN), (self.c_paid_end, _INF),
-                       (self.c_access_end, _INF)):
+                       (self.c_access_end, _INF), (self.c_contract_start, _NAN),
+                       (self.c_contract_end, _INF), (self.c_contract_acv, 0.0),
+                       (self.c_pql_last, -_INF), (self.c_pql_due, _INF)):
             col.extend(array("d", [v]) * k)
-        self.c_trial_converted.extend(array("b", [0]) * k)
+        for col in (self.c_trial_converted, self.c_upsold, self.c_in_pipeline):
+            col.extend(array("b", [0]) * k)
+        self.c_prospect.extend(array("b", [state == PROSPECT]) * k)
+        self.c_contract_seats.extend(array("i", [0]) * k)
         if state == TRIAL:
             for c, t in zip(ids.tolist(), times.tolist(), strict=True):
                 if t + self.trial_length < self.H:
@@ -460,11 +563,11 @@ class Model:
         """An accepted invite arrives: the invitee signs up into the inviter's company."""
         uid = len(self.u_state)
         self.u_company.append(c)
-        self.u_channel.append(INVITE)
+        self.u_channel.append(INVITE if inviter >= 0 else SALES)
         self.u_signup.append(t)
         self.u_start.append(_NAN)
-        self.u_inviter.append(inviter)
-        self._log(t, "signup:invite", uid, c)
+        self.u_inviter.append(max(inviter, -1))
+        self._log(t, "signup:invite" if inviter >= 0 else "signup:sales", uid, c)
         if self.c_state[c] == NO_ACCESS:
             self.u_value.append(_NAN)
             self.u_abandon.append(_NAN)
@@ -521,6 +624,8 @@ class Model:
             if tc < self.H:
                 self._push(tc, _CHURN, uid)
         self._usage_check(t, c)
+        if self.pql_on:
+            self._pql_check(t, c)
         if self.c_state[c] != CAPPED:
             self._send_invites(t, uid, c)
 
@@ -562,12 +667,14 @@ class Model:
             self.c_paid_end[c] = t
             return
         self._usage_check(t, c)
+        if self.pql_on:
+            self._pql_usage_due(t, c)
 
     # -- usage limit -------------------------------------------------------------------
 
     def _accrue(self, t: float, c: int) -> None:
         """Bring team ``c``'s usage up to time ``t`` at its current number of active users."""
-        if self.usage_limit:
+        if self.track_usage:
             self.c_usage[c] += self.usage_rate * self.c_active[c] * (t - self.c_usage_t[c])
             self.c_usage_t[c] = t
 
@@ -615,6 +722,8 @@ class Model:
         c: int = ev.value
         t = self.env.now
         self.c_pending[c] = False
+        if self.c_state[c] != FREE:  # a contract replaced the free plan meanwhile
+            return
         waiting = self.waiting.pop(c, [])
         # a team with no one left (everyone churned while it decided) does not buy
         if self.decision_u.one() < self.upgrade_p and (self.c_active[c] or waiting):
@@ -652,6 +761,8 @@ class Model:
 
     def _on_trial_end(self, ev: simpy.Event) -> None:
         c: int = ev.value
+        if self.c_state[c] != TRIAL:  # a contract replaced the trial
+            return
         t = self.env.now
         self.c_trial_end[c] = t
         if self.c_active[c] > 0 and self.decision_u.one() < self.trial_convert:
@@ -675,6 +786,162 @@ class Model:
         self.c_access_end[c] = t
         self.n_active -= self.c_active[c]
         self.c_active[c] = 0
+
+    # ---------------------------------------------------------------------------------
+    # sales: product-qualified leads, the reps' queue, contracts
+    # ---------------------------------------------------------------------------------
+
+    def _pql_check(self, t: float, c: int) -> None:
+        """Make team ``c`` a product-qualified lead if its footprint meets the rule now."""
+        if (self.c_in_pipeline[c] or self.c_state[c] not in _SELF_SERVE
+                or t - self.c_pql_last[c] < self.pql_cooldown):
+            return
+        self._accrue(t, c)
+        users = self.pql_users > 0 and self.c_active[c] >= self.pql_users
+        usage = self.pql_usage > 0 and self.c_usage[c] >= self.pql_usage - 1e-9
+        if self.pql_all:
+            ok = (users or not self.pql_users) and (usage or not self.pql_usage)
+        else:
+            ok = users or usage
+        if ok:
+            self.c_pql_last[c] = t
+            self._log(t, "pql", -1, c)
+            self._lead(t, c, PQL)
+        else:
+            self._pql_usage_due(t, c)
+
+    def _pql_usage_due(self, t: float, c: int) -> None:
+        """Book a check for when team ``c``'s usage reaches the PQL signal at its pace."""
+        if (not self.pql_usage or self.c_in_pipeline[c] or self.c_state[c] not in _SELF_SERVE):
+            return
+        self._accrue(t, c)
+        left = self.pql_usage - self.c_usage[c]
+        pace = self.usage_rate * self.c_active[c]
+        if left <= 1e-9 or pace <= 0:
+            return
+        due = max(t + left / pace, self.c_pql_last[c] + self.pql_cooldown)
+        if due < self.c_pql_due[c] and due < self.H:
+            self.c_pql_due[c] = due
+            self._push(due, _PQL_USAGE, c)
+
+    def _on_pql_usage(self, t: float, c: int, _: int) -> None:
+        if t != self.c_pql_due[c]:
+            return  # superseded
+        self.c_pql_due[c] = _INF
+        self._pql_check(t, c)
+
+    def _on_pql_recheck(self, ev: simpy.Event) -> None:
+        """A cool-down ended: the company may qualify again."""
+        c: int = ev.value
+        self.c_pql_due[c] = _INF
+        self._pql_check(self.env.now, c)
+
+    def _lead(self, t: float, c: int, kind: int) -> None:
+        """Company ``c`` becomes a lead at time ``t``; it joins the reps' queue then."""
+        self.c_in_pipeline[c] = 1
+        self._at(t, self._on_lead, (c, kind))
+
+    def _on_lead(self, ev: simpy.Event) -> None:
+        c, kind = ev.value
+        i = len(self.l_company)
+        t = self.env.now
+        self.l_company.append(c)
+        self.l_kind.append(kind)
+        self.l_arrive.append(t)
+        self.l_start.append(_NAN)
+        self.l_left.append(_INF)
+        self.l_end.append(_INF)
+        self.l_outcome.append(L_WAITING)
+        self.l_acv.append(self._contract_seats(c) * self.contract_price * 12.0)
+        self.env.process(self._work_lead(i, c, kind))
+
+    def _work_lead(self, i: int, c: int, kind: int):  # noqa: ANN202 (a SimPy process)
+        """Wait for a rep's slot (going cold after the lead's patience), then be worked
+        for a cycle time and won at the close rate of the lead's kind."""
+        env = self.env
+        assert self.sales is not None
+        with self.sales.request() as req:
+            patience = env.timeout(self.lead_patience.one())
+            got = yield req | patience
+            if req not in got:
+                self.l_left[i] = self.l_end[i] = env.now
+                self.l_outcome[i] = L_COLD
+                self._log(env.now, f"lead_cold:{LEAD_KINDS[kind]}", -1, c)
+                self._lead_closed(env.now, c)
+                return
+            self.l_start[i] = self.l_left[i] = env.now
+            self.l_outcome[i] = L_WORKING
+            yield env.timeout(self.cycles[kind].one())
+        t = env.now
+        self.l_end[i] = t
+        if self.close_u.one() < self.close_rates[kind] and self.c_state[c] != NO_ACCESS:
+            self.l_outcome[i] = L_WON
+            self._win(t, c)
+            self.l_acv[i] = self.c_contract_acv[c]  # what was signed, not what was hoped
+        else:
+            self.l_outcome[i] = L_LOST
+            self._log(t, f"lead_lost:{LEAD_KINDS[kind]}", -1, c)
+            self._lead_closed(t, c)
+
+    def _lead_closed(self, t: float, c: int) -> None:
+        """A lead went cold or was lost: a prospect is gone; a self-serve team stays on its
+        plan and may qualify again after the cool-down."""
+        self.c_in_pipeline[c] = 0
+        if self.c_state[c] == PROSPECT:
+            self.c_state[c] = NO_ACCESS
+            self.c_access_end[c] = t
+        elif self.pql_on and self.c_state[c] in _SELF_SERVE:
+            due = max(t, self.c_pql_last[c] + self.pql_cooldown)
+            if due < self.H:
+                self.c_pql_due[c] = due  # an early usage check would be superseded
+                self._at(due, self._on_pql_recheck, c)
+
+    def _contract_seats(self, c: int) -> int:
+        return max(int(self.c_active[c]), math.ceil(self.seat_share * self.c_size[c]), 1)
+
+    def _win(self, t: float, c: int) -> None:
+        """A won deal: a contract replaces the self-serve plan; every seat not in use gets
+        a user after the rollout delay."""
+        self.c_in_pipeline[c] = 0
+        seats = self._contract_seats(c)
+        st = self.c_state[c]
+        self._accrue(t, c)
+        if st == PAYING:
+            self.c_paid_end[c] = t
+            self.c_upsold[c] = 1
+        self.c_state[c] = CONTRACT
+        self.c_contract_start[c] = t
+        self.c_contract_end[c] = _INF
+        self.c_contract_acv[c] = seats * self.contract_price * 12.0
+        self.c_contract_seats[c] = seats
+        self._log(t, "won", -1, c)
+        if t + self.term < self.H:
+            self._at(t + self.term, self._on_contract_end, c)
+        for uid in self.waiting.pop(c, []):
+            self._seat(t, uid, c)
+        if st == PROSPECT:  # the champion: the company's first user has this seat
+            self.c_remaining[c] += 1
+        new = min(seats - int(self.c_active[c]), int(self.c_remaining[c]))
+        for _ in range(max(new, 0)):
+            self.c_remaining[c] -= 1
+            ta = t + self.rollout.one()
+            if ta < self.H:
+                self._push(ta, _INVITEE, c, _ROLLOUT)
+
+    def _on_contract_end(self, ev: simpy.Event) -> None:
+        c: int = ev.value
+        if self.c_state[c] != CONTRACT:
+            return
+        t = self.env.now
+        if self.renewal_u.one() < self.renewal_p:
+            self.counters["contracts_renewed"] += 1
+            self._log(t, "renewed", -1, c)
+            if t + self.term < self.H:
+                self._at(t + self.term, self._on_contract_end, c)
+        else:
+            self.counters["contracts_ended"] += 1
+            self.c_contract_end[c] = t
+            self._lose_access(t, c, "contract_ended")
 
     # ---------------------------------------------------------------------------------
     # outcome
@@ -732,16 +999,36 @@ class Model:
             "trial_converted": f(self.c_trial_converted, np.int8).astype(bool),
             "paid_start": f(self.c_paid_start, np.float64),
             "paid_end": paid_end,
+            "upsold": f(self.c_upsold, np.int8).astype(bool),
+            "prospect": f(self.c_prospect, np.int8).astype(bool),
+            "contract_start": f(self.c_contract_start, np.float64),
+            "contract_end": f(self.c_contract_end, np.float64),
+            "contract_acv": f(self.c_contract_acv, np.float64),
+            "contract_seats": f(self.c_contract_seats, np.int32),
             "access_end": access_end,
             "state": f(self.c_state, np.int8),
         }
+        leads = {
+            "company": f(self.l_company, np.int32),
+            "kind": f(self.l_kind, np.int8),
+            "arrive": f(self.l_arrive, np.float64),
+            "start": f(self.l_start, np.float64),
+            "left": f(self.l_left, np.float64),
+            "end": f(self.l_end, np.float64),
+            "outcome": f(self.l_outcome, np.int8),
+            "acv": f(self.l_acv, np.float64),
+        }
         counters = dict(self.counters)
         counters["paid_spend"] = float(self.p["acquisition.paid_budget"]) * H
+        counters["sales_cost"] = self.reps * float(self.p["sales.rep_cost"]) * H
         trace = sorted(self.trace, key=lambda r: r[0]) if self.trace is not None else None
         return Outcome(horizon=H, price_per_seat=float(self.p["pricing.price_per_seat"]),
                        serving_cost_per_month=float(self.p["costs.serving_cost_per_free_user"]),
                        users=users, teams=teams, counters=counters,
-                       market_people=self.market_people, trace=trace)
+                       market_people=self.market_people, leads=leads,
+                       sales_servers=self.servers,
+                       sales_cost_per_month=self.reps * float(self.p["sales.rep_cost"])
+                       * DAYS_PER_MONTH, trace=trace)
 
 
 # -- helpers ---------------------------------------------------------------------------------

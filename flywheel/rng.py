@@ -43,6 +43,14 @@ STREAMS: dict[str, str] = {
     "paywall": "paywall and trial decisions",
     "decision_delay": "time to decide at the paywall",
     "paid_churn": "paying teams' tenure before cancelling",
+    "outbound": "outbound prospecting: lead counts and times",
+    "inbound": "whether a sales-led contact asks for a demo",
+    "lead_patience": "how long a lead waits for a rep before going cold",
+    "pql_cycle": "time a rep works a product-qualified lead",
+    "cold_cycle": "time a rep works a cold lead",
+    "close": "whether a worked lead is won",
+    "rollout": "delay before a contract's new seat gets its user",
+    "renewal": "whether a contract renews at the end of its term",
 }
 
 

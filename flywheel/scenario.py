@@ -555,6 +555,7 @@ def _build(root: _Layer, overrides: Sequence[str] | str, default_name: str) -> S
         source = sources[p.path]
         values[p.path] = convert_value(p, raw[p.path],
                                        None if source == DEFAULT_SOURCE else source)
+    _check_consistency(values, sources)
     return Scenario(
         name=root.data.get("name", default_name),
         description=root.data.get("description", ""),
@@ -564,6 +565,16 @@ def _build(root: _Layer, overrides: Sequence[str] | str, default_name: str) -> S
         values=values,
         sources=sources,
     )
+
+
+def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """Refuse combinations of valid values that cannot run together."""
+    if values["pricing.model"] == "sales_led" and values["sales.reps"] < 1:
+        file = sources["sales.reps"] if sources["sales.reps"] != DEFAULT_SOURCE else (
+            sources["pricing.model"])
+        raise ScenarioError('pricing.model = "sales_led" needs a sales team',
+                            file=file, key="sales.reps", value=values["sales.reps"],
+                            allowed="a whole number >= 1")
 
 
 # -- public loading -------------------------------------------------------------------
