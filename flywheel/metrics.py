@@ -125,6 +125,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
        "PQLs won / PQLs settled (won, lost, or gone cold waiting) by the horizon."),
     _m("cold_won_rate", "Cold-lead-to-won rate", "share", "ratio",
        "Cold leads won / cold leads settled (won, lost, or gone cold waiting) by the horizon."),
+    _m("pql_lift", "PQL lift over cold leads", "ratio", "ratio",
+       "PQL-to-won rate / cold-lead-to-won rate (how many times better PQLs close)."),
     _m("leads_gone_cold", "Leads gone cold", "leads", "flow",
        "Leads that gave up waiting for a rep (the queue's abandonment)."),
     _m("gone_cold_share", "Leads gone cold, share", "share", "ratio",
@@ -362,6 +364,7 @@ def sales_metrics(o: Outcome) -> dict[str, float]:
     m["cold_leads"] = float(np.sum(kind == COLD))
     m["pql_won_rate"] = _div(np.sum(won & (kind == PQL)), np.sum(settled & (kind == PQL)))
     m["cold_won_rate"] = _div(np.sum(won & (kind == COLD)), np.sum(settled & (kind == COLD)))
+    m["pql_lift"] = _div(m["pql_won_rate"], m["cold_won_rate"])
     gone = outcome == L_COLD
     taken = ~np.isnan(lead["start"])
     m["leads_gone_cold"] = float(gone.sum())

@@ -1073,5 +1073,8 @@ def _size_histogram(dist: Distribution, companies: int,
     keep = pmf > 0
     s, pmf = s[keep], pmf[keep]
     counts = rng.multinomial(companies, pmf / pmf.sum())
-    return s, counts.astype(np.int64)
+    # only sizes some company has: a long-tailed distribution has many empty ones, and
+    # every draw of sizes costs time in proportion to the sizes it chooses among
+    held = counts > 0
+    return s[held], counts[held].astype(np.int64)
 

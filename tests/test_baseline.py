@@ -1,8 +1,10 @@
 """The shipped baseline's measured figures sit inside the published ranges in DESIGN.
 
-Each band is a practitioner range (see flywheel/defaults.py for the sources beside the
-defaults they inform); the check is that the 95% CI of the replication mean lies inside
-it, over 8 replications of the full baseline.
+The bands and their sources live in one place, :data:`flywheel.validation.PUBLISHED`
+(which ``flywheel validate --suite`` reports too); this test checks the baseline's: the
+95% CI of the replication mean lies inside each band, over 8 replications of the full
+baseline.  The other scenarios' bands (trial conversion) are reported by the suite, not
+asserted here: the card-required trial is a known miss.
 """
 
 from __future__ import annotations
@@ -11,20 +13,9 @@ import pytest
 
 from flywheel.runner import simulate
 from flywheel.scenario import load_scenario
+from flywheel.validation import PUBLISHED
 
-BANDS = {
-    # signup -> activation: average ~34-37%, median ~25-30% (Rachitsky survey; Userpilot)
-    "activation_rate": (0.25, 0.37),
-    # median time to value ~1.5 days for B2B SaaS (Userpilot, 547 companies): +-0.5 day
-    "ttv_median_days": (1.0, 2.0),
-    # freemium -> paid, self-serve: 3-5% good, 6-8% great (Rachitsky / Poyar)
-    "free_to_paid_rate": (0.03, 0.08),
-    # viral coefficient K for B2B SaaS: ~0.1-0.3 (Skok)
-    "viral_coefficient": (0.10, 0.30),
-    # monthly churn, SMB self-serve: 3-7% (SaaStr, Lemkin)
-    "user_churn_monthly": (0.03, 0.07),
-    "logo_churn_monthly": (0.03, 0.07),
-}
+BANDS = {b.metric: (b.low, b.high) for b in PUBLISHED if b.scenario == "baseline"}
 
 
 @pytest.fixture(scope="module")

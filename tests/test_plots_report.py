@@ -342,7 +342,7 @@ def test_change_sentence_wording() -> None:
                                (64_000, 58_500, 69_420))
     assert s == "ARR rises from $78k in slow to $142k in fast (+82%, 95% CI +75% to +89%)."
     s = report.change_sentence("paying_teams", "a", "b", 40.0, 30.0, (-10.0, -12.0, -8.0))
-    assert s.startswith("Paying teams fall from 40.0 in a to 30.0 in b (\u221225%")
+    assert s.startswith("Paying customers fall from 40.0 in a to 30.0 in b (\u221225%")
     s = report.change_sentence("activation_rate", "a", "b", 0.38, 0.39, (0.01, -0.01, 0.03))
     assert "no clear difference" in s and s.startswith("Signup-to-activation rate:")
     s = report.change_sentence("arr_end", "a", "b", 0.0, 1200.0, (1200.0, 800.0, 1600.0))
