@@ -135,11 +135,48 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
 
 
 @main.command()
-@click.argument("files", nargs=-1, required=True)
+@click.argument("files", nargs=-1)
 @click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
-              help="Override one parameter before validating (repeatable).")
-def validate(files: tuple[str, ...], sets: tuple[str, ...]) -> None:
-    """Check scenario FILES and print each resolved scenario, or the errors."""
+              help="Override one parameter before validating FILES (repeatable).")
+@click.option("--suite", is_flag=True,
+              help="Run the validation suite instead: every closed-form check and the "
+                   "published ranges; exit status 1 if a closed-form check fails.")
+@click.option("--check", "checks", multiple=True, metavar="NAME",
+              help="With --suite: run only this check (repeatable; \"bands\" for the "
+                   "published ranges).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="With --suite: results folder [default: results/validation-<timestamp>].")
+@click.option("--force", is_flag=True,
+              help="With --suite: replace the results folder if it exists.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="With --suite: worker processes [default: all cores].")
+@click.option("-q", "--quiet", is_flag=True, help="With --suite: no progress bar.")
+def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
+             checks: tuple[str, ...], out: Path | None, force: bool, jobs: int | None,
+             quiet: bool) -> None:
+    """Check scenario FILES and print each resolved scenario, or the errors.
+
+    With --suite, run the validation suite instead: the model against every
+    closed form it must reproduce (Bass diffusion, branching, viral growth rate,
+    retention...), each with its analytic value, simulated mean and 95% CI,
+    tolerance and PASS/FAIL, and the shipped scenarios' measured figures beside
+    the published ranges.  Writes validation.md, report.html, the charts and
+    checks.json to a results folder (docs/validation.md is the latest).
+    """
+    if suite:
+        if files or sets:
+            raise click.UsageError("--suite runs on its own: give scenario FILES (with --set) "
+                                   "or --suite, not both")
+        _validation_suite(checks, out, force, jobs, quiet)
+        return
+    if not files:
+        raise click.UsageError("give scenario FILES to check, or --suite to run the "
+                               "validation suite")
+    suite_only = [name for name, given in (("--check", checks), ("--out", out),
+                                           ("--force", force), ("--jobs", jobs),
+                                           ("--quiet", quiet)) if given]
+    if suite_only:
+        raise click.UsageError(f"{', '.join(suite_only)}: only with --suite")
     failed = False
     for f in files:
         try:
@@ -153,6 +190,41 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...]) -> None:
         click.echo("")
     if failed:
         sys.exit(2)
+
+
+@user_errors
+def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
+                      jobs: int | None, quiet: bool) -> None:
+    """``flywheel validate --suite``: run, print the tables, write the folder, exit 1 on a
+    failed closed-form check."""
+    from flywheel import validation as v
+
+    known = [*v.CHECKS, v.BANDS]
+    for name in checks:
+        if name not in known:
+            raise click.UsageError(f"--check {name!r} is not a validation check; "
+                                   f"allowed: {', '.join(known)}")
+    chosen = list(dict.fromkeys(checks)) or None
+    out_dir = out or default_out_dir("validation")
+    check_out(out_dir, force)
+    j = jobs or default_jobs()
+    n_checks = len([c for c in (chosen or v.CHECKS) if c in v.CHECKS])
+    click.echo(f"Validation suite: {n_checks} closed-form check{'s' if n_checks != 1 else ''}"
+               f"{' and the published ranges' if chosen is None or v.BANDS in chosen else ''}, "
+               f"{j} job{'s' if j > 1 else ''}", err=True)
+    with _progress(v.suite_size(chosen), quiet, "validate") as bar:
+        result = v.run_suite(chosen, jobs=j, progress=bar.update)
+    path = v.write_suite(result, out_dir, force=force)
+    if result.checks:
+        click.echo(v.text_table(v.CHECK_HEADER, v.check_rows(result)))
+    if result.bands:
+        click.echo("\nPublished ranges (reported, never failing the suite):")
+        click.echo(v.text_table(v.BAND_HEADER, v.band_rows(result)))
+    passed = sum(c.passed for c in result.checks)
+    click.echo(f"\n{passed} of {len(result.checks)} closed-form checks pass "
+               f"({result.seconds:.0f} s). Results in {path}/")
+    if not result.passed:
+        sys.exit(1)
 
 
 @main.command("list")
@@ -362,10 +434,119 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
     click.echo(f"\nResults in {path}/")
 
 
+# -- sensitivity --------------------------------------------------------------------------
+
+
+def sensitivity_table(result: Any) -> str:
+    """The levers, ranked: settings, engine, and each side's change with its 95% CI;
+    then the notes on clipping and rounding, and the skipped parameters."""
+    meta = METRICS[result.target]
+    pct = f"{100 * result.delta:g}%"
+    lines = [f"Sensitivity of {meta.label} [{meta.unit}] in {result.scenario.name} to "
+             f"±{pct} moves: {format_value(result.base_value, meta.unit)} as it is"]
+    if result.engine_note:
+        lines.append(f"Engine {result.engine}: {result.engine_note}")
+    rows = []
+    for row, bar in zip(result.rows(), result.bars, strict=False):
+        cells = []
+        for side in ("low", "high"):
+            d, lo, hi = bar.effect(side)
+            cells += [_format_diff(d, meta.unit), _ci(lo, hi, _format_diff, meta.unit)]
+        rows.append([str(row["rank"]), row["parameter"],
+                     f"{row['low_value'] or '-'} | {row['base_value']} | {row['high_value'] or '-'}"
+                     if row["kind"] != "distribution" else
+                     f"x{row['low_factor']:g} | as is | x{row['high_factor']:g}",
+                     "DES" if bar.engine == "des" else "twin", *cells])
+    lines += [""] + _aligned(["#", "parameter", f"-{pct} | as is | +{pct}", "engine",
+                              f"at -{pct}", "95% CI", f"at +{pct}", "95% CI"],
+                             rows, right={0, 4, 6})
+    notes = [f"  {b.path}: {'; '.join(b.move.notes)}" for b in result.bars
+             if b.move.notes and b.move.param.kind != "distribution"]
+    if notes:
+        lines += ["", "Moves adjusted to the parameters' ranges:", *notes]
+    if result.skipped:
+        lines += ["", "Skipped:", *(f"  {m.path}: {m.skipped}" for m in result.skipped)]
+    return "\n".join(lines)
+
+
+@main.command("sensitivity")
+@click.argument("scenario", required=False, default="baseline")
+@click.option("--target", default="arr_end", show_default=True, metavar="METRIC",
+              help="The metric whose change ranks the levers (a name in flywheel/metrics.py).")
+@click.option("--delta", default="20%", show_default=True, metavar="X",
+              help="How far each lever moves either way: 20% or 0.2.")
+@click.option("--params", default=None, metavar="A.B,C.D",
+              help="Move only these parameters [default: every number, rate, probability, "
+                   "count, duration and distribution outside simulation.* and market.*].")
+@click.option("--top", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Levers the simulation re-runs after the mean-field twin's first pass "
+                   "(--engine auto).")
+@click.option("--engine", type=click.Choice(["auto", "des", "meanfield"]), default="auto",
+              show_default=True,
+              help="des: every lever by simulation, with CIs; meanfield: the deterministic "
+                   "twin, fast, no CIs; auto: the twin ranks every lever, the simulation "
+                   "re-runs the top ones (the simulation alone when the twin does not fit).")
+@run_options("of the scenario and of each moved copy [default: the scenario's]",
+             "before anything moves", "results/sensitivity-<scenario>-<timestamp>")
+@user_errors
+def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, top: int,
+                    engine: str, replications: int | None, seed: int | None, jobs: int | None,
+                    horizon: str | None, sets: tuple[str, ...], out: Path | None, force: bool,
+                    quiet: bool) -> None:
+    """Move each number of SCENARIO by ±X% (default 20%), one at a time, and rank them
+    by how much they change a target metric (ARR at the horizon by default).
+
+    Every run uses the same seed (common random numbers), so each change is a paired
+    difference with a tight 95% CI.  Writes sensitivity.csv, a tornado chart, a
+    report.html, summary.json and the scenario as run.
+    """
+    from flywheel import report
+    from flywheel.sensitivity import (  # the module: flywheel.sensitivity is the function
+        check_target,
+        default_sensitivity_dir,
+        levers,
+        parse_delta,
+        parse_params,
+        sensitivity,
+        write_sensitivity,
+    )
+
+    base = load_scenario(scenario, _common_overrides(sets, horizon))
+    check_target(target)
+    d = parse_delta(delta)
+    chosen = levers(parse_params(params))  # checked before anything runs
+    out_dir = out or default_sensitivity_dir(base.name)
+    check_out(out_dir, force)
+    n = replications or int(base["simulation.replications"])
+    j = jobs or default_jobs()
+    click.echo(f"Sensitivity of {base.name}: {len(chosen)} parameters moved ±{100 * d:g}%, "
+               f"engine {engine}, {n} replications per simulation run, seed "
+               f"{seed if seed is not None else base['simulation.seed']}, "
+               f"{j} job{'s' if j > 1 else ''}", err=True)
+    with _progress(0, quiet, "sensitivity") as bar:
+        def total(t: int) -> None:
+            bar.total = t
+            bar.refresh()
+
+        result = sensitivity(base, target=target, delta=d, params=[p.path for p in chosen],
+                             top=top, engine=engine, replications=n, seed=seed, jobs=j,
+                             progress=bar.update, on_total=total)
+    path = write_sensitivity(result, out_dir, force=force)
+    click.echo(sensitivity_table(result))
+    findings = report.sensitivity_findings(result, top=3)
+    if findings:
+        click.echo("")
+        for line in findings[:3]:
+            click.echo(f"- {line}")
+    runs = ", ".join(f"{v} {'simulation runs' if k == 'des' else 'twin evaluations'}"
+                     for k, v in result.runs.items())
+    click.echo(f"\n{runs}. Results in {path}/")
+
+
 # -- demo ---------------------------------------------------------------------------------
 
 #: The comparison files `flywheel demo` runs: the mission's headline questions.
-DEMO_COMPARISONS = ("compare-ttv.toml", "compare-pricing.toml")
+DEMO_COMPARISONS = ("compare-ttv.toml", "compare-pricing.toml", "compare-motions.toml")
 
 
 @main.command()
@@ -382,9 +563,10 @@ DEMO_COMPARISONS = ("compare-ttv.toml", "compare-pricing.toml")
 def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet: bool) -> None:
     """Run the headline what-ifs on built-in scenarios and write one report.
 
-    Fast vs slow time to value, and freemium vs a free trial: each pair runs
-    with the same seed, the findings print here, and OUT/report.html shows
-    them with charts.  An older demo in OUT is kept beside it, never replaced.
+    Fast vs slow time to value, freemium vs a free trial, and product-led vs
+    product-led with sales-assist vs sales-led: each comparison runs with one
+    seed, the findings print here, and OUT/report.html shows them with charts.
+    An older demo in OUT is kept beside it, never replaced.
     """
     import os
     from datetime import datetime

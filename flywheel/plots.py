@@ -44,14 +44,20 @@ __all__ = [
     "cohort_matrix",
     "comparison_bars",
     "comparison_overlay",
+    "comparison_series",
     "funnel",
     "growth",
+    "has_sales",
     "mrr",
     "png_bytes",
     "run_charts",
+    "sales",
     "save",
     "series_label",
     "sweep_curves",
+    "tornado",
+    "validation_bands",
+    "validation_check",
 ]
 
 #: Resolution of written PNGs.
@@ -329,10 +335,60 @@ def cohort_heatmap(result: Any) -> Figure:
     return fig
 
 
+def has_sales(result: Any) -> bool:
+    """Whether the run had a sales team (and so has sales views to show)."""
+    return int(result.scenario["sales.reps"]) > 0
+
+
+def _weekly(values: np.ndarray) -> np.ndarray:
+    """Daily flows (replications x days) summed into weeks (replications x weeks)."""
+    weeks = values.shape[1] // 7
+    return values[:, :weeks * 7].reshape(values.shape[0], weeks, 7).sum(axis=2)
+
+
+@_styled
+def sales(result: Any) -> Figure:
+    """The sales team's views: lead flow per week, the queue and the deal slots in use,
+    and ARR by motion (self-serve vs sales contracts)."""
+    fig = Figure(figsize=(10, 11), layout="constrained")
+    ax_flow, ax_queue, ax_arr = fig.subplots(3, 1, sharex=True)
+    weeks = (np.arange(len(day_grid(result.horizon)) // 7) + 1) * 7.0
+    for i, name in enumerate(("pqls", "cold_leads", "won", "gone_cold")):
+        _band(ax_flow, weeks, _weekly(_stack(result, name)), _color(i), SERIES[name].label, None)
+    ax_flow.set_title("Leads per week", loc="left")
+    ax_flow.set_ylabel("leads per week")
+    ax_flow.legend(loc="upper left", frameon=False, title=f"mean; band: {_BAND_TEXT}",
+                   title_fontsize=11, alignment="left")
+    for i, name in enumerate(("sales_queue", "reps_busy")):
+        _series_axes(ax_queue, result, name, _color(i + 4), SERIES[name].label, None)
+    slots = int(result.scenario["sales.reps"]) * int(result.scenario["sales.rep_capacity"])
+    ax_queue.axhline(slots, color="#444444", linestyle="--", linewidth=1.2,
+                     label=f"deal slots ({slots})")
+    ax_queue.set_title("The sales queue", loc="left")
+    ax_queue.set_ylabel("leads")
+    ax_queue.legend(loc="upper left", frameon=False)
+    for i, name in enumerate(("arr_self_serve", "arr_sales")):
+        _series_axes(ax_arr, result, name, _color(i), SERIES[name].label, None)
+    ax_arr.set_title("ARR by motion", loc="left")
+    ax_arr.set_ylabel("ARR ($ per year)")
+    _format_axis(ax_arr.yaxis, SERIES["arr_sales"].unit)
+    ax_arr.legend(loc="upper left", frameon=False)
+    for ax in (ax_flow, ax_queue, ax_arr):
+        ax.set_ylim(bottom=0)
+    ax_arr.set_xlabel(_DAY_LABEL)
+    _x_days(ax_arr, result.horizon)
+    fig.suptitle(f"{result.scenario.name}: sales")
+    return fig
+
+
 def run_charts(result: Any) -> dict[str, Figure]:
-    """The charts of a run, by file stem: growth, mrr, funnel, cohorts."""
-    return {"growth": growth(result), "mrr": mrr(result), "funnel": funnel(result),
-            "cohorts": cohort_heatmap(result)}
+    """The charts of a run, by file stem: growth, mrr, funnel, cohorts, and sales when the
+    scenario has a sales team."""
+    charts = {"growth": growth(result), "mrr": mrr(result), "funnel": funnel(result),
+              "cohorts": cohort_heatmap(result)}
+    if has_sales(result):
+        charts["sales"] = sales(result)
+    return charts
 
 
 # -- comparisons ----------------------------------------------------------------------------
@@ -355,9 +411,18 @@ def _scenario_names(cmp: Any) -> list[str]:
 
 
 @_styled
-def comparison_overlay(cmp: Any, series: Sequence[str] = ("active_users", "mrr")) -> Figure:
-    """Each scenario's mean line and percentile band, one panel per daily series."""
-    series = tuple(series)
+def comparison_series(cmp: Any) -> tuple[str, ...]:
+    """The daily series a comparison overlays: active users and MRR, and the sales views
+    (ARR by motion, the queue) when any scenario has a sales team."""
+    if any(has_sales(r) for r in cmp.results):
+        return ("active_users", "arr_self_serve", "arr_sales", "sales_queue")
+    return ("active_users", "mrr")
+
+
+def comparison_overlay(cmp: Any, series: Sequence[str] | None = None) -> Figure:
+    """Each scenario's mean line and percentile band, one panel per daily series
+    (default: :func:`comparison_series`)."""
+    series = tuple(series) if series is not None else comparison_series(cmp)
     fig = Figure(figsize=(10, 1.0 + 3.6 * len(series)), layout="constrained")
     axes = fig.subplots(len(series), 1, sharex=True, squeeze=False)[:, 0]
     names = _scenario_names(cmp)
@@ -514,3 +579,213 @@ def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     from flywheel.results import write_file
 
     return write_file(path, png_bytes(fig, dpi))
+
+
+# -- sensitivity ----------------------------------------------------------------------------
+
+#: Most bars a tornado chart draws; the rest are in sensitivity.csv.
+TORNADO_BARS = 25
+
+
+def _lever_values(row: dict[str, Any]) -> str:
+    """A tornado row's settings, low | base | high: values as written, a scaled
+    distribution by its factors."""
+    if row["kind"] == "distribution":
+        return f"×{row['low_factor']:.3g} | as is | ×{row['high_factor']:.3g}"
+    return f"{row['low_value'] or '–'} | {row['base_value']} | {row['high_value'] or '–'}"
+
+
+@_styled
+def tornado(result: Any, max_bars: int = TORNADO_BARS) -> Figure:
+    """A tornado chart of a :class:`~flywheel.sensitivity.Sensitivity`: one row per lever,
+    largest swing on top, bars from the target's base value to its value with the lever
+    moved low (lower half of the row) and high (upper half).  Bars the DES measured are
+    solid with 95% CI whiskers (paired, common random numbers); bars of the mean-field
+    twin are hatched and have none.  Meanfield bars are drawn about the same base: the
+    twin's change added to it."""
+    meta = METRICS[result.target]
+    ok = [r for r in result.rows() if r["status"] == "ok"]
+    moving = [r for r in ok if not _no_change(r)]
+    rows = moving[:max_bars]
+    idle, hidden = len(ok) - len(moving), len(moving) - len(rows)
+    base = float(result.base_value)
+    pct = f"{100 * result.delta:g}%"
+    low_c, high_c = COLORS[0], COLORS[1]
+    fig = Figure(figsize=(11, 1.9 + 0.72 * max(len(rows), 1)), layout="constrained")
+    ax = fig.subplots()
+    ax.grid(axis="y", visible=False)
+    half = 0.36
+    extent = [base]
+    for i, row in enumerate(rows):
+        y = len(rows) - 1 - i  # largest on top
+        des = row["engine"] == "des"
+        for side, color, dy in (("low", low_c, -half / 2 - 0.02), ("high", high_c, half / 2 + 0.02)):
+            d = row[f"effect_{side}"]
+            if d is None or math.isnan(d):
+                continue
+            style = ({"color": color, "alpha": 0.9} if des else
+                     {"facecolor": "white", "edgecolor": color, "hatch": "///", "linewidth": 1.2})
+            ax.barh(y + dy, d, left=base, height=half, **style)
+            end = outer = base + d
+            lo, hi = row[f"effect_{side}_ci95_lo"], row[f"effect_{side}_ci95_hi"]
+            if des and not (lo is None or hi is None or math.isnan(lo) or math.isnan(hi)):
+                ax.errorbar(end, y + dy, xerr=[[max(d - lo, 0.0)], [max(hi - d, 0.0)]], fmt="none",
+                            ecolor="#333333", elinewidth=1.4, capsize=4)
+                extent += [base + lo, base + hi]
+                outer = base + (hi if d >= 0 else lo)  # the label goes past the whisker
+            extent.append(end)
+            sign = "+" if d >= 0 else "−"
+            ax.annotate(_tex_safe(sign + format_value(abs(d), meta.unit)),
+                        (max(outer, base) if d >= 0 else min(outer, base), y + dy),
+                        xytext=(5 if d >= 0 else -5, 0), textcoords="offset points",
+                        ha="left" if d >= 0 else "right", va="center", fontsize=10)
+    ax.axvline(base, color="#333333", linewidth=1.2)
+    ticks = [f"{r['label']}" + ("" if r["engine"] == "des" else "  (twin)") + "\n" + _lever_values(r)
+             for r in rows]
+    ax.set_yticks(range(len(rows) - 1, -1, -1), ticks, fontsize=11)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    lo_x, hi_x = min(extent), max(extent)
+    pad = 0.25 * (hi_x - lo_x) if hi_x > lo_x else max(abs(base) * 0.05, 1.0)
+    ax.set_xlim(lo_x - pad, hi_x + pad)
+    _format_axis(ax.xaxis, meta.unit)
+    ax.set_xlabel(_tex_safe(f"{axis_label(result.target)}; line: the scenario as it is, "
+                            f"{format_value(base, meta.unit)}"))
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=low_c, label=f"−{pct} (low)"), Patch(color=high_c, label=f"+{pct} (high)"),
+               Patch(facecolor="#999999", label="simulation (DES): whiskers 95% CI, paired"),
+               Patch(facecolor="white", edgecolor="#666666", hatch="///",
+                     label="mean-field twin: no CI")]
+    engines = {r["engine"] for r in rows}
+    if "meanfield" not in engines:
+        handles = handles[:3]
+    elif "des" not in engines:
+        handles = handles[:2] + handles[3:]
+    fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False,
+               fontsize=10)
+    title = f"{meta.label}: change when one parameter moves ±{pct}"
+    left_out = ([f"top {len(rows)}; {hidden} more in sensitivity.csv"] if hidden > 0 else []) + \
+        ([f"{idle} with no change at all not drawn"] if idle else [])
+    if left_out:
+        title += f"\n({'; '.join(left_out)})"
+    ax.set_title(title, loc="left", fontsize=13)
+    fig.suptitle(f"{result.scenario.name}: sensitivity of {_lower(meta.label)}")
+    return fig
+
+
+def _no_change(row: dict[str, Any]) -> bool:
+    """A sensitivity row whose changes (and CIs) are all exactly 0 or missing: a lever the
+    scenario does not use."""
+    keys = [f"effect_{s}{c}" for s in ("low", "high") for c in ("", "_ci95_lo", "_ci95_hi")]
+    return all(row[k] is None or math.isnan(row[k]) or row[k] == 0 for k in keys)
+
+
+def _tex_safe(text: str) -> str:
+    """Text with its dollar signs escaped, so two of them are not read as math."""
+    return text.replace("$", r"\$")
+
+
+def _lower(label: str) -> str:
+    """A label inside a title: lower-case first letter unless an acronym (ARR, MRR)."""
+    first = label.split(" ", 1)[0]
+    return label if len(first) > 1 and first[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+# -- validation -----------------------------------------------------------------------------
+
+#: Colours of a measured figure against its published range, by status.
+_BAND_STATUS_COLORS = {"inside": "#009E73", "edge": "#E69F00", "outside": "#D55E00"}
+
+
+def _short_number(x: float) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+@_styled
+def validation_check(check: Any) -> Figure:
+    """One closed-form check (:class:`flywheel.validation.CheckResult`): the simulated mean
+    with its 95% CI band beside the analytic curve and, below, the deviation of the mean
+    from the analytic curve with the tolerance shaded (relative, on a log scale)."""
+    c = check.curve
+    fig = Figure(figsize=(10, 7.8), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.5]})
+    x = np.asarray(c.x, dtype=float)
+    analytic = np.asarray(c.analytic, dtype=float)
+    mean, lo, hi = (np.asarray(v, dtype=float) for v in (c.mean, c.lo, c.hi))
+    if c.window is not None:
+        for ax in (top, bottom):
+            ax.axvspan(*c.window, color="#999999", alpha=0.12, linewidth=0,
+                       label="fitting window" if ax is top else None)
+    if np.isfinite(lo).any():
+        top.fill_between(x, lo, hi, color=_color(0), alpha=0.25, linewidth=0,
+                         label="95% CI of the mean")
+    top.plot(x, mean, color=_color(0), linewidth=2.2,
+             label=f"simulated, {_mean_label(check.replications)}")
+    top.plot(x, analytic, color="black", linewidth=1.6, linestyle="--",
+             label=f"analytic: {c.analytic_label}")
+    if c.log_y:
+        top.set_yscale("log")
+    else:
+        _format_axis(top.yaxis, "share" if "share" in c.y_label.lower() else "")
+    top.set_ylabel(c.y_label)
+    top.legend(loc="best", frameon=False, fontsize=11)
+    top.set_title(f"{check.quantity}: analytic {_short_number(check.analytic)}, simulated "
+                  f"{_short_number(check.mean)} [{_short_number(check.lo)}, "
+                  f"{_short_number(check.hi)}], tolerance ±{_short_number(check.tolerance)}",
+                  loc="left", fontsize=11, wrap=True)
+    if c.log_y:  # deviations of a growing curve are relative
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dev, dlo, dhi = (v / analytic - 1 for v in (mean, lo, hi))
+        bottom.yaxis.set_major_formatter(PercentFormatter(1.0))
+        dev_label = "simulated / analytic − 1"
+    else:
+        dev, dlo, dhi = mean - analytic, lo - analytic, hi - analytic
+        dev_label = "simulated − analytic"
+    bottom.set_ylabel(dev_label)
+    if c.tolerance is not None and not c.log_y:
+        tol = np.asarray(c.tolerance, dtype=float)
+        bottom.fill_between(x, -tol, tol, color="#999999", alpha=0.25, linewidth=0,
+                            label="tolerance")
+    if np.isfinite(dlo).any():
+        bottom.fill_between(x, dlo, dhi, color=_color(0), alpha=0.25, linewidth=0)
+    bottom.plot(x, dev, color=_color(0), linewidth=1.8, label=dev_label.replace(
+        "simulated", "simulated mean"))
+    bottom.axhline(0.0, color="black", linewidth=1.0, linestyle="--")
+    bottom.set_xlabel(c.x_label)
+    bottom.legend(loc="best", frameon=False, fontsize=10)
+    bottom.set_xlim(float(x.min()), float(x.max()))
+    fig.suptitle(f"{check.title}: {'PASS' if check.passed else 'FAIL'}")
+    return fig
+
+
+@_styled
+def validation_bands(results: Sequence[Any]) -> Figure:
+    """Measured figures (:class:`flywheel.validation.BandResult`: mean, 95% CI whiskers)
+    beside their published ranges (shaded), one panel each, coloured by status."""
+    n = max(1, len(results))
+    fig = Figure(figsize=(10, 1.0 + 1.15 * n), layout="constrained")
+    axes = fig.subplots(n, 1, squeeze=False)[:, 0]
+    for ax, r in zip(axes, results, strict=False):
+        b = r.band
+        meta = METRICS[b.metric]
+        color = _BAND_STATUS_COLORS.get(r.status, "#333333")
+        ax.axvspan(b.low, b.high, color="#999999", alpha=0.25, linewidth=0)
+        err = None
+        if not (math.isnan(r.lo) or math.isnan(r.hi)):
+            err = [[r.mean - r.lo], [r.hi - r.mean]]
+        ax.errorbar([r.mean], [0], xerr=err, fmt="o", color=color, markersize=8, capsize=6,
+                    elinewidth=2)
+        span = [b.low, b.high, r.mean, *([r.lo, r.hi] if err else [])]
+        left, right = min(span), max(span)
+        pad = 0.25 * (right - left or 1.0)
+        ax.set_xlim(left - pad, right + pad)
+        ax.set_yticks([])
+        ax.grid(axis="y", visible=False)
+        _format_axis(ax.xaxis, meta.unit)
+        days = " days" if meta.unit == "days" else ""
+        ax.set_title(f"{meta.label} ({b.scenario}): {format_value(r.mean, meta.unit)}{days}, "
+                     f"{r.status}; published {b.published}", loc="left", fontsize=11)
+    fig.suptitle("Measured figures (mean, 95% CI) beside the published ranges (shaded)")
+    return fig

@@ -41,7 +41,10 @@ __all__ = [
     "run_findings",
     "run_report",
     "sweep_findings",
+    "sensitivity_findings",
+    "sensitivity_report",
     "sweep_report",
+    "validation_report",
     "write_report",
 ]
 
@@ -87,7 +90,7 @@ def _phrase(label: str) -> str:
 
 
 #: Units that count things: a metric in one of them is a plural noun ("Signups rise").
-_COUNT_NOUNS = ("users", "teams", "seats", "invites")
+_COUNT_NOUNS = ("users", "teams", "seats", "invites", "companies", "leads", "contracts")
 
 
 def _plural(metric: str) -> bool:
@@ -110,7 +113,7 @@ def _level(value: float, unit: str, kind: str = "", share_decimals: int = 1) -> 
     if unit in _COUNT_NOUNS and abs(value) >= 100:
         return f"{value:,.0f}"
     text = format_value(value, unit)
-    return f"{text} days" if unit == "days" else text
+    return f"{text} {unit}" if unit in ("days", "months") else text
 
 
 def change_sentence(metric: str, base_name: str, other_name: str, base_mean: float,
@@ -251,6 +254,44 @@ def run_findings(result: Any) -> list[str]:
     if has("active_users_end", "user_churn_monthly"):
         out.append(f"{v('active_users_end')} users were active at the end; active users "
                    f"churned at {v('user_churn_monthly')} a month{ci('user_churn_monthly')}.")
+    if plots.has_sales(result):
+        out.extend(_sales_findings(m, has, v, ci))
+    return out
+
+
+def _sales_findings(m: Callable[[str], tuple[float, float, float]], has: Callable[..., bool],
+                    v: Callable[..., str], ci: Callable[[str], str]) -> list[str]:
+    """The sales team's headlines: lead conversion, the queue's load, ARR by motion, CAC."""
+    out = []
+    if has("pql_won_rate", "cold_won_rate") and m("cold_won_rate")[0] > 0:
+        ratio = m("pql_won_rate")[0] / m("cold_won_rate")[0]
+        out.append(f"{v('pqls')} product-qualified leads closed at {v('pql_won_rate')}"
+                   f"{ci('pql_won_rate')}, {ratio:.1f} times the {v('cold_won_rate')} of "
+                   f"{v('cold_leads')} cold leads{ci('cold_won_rate')}.")
+    elif has("pql_won_rate"):
+        out.append(f"{v('pqls')} product-qualified leads closed at {v('pql_won_rate')}"
+                   f"{ci('pql_won_rate')}.")
+    elif has("cold_won_rate"):
+        out.append(f"{v('cold_leads')} cold leads closed at {v('cold_won_rate')}"
+                   f"{ci('cold_won_rate')}.")
+    if has("rep_utilisation", "gone_cold_share"):
+        s = (f"The reps' deal slots were {v('rep_utilisation')} busy{ci('rep_utilisation')}; "
+             f"{v('leads_gone_cold')} leads ({v('gone_cold_share')}) went cold waiting")
+        if has("queue_wait_mean_days"):
+            s += (f", and a lead waited {v('queue_wait_mean_days')} on average for a rep "
+                  f"(p90 {v('queue_wait_p90_days')})")
+        if m("gone_cold_share")[0] > 0.1:
+            s += ": the team is too small for its leads, and the leads gone cold are deals lost"
+        out.append(s + ".")
+    if has("arr_self_serve", "arr_sales"):
+        out.append(f"ARR by motion: {v('arr_self_serve')} self-serve and {v('arr_sales')} from "
+                   f"{v('contracts_won')} contracts won (bookings {v('bookings')}).")
+    if has("cac_blended", "cac_payback_months"):
+        s = (f"Blended CAC was {v('cac_blended')}{ci('cac_blended')}, paid back in "
+             f"{v('cac_payback_months')}")
+        if has("ltv_cac"):
+            s += f"; LTV / CAC {v('ltv_cac')}"
+        out.append(s + ".")
     return out
 
 
@@ -499,6 +540,11 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
         _img(charts["cohorts"], "Weekly cohort retention heat map",
              "Share of each weekly signup cohort with a seat k weeks after signing up."),
     ]
+    if "sales" in charts:
+        figs.append(_img(charts["sales"], "Sales: leads per week, the queue, ARR by motion",
+                         "Product-qualified and cold leads per week, contracts won and leads "
+                         "gone cold; leads waiting for a rep and deal slots in use against the "
+                         "team's slots; ARR from self-serve plans and from sales contracts."))
     all_rows = _headline_rows(result, [m for m in METRICS if m not in HEADLINE])
     sections = [
         _section("Parameters",
@@ -718,3 +764,242 @@ def demo_report(comparisons: Sequence[Any]) -> str:
                      "(common random numbers); differences are paired, with 95% CIs.",
                      "What do faster time to value, and a free tier instead of a trial, "
                      "do to growth?", sections, _footer(results))
+
+
+# -- a sensitivity ------------------------------------------------------------------------
+
+def _effect_text(metric: str, effect: tuple[float, float, float], base: float) -> str:
+    """A change of ``metric`` as a sentence shows it: ``+$6,180 (+22%, 95% CI +$2,800 to
+    +$9,600)``; shares in points; no interval for the twin."""
+    unit = METRICS[metric].unit
+    kind = METRICS[metric].kind
+    d, lo, hi = (math.nan if _nan(x) else float(x) for x in effect)
+    if _nan(d):
+        return "no value"
+    has_ci = not (_nan(lo) or _nan(hi))
+    if unit.startswith("share"):
+        dec = max(1, _decimals(100 * (hi - lo) if has_ci else abs(100 * d)))
+        text = f"{_signed(100 * d, dec)} points"
+        return text + (f" (95% CI {_signed(100 * lo, dec)} to {_signed(100 * hi, dec)})"
+                       if has_ci else "")
+
+    def amount(x: float) -> str:
+        return ("+" if x >= 0 else _MINUS) + _level(abs(x), unit, kind)
+
+    text = amount(d)
+    rel = f"{_signed(100 * d / abs(base), 1 if abs(d / base) < 0.1 else 0)}%" \
+        if not _nan(base) and base != 0 else ""
+    parts = [p for p in (rel, f"95% CI {amount(lo)} to {amount(hi)}" if has_ci else "") if p]
+    return text + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _move_words(bar: Any, side: str, delta: float) -> str:
+    """``"+20% (180/week)"``, ``"−20% (every value ×0.8)"``: a side of a lever's move."""
+    mv = bar.move
+    pct = f"{100 * delta:g}%"
+    sign = "+" if side == "high" else _MINUS
+    value = mv.high if side == "high" else mv.low
+    if mv.param.kind == "distribution":
+        factor = mv.high_factor if side == "high" else mv.low_factor
+        what = f"every value ×{factor:g}"
+    else:
+        what = _show_raw(value)
+    for note in mv.notes:  # clipping or rounding of this side
+        head, _, rest = note.partition(" ")
+        if head == f"{sign}{pct}" and rest:
+            what = rest if rest.startswith("clipped") else f"{what}; {rest}"
+    return f"{sign}{pct} ({what})"
+
+
+def _all_zero(bar: Any) -> bool:
+    """A DES bar whose target did not change in any replication, either way."""
+    diffs = list(bar.diffs_low) + list(bar.diffs_high)
+    return bar.engine == "des" and bool(diffs) and all(x == 0 for x in diffs)
+
+
+def _lever_sentence(result: Any, bar: Any, lead: str) -> str:
+    parts = []
+    for side in ("high", "low"):
+        if bar.move.side(side) is None:
+            continue
+        parts.append(f"{_move_words(bar, side, result.delta)} moves it by "
+                     f"{_effect_text(result.target, bar.effect(side), bar.base)}")
+    engine = "" if bar.engine == "des" else " (mean-field twin, no CI)"
+    return f"{lead}{bar.path}{engine}: " + "; ".join(parts) + "."
+
+
+def sensitivity_findings(result: Any, top: int = 5) -> list[str]:
+    """Plain-language findings of a :class:`~flywheel.sensitivity.Sensitivity`: the lever
+    the target is most sensitive to and the next few, each side's change with its 95% CI;
+    levers with no clear change; levers the scenario does not use; the twin's bars;
+    skipped parameters."""
+    meta = METRICS[result.target]
+    label = meta.label
+    out: list[str] = []
+    bars = [b for b in result.bars if not _nan(b.swing)]
+    # the DES bars whose change is clear one way or the other, and the twin's bars
+    moving = [b for b in bars if b.swing > 0 and not _all_zero(b)
+              and (b.engine != "des" or b.clear("low") or b.clear("high"))]
+    if moving:
+        verb = "are" if _plural(result.target) else "is"
+        out.append(_lever_sentence(result, moving[0], f"{label} {verb} most sensitive to "))
+        for b in moving[1:top]:
+            out.append(_lever_sentence(result, b, "Then "))
+    elif bars:
+        out.append(f"No lever moves {_phrase(label)} clearly: every change's 95% CI "
+                   "includes 0 (more replications would narrow them).")
+    unclear = [b.path for b in bars if b.engine == "des" and not _all_zero(b)
+               and not (b.clear("low") or b.clear("high"))]
+    if unclear:
+        out.append(f"No clear change in {_phrase(label)} either way (95% CIs include 0): "
+                   + ", ".join(unclear) + ".")
+    idle = [b.path for b in bars if _all_zero(b)]
+    if idle:
+        out.append(f"{label} did not change in any replication when these moved, so this "
+                   "scenario does not use them (or not before the horizon): "
+                   + ", ".join(idle) + ".")
+    twins = [b.path for b in result.bars if b.engine != "des"]
+    if twins and any(b.engine == "des" for b in result.bars):
+        out.append(f"{len(twins)} lever{'s' if len(twins) != 1 else ''} ranked below the top "
+                   f"{len(result.bars) - len(twins)} kept the mean-field twin's figures (hatched "
+                   "bars, no CI): " + ", ".join(twins) + ".")
+    if result.skipped:
+        out.append("Not moved: " + "; ".join(f"{m.path} ({m.skipped})" for m in result.skipped)
+                   + ".")
+    return out
+
+
+def sensitivity_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
+    """The HTML report of a sensitivity (``pngs``: ``"tornado"`` already rendered)."""
+    meta = METRICS[result.target]
+    sc = result.scenario
+    pct = f"{100 * result.delta:g}%"
+    question = (f"Which of {sc.name}'s numbers move {_phrase(meta.label)} most, when each "
+                f"moves {pct} either way and everything else stays as it is?")
+    chart = _chart(pngs, "tornado", lambda: plots.tornado(result))
+    base = result.base_value
+    runs = ", ".join(f"{v} {'DES runs' if k == 'des' else 'mean-field twin evaluations'}"
+                     for k, v in result.runs.items())
+    setup = [
+        f"Target: {meta.label} ({meta.unit}), {_level(base, meta.unit, meta.kind)} in the "
+        f"scenario as it is.",
+        f"Each lever moved {_MINUS}{pct} and +{pct}, one at a time: {len(result.bars)} "
+        f"levers, {len(result.skipped)} skipped. {runs}.",
+    ]
+    if result.replications:
+        setup.append(f"DES runs: {result.replications} replications each, all with seed "
+                     f"{result.seed} (common random numbers), so each change is a paired "
+                     "difference with a 95% CI.")
+    if result.engine_note:
+        setup.append(f"Engine ({result.engine}): {result.engine_note}.")
+    header = ["Rank", "Parameter", f"{_MINUS}{pct} | as is | +{pct}", "Engine",
+              f"Change at {_MINUS}{pct} [95% CI]", f"Change at +{pct} [95% CI]", "Notes"]
+    rows = []
+    for row, bar in zip(result.rows(), result.bars, strict=False):
+        rows.append([row["rank"], f"{row['parameter']} ({row['unit']})" if row["unit"]
+                     else row["parameter"],
+                     f"{row['low_value'] or '–'} | {row['base_value']} | {row['high_value'] or '–'}",
+                     "DES" if bar.engine == "des" else "mean-field twin",
+                     _diff_cell(result.target, bar.base, bar.effect_low),
+                     _diff_cell(result.target, bar.base, bar.effect_high),
+                     row["notes"]])
+    skipped_rows = [[m.path, _show_raw(m.base), m.skipped] for m in result.skipped]
+    set_rows = [[p, _with_unit(p, sc.raw[p]), sc.sources.get(p, "")]
+                for p in PARAMS_BY_PATH if sc.sources.get(p, "default") != "default"]
+    how = ("How to read the tornado: the vertical line is the target in the scenario as it "
+           "is; each row moves one parameter, the lower bar to its low setting and the upper "
+           "bar to its high one, all else unchanged. The longest bars, on top, are the "
+           "numbers worth knowing best and the levers worth pulling. Solid bars come from the "
+           "simulation, with whiskers for the 95% CI of the paired change; hatched bars come "
+           "from the mean-field twin, a fast deterministic approximation with no CI. "
+           "A bar whose whisker crosses the line is a change the replications cannot tell "
+           "from zero.")
+    sections = [
+        _section("Setup", _list(setup, cls="setup")),
+        _section("Findings", _list(sensitivity_findings(result))),
+        _section("Tornado chart",
+                 _img(chart, f"Tornado chart of {meta.label}",
+                      f"{meta.label} ({meta.unit}) when each parameter moves {_MINUS}{pct} "
+                      f"(blue, lower bar) or +{pct} (orange, upper bar)."),
+                 f'<p class="note">{_e(how)}</p>'),
+        _section("Tables",
+                 "<h3>Every lever, ranked by its larger change</h3>",
+                 _table(header, rows, [True, False, False, False, True, True, False]),
+                 "<h3>Skipped</h3>",
+                 _table(["Parameter", "Value", "Why"], skipped_rows) if skipped_rows
+                 else "<p>No parameter was skipped.</p>",
+                 f"<h3>Set by the scenario, {_e(sc.name)}</h3>",
+                 _table(["Parameter", "Value", "Set by"], set_rows) if set_rows
+                 else "<p>Every parameter takes its default.</p>"),
+    ]
+    footer = (f"Made by flywheel {__version__}: sensitivity of {result.target} to ±{pct} "
+              f"moves; {runs}; seed {result.seed}.")
+    return _document(f"Flywheel sensitivity: {sc.name}, {meta.label}", sc.description,
+                     question, sections, footer)
+
+
+# -- the validation suite -----------------------------------------------------------------
+
+def validation_report(suite: Any, pngs: Mapping[str, bytes] | None = None) -> str:
+    """The HTML report of the validation suite (:class:`flywheel.validation.Suite`): the
+    summary table, each closed-form check with its chart, and the published ranges
+    (``pngs``: charts already rendered, by check name and ``"bands"``)."""
+    from flywheel import validation as v
+
+    charts = dict(pngs) if pngs is not None else v.suite_charts(suite)
+    failed = [c.title for c in suite.checks if not c.passed]
+    verdict = ("Every closed-form check passes." if not failed else
+               "These closed-form checks FAIL: " + ", ".join(failed) + ".")
+    sections = []
+    if suite.checks:
+        sections.append(_section(
+            "Closed forms",
+            f"<p>{_e(verdict)}</p>",
+            _table(list(v.CHECK_HEADER), v.check_rows(suite), [False, True, True, True, False]),
+            '<p class="note">Each check runs the model in a limiting case where theory gives '
+            "the answer, over replications with a fixed seed, and compares the mean (95% CI) "
+            "with the analytic value. In the charts the shaded band around the simulated mean "
+            "is the 95% CI of the mean; the grey band below, where shown, is the curve's tolerance.</p>"))
+    for c in suite.checks:
+        items = [f"Mechanism: {c.mechanism}", f"Closed form: {c.closed_form}",
+                 f"Source: {c.citation}", f"Set-up: {c.setup}",
+                 f"Checked: {c.quantity}: analytic {v.format_number(c.analytic)} {c.unit}; simulated "
+                 f"{v.format_number(c.mean)} (95% CI {v.format_number(c.lo)} to "
+                 f"{v.format_number(c.hi)}) over "
+                 f"{c.replications} replications, seed {c.seed}.",
+                 f"Tolerance ±{v.format_number(c.tolerance)}: {c.tolerance_note}", *c.notes]
+        parts = [f"<p><strong>{'PASS' if c.passed else 'FAIL'}</strong></p>",
+                 _list(items, cls="setup")]
+        if c.name in charts:
+            parts.append(_img(charts[c.name], f"{c.title}: simulated vs analytic",
+                              "Simulated mean with its 95% CI against the analytic curve; "
+                              "below, their difference."))
+        if c.overrides:
+            parts.append("<details><summary>Scenario: the baseline with these overrides"
+                         + (f"; {_e(c.inject)}" if c.inject else "") + "</summary><pre>"
+                         + _e("\n".join(c.overrides)) + "</pre></details>")
+        sections.append(_section(c.title, *parts))
+    pending = [text for name, text in v.PLANNED.items() if name not in v.CHECKS]
+    if pending:
+        sections.append(_section("Not yet checked", _list(pending)))
+    if suite.bands:
+        rows = [[*row, f"{r.band.figure}: {r.band.published}. Source: {r.band.source}"]
+                for row, r in zip(v.band_rows(suite), suite.bands, strict=True)]
+        parts = [_table([*v.BAND_HEADER, "source"], rows,
+                        [False, False, True, True, False, False]),
+                 '<p class="note">Ranges from practitioner surveys, not laws: a figure is '
+                 "inside when its whole 95% CI lies in the band, on the edge when the CI "
+                 "straddles a bound, outside when it misses. They never fail the suite.</p>"]
+        if v.BANDS in charts:
+            parts.append(_img(charts[v.BANDS], "Measured figures beside the published ranges",
+                              "Mean with 95% CI whiskers; the shaded span is the published "
+                              "range."))
+        parts.append(_list([f"{fig} ({rng}; {src}): {why}."
+                            for fig, rng, src, why in v.UNMEASURED], cls="setup"))
+        sections.append(_section("Published ranges", *parts))
+    return _document("Flywheel validation",
+                     "Closed forms the model must reproduce, and the shipped scenarios beside "
+                     "the published ranges.",
+                     "Does the model agree with theory where theory has the answer, and are its "
+                     "default numbers plausible?", sections,
+                     f"Made by flywheel {__version__} (flywheel validate --suite).")

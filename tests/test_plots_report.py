@@ -370,3 +370,44 @@ def test_single_replication_report() -> None:
                    replications=1, jobs=1)
     doc = report.run_report(one)
     _check_html(doc, min_images=4)
+
+
+# -- the sales views ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def sales_run() -> RunResult:
+    sc = load_scenario("enterprise-understaffed", ["simulation.horizon=300d"])
+    return simulate(sc, replications=2, jobs=1)
+
+
+def test_sales_chart_shows_lead_flow_queue_and_arr_by_motion(sales_run: RunResult,
+                                                            run: RunResult) -> None:
+    assert plots.has_sales(sales_run) and not plots.has_sales(run)
+    assert "sales" in plots.run_charts(sales_run) and "sales" not in plots.run_charts(run)
+    fig = plots.sales(sales_run)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert titles == ["Leads per week", "The sales queue", "ARR by motion"]
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == [SERIES[k].label for k in ("pqls", "cold_leads", "won", "gone_cold")]
+    # the queue panel draws the team's deal slots: 1 rep x 10
+    assert "deal slots (10)" in [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+
+
+def test_run_report_has_sales_chart_and_findings(sales_run: RunResult) -> None:
+    html = report.run_report(sales_run)
+    assert "Sales: leads per week, the queue, ARR by motion" in html
+    findings = " ".join(report.run_findings(sales_run))
+    assert "product-qualified leads closed at" in findings
+    assert re.search(r"The reps' deal slots were [\d.]+% busy", findings)
+    assert "ARR by motion:" in findings and "Blended CAC was" in findings
+
+
+def test_comparison_with_a_sales_team_overlays_the_sales_views(ttv: Comparison) -> None:
+    assert plots.comparison_series(ttv) == ("active_users", "mrr")
+    cmp = compare(["plg-only", "plg-sales-assist"], replications=2, jobs=1,
+                  overrides=["simulation.horizon=120d"])
+    assert plots.comparison_series(cmp) == ("active_users", "arr_self_serve", "arr_sales",
+                                            "sales_queue")
+    fig = plots.comparison_overlay(cmp)
+    assert [ax.get_title(loc="left") for ax in fig.axes] == [
+        SERIES[k].label for k in plots.comparison_series(cmp)]
