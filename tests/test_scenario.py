@@ -448,6 +448,11 @@ length = "3w"
 card_required = true
 [paid]
 logo_churn_monthly = 0.025
+[sales]
+reps = 2
+pql_users = 12
+patience = { mean = "5d" }
+rep_cost = "10000/month"
 [costs]
 serving_cost_per_free_user = 0.75
 """
