@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from flywheel.comparisons import Comparison, Sweep, compare, sweep  # noqa: E402
 from flywheel.runner import RunResult, simulate  # noqa: E402
 from flywheel.scenario import Scenario, load_scenario  # noqa: E402
+from flywheel.sensitivity import Sensitivity, sensitivity  # noqa: E402
 
-__all__ = ["Comparison", "RunResult", "Scenario", "Sweep", "__version__", "compare",
-           "load_scenario", "simulate", "sweep"]
+__all__ = ["Comparison", "RunResult", "Scenario", "Sensitivity", "Sweep", "__version__",
+           "compare", "load_scenario", "sensitivity", "simulate", "sweep"]
