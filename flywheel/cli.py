@@ -519,10 +519,11 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
     check_out(out_dir, force)
     n = replications or int(base["simulation.replications"])
     j = jobs or default_jobs()
+    des = "" if engine == "meanfield" else (
+        f", {n} replications per simulation run, seed "
+        f"{seed if seed is not None else base['simulation.seed']}")
     click.echo(f"Sensitivity of {base.name}: {len(chosen)} parameters moved ±{100 * d:g}%, "
-               f"engine {engine}, {n} replications per simulation run, seed "
-               f"{seed if seed is not None else base['simulation.seed']}, "
-               f"{j} job{'s' if j > 1 else ''}", err=True)
+               f"engine {engine}{des}, {j} job{'s' if j > 1 else ''}", err=True)
     with _progress(0, quiet, "sensitivity") as bar:
         def total(t: int) -> None:
             bar.total = t

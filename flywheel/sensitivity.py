@@ -176,7 +176,7 @@ def twin() -> ModuleType | None:
     try:
         return importlib.import_module("flywheel.meanfield")
     except ModuleNotFoundError as exc:
-        if exc.name in ("flywheel.meanfield",):
+        if exc.name == "flywheel.meanfield":
             return None
         raise
 

@@ -329,7 +329,7 @@ def test_the_real_twin_screens_the_baseline() -> None:
     sc = load_scenario("baseline", SMALL)
     if meanfield.unsupported(sc):
         pytest.skip("the twin does not carry the baseline: " + "; ".join(meanfield.unsupported(sc)))
-    res = sensitivity(sc, params=PARAMS4, engine="meanfield")
+    res = sensitivity(sc, params=PARAMS4, engine="meanfield", jobs=1)
     assert {b.engine for b in res.bars} == {MEANFIELD}
     # ARR is price x paid seats in the twin too: +20% on the price is +20% on ARR
     assert res.bar("pricing.price_per_seat").effect_high[0] == pytest.approx(0.2 * res.base_value,
