@@ -110,11 +110,19 @@ def main() -> None:
 @main.command()
 @click.argument("scenario", required=False, default="baseline")
 @run_options("[default: the scenario's, 20]", "", "results/<scenario>-<timestamp>")
+@click.option("--engine", type=click.Choice(["des", "meanfield"]), default="des",
+              show_default=True,
+              help="des: the simulation, Monte Carlo replications with 95% CIs; meanfield: "
+                   "the deterministic mean-field twin, in under a second, no CIs (flywheel "
+                   "validate SCENARIO lists what it approximates).")
 @user_errors
 def run(scenario: str, replications: int | None, seed: int | None, jobs: int | None,
         horizon: str | None, sets: tuple[str, ...], out: Path | None, force: bool,
-        quiet: bool) -> None:
+        quiet: bool, engine: str) -> None:
     """Run SCENARIO (a .toml file or a shipped scenario's name; default: baseline)."""
+    if engine == "meanfield":
+        _run_meanfield(scenario, replications, seed, jobs, horizon, sets, out, force)
+        return
     overrides = _common_overrides(sets, horizon)
     if replications is not None:
         overrides.append(f"simulation.replications={replications}")
@@ -131,6 +139,32 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
         result = simulate(sc, jobs=j, progress=bar.update)
     path = write_results(result, out_dir, force=force)
     click.echo(headline_table(result))
+    click.echo(f"\nResults in {path}/")
+
+
+def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
+                   jobs: int | None, horizon: str | None, sets: tuple[str, ...],
+                   out: Path | None, force: bool) -> None:
+    """``flywheel run --engine meanfield``: one deterministic run of the twin."""
+    from flywheel import meanfield
+
+    given = [name for name, value in (("-n/--replications", replications), ("--seed", seed),
+                                      ("-j/--jobs", jobs)) if value is not None]
+    if given:
+        raise click.UsageError(f"{', '.join(given)}: only with --engine des (the mean-field "
+                               "twin is deterministic: one run, no replications)")
+    sc = load_scenario(scenario, _common_overrides(sets, horizon))
+    out_dir = out or default_out_dir(sc.name)
+    check_out(out_dir, force)
+    click.echo(f"Running {sc.name} with the mean-field twin (deterministic, no "
+               f"replications)", err=True)
+    for line in meanfield.unsupported(sc):
+        click.echo(f"warning: the mean-field twin does not represent {line}", err=True)
+    result = meanfield.simulate(sc)
+    path = write_results(result, out_dir, force=force)
+    click.echo(headline_table(result))
+    click.echo("\nEngine: mean-field twin. Its values are deterministic (no 95% CIs); "
+               f"`flywheel validate {scenario}` lists what it approximates.")
     click.echo(f"\nResults in {path}/")
 
 
@@ -187,9 +221,24 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
             continue
         click.echo(f"# {sc.name}" + (f": {sc.description}" if sc.description else ""))
         click.echo(format_resolved(sc))
+        click.echo(_twin_notes(sc))
         click.echo("")
     if failed:
         sys.exit(2)
+
+
+def _twin_notes(sc: Any) -> str:
+    """What the mean-field twin (``run --engine meanfield``) approximates or leaves out in
+    this scenario, as comment lines (the resolved scenario above stays valid TOML)."""
+    from flywheel import meanfield
+
+    notes = meanfield.mechanism_notes(sc)
+    lines = ["# The mean-field twin (flywheel run --engine meanfield) on this scenario:"]
+    if not notes:
+        lines.append("#   every mechanism it uses is carried exactly in the mean")
+    for status, name, how in notes:
+        lines.append(f"#   {status}: {name}: {how}")
+    return "\n".join(lines)
 
 
 @user_errors

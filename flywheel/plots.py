@@ -183,6 +183,16 @@ def _mean_label(n: int) -> str:
     return f"mean of {n} replication{'s' if n != 1 else ''}"
 
 
+def is_twin(result: Any) -> bool:
+    """Whether a run's curves come from the deterministic mean-field twin, not replications."""
+    return getattr(result, "engine", "des") == "meanfield"
+
+
+def _run_label(result: Any) -> str:
+    """What a run's lines are: a mean over replications, or the mean-field twin's curve."""
+    return "mean-field twin (deterministic)" if is_twin(result) else _mean_label(result.n)
+
+
 def _x_days(ax: Any, horizon: float) -> None:
     ax.set_xlim(0, max(1.0, float(horizon)))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
@@ -197,7 +207,7 @@ def growth(result: Any) -> Figure:
     fig = Figure(figsize=(10, 10), layout="constrained")
     axes = fig.subplots(len(names), 1, sharex=True)
     for i, (ax, name) in enumerate(zip(axes, names, strict=True)):
-        _series_axes(ax, result, name, _color(i), _mean_label(result.n), _BAND_TEXT)
+        _series_axes(ax, result, name, _color(i), _run_label(result), _BAND_TEXT)
         ax.set_title(SERIES[name].label, loc="left")
         ax.set_ylabel(series_label(name))
         _format_axis(ax.yaxis, SERIES[name].unit)
@@ -215,10 +225,10 @@ def mrr(result: Any) -> Figure:
     arr = METRICS["arr_end"]
     fig = Figure(figsize=(10, 7.5), layout="constrained")
     ax_m, ax_a = fig.subplots(2, 1, sharex=True)
-    _series_axes(ax_m, result, "mrr", _color(0), _mean_label(result.n), _BAND_TEXT)
+    _series_axes(ax_m, result, "mrr", _color(0), _run_label(result), _BAND_TEXT)
     ax_m.set_title(SERIES["mrr"].label, loc="left")
     ax_m.set_ylabel(series_label("mrr"))
-    _series_axes(ax_a, result, "mrr", _color(2), _mean_label(result.n), _BAND_TEXT, scale=12.0)
+    _series_axes(ax_a, result, "mrr", _color(2), _run_label(result), _BAND_TEXT, scale=12.0)
     ax_a.set_title(arr.label, loc="left")
     ax_a.set_ylabel(axis_label("arr_end"))
     for ax, unit in ((ax_m, SERIES["mrr"].unit), (ax_a, arr.unit)):
@@ -261,7 +271,8 @@ def funnel(result: Any) -> Figure:
                 error_kw={"elinewidth": 1.5, "ecolor": "#333333"})
         ax.set_yticks(y, [s[1] for s in rows])
         ax.invert_yaxis()
-        ax.set_xlabel(f"{unit} (mean, whiskers: 95% CI)")
+        ax.set_xlabel(f"{unit} (mean-field twin)" if is_twin(result)
+                      else f"{unit} (mean, whiskers: 95% CI)")
         _format_axis(ax.xaxis, unit)
         ax.grid(axis="y", visible=False)
         top = float(np.max(means + hi)) if len(means) else 1.0
@@ -274,7 +285,7 @@ def funnel(result: Any) -> Figure:
             ax.annotate(text, (m + hi[k], k), xytext=(6, 0), textcoords="offset points",
                         va="center", fontsize=11)
             prev = m
-    fig.suptitle(f"{result.scenario.name}: funnel ({_mean_label(result.n)})")
+    fig.suptitle(f"{result.scenario.name}: funnel ({_run_label(result)})")
     return fig
 
 
@@ -330,7 +341,7 @@ def cohort_heatmap(result: Any) -> Figure:
     ax.set_xlabel("Weeks since signup")
     ax.set_ylabel("Signup cohort (week since launch)")
     ax.set_title(f"{active.label}: share of each weekly signup cohort (%), "
-                 f"{_mean_label(result.n)}", loc="left", fontsize=13)
+                 f"{_run_label(result)}", loc="left", fontsize=13)
     fig.suptitle(f"{result.scenario.name}: cohort retention")
     return fig
 
@@ -386,7 +397,7 @@ def run_charts(result: Any) -> dict[str, Figure]:
     scenario has a sales team."""
     charts = {"growth": growth(result), "mrr": mrr(result), "funnel": funnel(result),
               "cohorts": cohort_heatmap(result)}
-    if has_sales(result):
+    if has_sales(result) and not is_twin(result):  # (the twin carries no sales motion)
         charts["sales"] = sales(result)
     return charts
 

@@ -404,7 +404,7 @@ def _section(title: str, *parts: str) -> str:
 
 
 def _document(title: str, subtitle: str, question: str, sections: Sequence[str],
-              footer: str) -> str:
+              footer: str, how_to_read: str = _HOW_TO_READ) -> str:
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -414,7 +414,7 @@ def _document(title: str, subtitle: str, question: str, sections: Sequence[str],
         + (f'<p class="subtitle">{_e(subtitle)}</p>\n' if subtitle else "")
         + f'<p class="question">{_e(question)}</p>\n'
         + "\n".join(sections)
-        + f"\n<footer><p>{_e(footer)}</p><p>{_e(_HOW_TO_READ)}</p></footer>\n"
+        + f"\n<footer><p>{_e(footer)}</p><p>{_e(how_to_read)}</p></footer>\n"
         "</main>\n</body>\n</html>\n"
     )
 
@@ -528,14 +528,18 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
         param_rows.append([path, _with_unit(path, sc.raw[path]), _param_meaning(path),
                            sc.sources.get(path, "")])
     charts = dict(pngs) if pngs is not None else plots.run_charts(result)
+    twin = plots.is_twin(result)
     figs = [
         _img(charts["growth"], "Signups per day, active users and paying teams over time",
+             "Signups per day, active users and paying teams: the mean-field twin's "
+             "deterministic curves." if twin else
              "Signups per day, active users and paying teams: mean line, band "
              f"{plots.BAND[0]:g}–{plots.BAND[1]:g}% of replications."),
         _img(charts["mrr"], "MRR and ARR over time",
              "Monthly and annual recurring revenue (ARR = 12 × MRR) over time."),
         _img(charts["funnel"], "Funnel of users and teams",
-             "The funnel, users and teams apart: mean with 95% CI whiskers and the share "
+             "The funnel, users and teams apart, with the share of the stage above." if twin
+             else "The funnel, users and teams apart: mean with 95% CI whiskers and the share "
              "of the stage above."),
         _img(charts["cohorts"], "Weekly cohort retention heat map",
              "Share of each weekly signup cohort with a seat k weeks after signing up."),
@@ -563,8 +567,40 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
                         [False, True, True, False]),
                  "</details>"),
     ]
+    if twin:
+        sections.insert(1, _twin_section(sc))
+        return _document(f"Flywheel run: {sc.name} (mean-field twin)", sc.description,
+                         _run_question(result), sections,
+                         f"Made by flywheel {__version__} with the mean-field twin: one "
+                         "deterministic run of its ODE model, no replications.",
+                         how_to_read=_HOW_TO_READ_TWIN)
     return _document(f"Flywheel run: {sc.name}", sc.description, _run_question(result),
                      sections, _footer([result]))
+
+
+_HOW_TO_READ_TWIN = (
+    "How to read this: every figure is the mean-field twin's: the expected numbers, "
+    "computed as differential equations, not simulated. There are no bands and no "
+    "confidence intervals; the twin's own approximations are listed above. Run the "
+    "simulation (flywheel run, without --engine meanfield) for the spread of outcomes.")
+
+
+def _twin_section(sc: Any) -> str:
+    """What the mean-field twin approximates, or leaves out, in this scenario."""
+    from flywheel import meanfield
+
+    missing = meanfield.unsupported(sc)
+    notes = meanfield.mechanism_notes(sc)
+    parts = ["<p>These figures come from the mean-field twin (flywheel.meanfield): the "
+             "same flywheel as the simulation, followed as expected numbers. As markets and "
+             "signup volumes grow, the simulation's mean approaches it; here is what it "
+             "approximates in this scenario.</p>"]
+    if missing:
+        parts.append("<h3>Not represented</h3>" + _list(missing))
+    parts.append(_table(["Mechanism", "How the twin carries it"],
+                        [[f"{name} ({status})", how] for status, name, how in notes
+                         if status != meanfield.NOT_REPRESENTED]))
+    return _section("The mean-field twin", *parts)
 
 
 # -- a comparison -------------------------------------------------------------------------

@@ -77,6 +77,9 @@ class RunResult:
     seed: int
     horizon: float
     replications: list[ReplicationResult] = field(default_factory=list)
+    #: What produced the replications: "des" (the simulation) or "meanfield" (one
+    #: deterministic run of the mean-field twin, :mod:`flywheel.meanfield`).
+    engine: str = "des"
 
     @property
     def n(self) -> int:
@@ -95,6 +98,7 @@ class RunResult:
         return {
             "flywheel_version": __version__,
             "scenario": self.scenario.name,
+            "engine": self.engine,
             "seed": self.seed,
             "replications": self.n,
             "horizon_days": self.horizon,
