@@ -69,28 +69,14 @@ def convergence(path: str, scales: tuple[int, ...] = (1, 4, 16, 64), reps: int =
     from matplotlib.figure import Figure
 
     _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_meanfield import _exact_world  # the test's world, one definition
+    from test_meanfield import convergence_gaps  # the test's measurement, one definition
 
-    from flywheel import meanfield
     from flywheel.plots import png_bytes
     from flywheel.results import write_file
-    from flywheel.runner import simulate
 
-    names = ("signups", "activated", "active_users_end", "active_users_mean",
-             "signups_referral", "invites_sent")
     gaps, ses = [], []
     for s in scales:
-        sc = _exact_world(s)
-        des = simulate(sc, replications=reps, seed=11, jobs=2)
-        twin = meanfield.solve(sc)
-        rel, se = [], []
-        values = [(twin.metrics[k], np.array(des.values(k))) for k in names]
-        values += [(twin.series["active_users"][d - 1],
-                    np.array([r.series["active_users"][d - 1] for r in des.replications]))
-                   for d in (30, 90, 180, 240)]
-        for t, x in values:
-            rel.append((t - x.mean()) / t)
-            se.append(x.std(ddof=1) / math.sqrt(reps) / t)
+        rel, se = convergence_gaps(s, reps)
         gaps.append(math.sqrt(np.mean(np.square(rel))))
         ses.append(math.sqrt(np.mean(np.square(se))))
         print(f"s={s:3d}: RMS gap {gaps[-1]:.5f}, RMS standard error {ses[-1]:.5f}")  # noqa: T201
