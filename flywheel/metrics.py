@@ -206,17 +206,29 @@ def _div(a: float, b: float) -> float:
     return float(a) / float(b) if b else math.nan
 
 
-def _paid_spells(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's paid spell: the overlap of their active spell with their team paying."""
+def _team_overlap(o: Outcome, start: str, end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each user's active spell overlapped with their team's spell ``[start, end)`` (team
+    columns, NaN start = never): which users have a non-empty overlap, and its bounds."""
     u, t = o.users, o.teams
     if not len(u["company"]):
-        return np.empty(0), np.empty(0)
-    ps = t["paid_start"][u["company"]]
-    pe = t["paid_end"][u["company"]]
-    s = np.fmax(u["start"], ps)  # NaN where the team never paid or the user never had a seat
-    e = np.minimum(u["end"], pe)
-    ok = ~np.isnan(u["start"]) & ~np.isnan(ps) & (s < e)
-    return s[ok], e[ok]
+        return np.zeros(0, dtype=bool), np.empty(0), np.empty(0)
+    ts = t[start][u["company"]]
+    s = np.fmax(u["start"], ts)  # NaN where the team never had the spell or the user no seat
+    e = np.minimum(u["end"], t[end][u["company"]])
+    ok = ~np.isnan(u["start"]) & ~np.isnan(ts) & (s < e)
+    return ok, s[ok], e[ok]
+
+
+def _paid_spells(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's self-serve paid spell: their active spell while their team pays."""
+    _, s, e = _team_overlap(o, "paid_start", "paid_end")
+    return s, e
+
+
+def _contract_spells(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's spell under contract: their active spell while their team's contract runs."""
+    _, s, e = _team_overlap(o, "contract_start", "contract_end")
+    return s, e
 
 
 def _level(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -284,10 +296,11 @@ def replication_metrics(o: Outcome) -> dict[str, float]:
 
     ss, se = _seated(o)
     m["active_users_end"] = float(np.sum(se > H))
-    m["free_users_end"] = m["active_users_end"] - float(np.sum(_paying_users_at(o, H)))
+    cs_u, ce_u = _contract_spells(o)
     m["active_users_mean"] = _exposure(ss, se, H) / H
     ps, pe = _paid_spells(o)
     seats_end = float(np.sum(pe > H))
+    m["free_users_end"] = m["active_users_end"] - seats_end - float(np.sum(ce_u > H))
     m["paid_seats_end"] = seats_end
     m["arr_self_serve"] = 12.0 * seats_end * o.price_per_seat
     m["arr_sales"] = float(acv[running].sum())
@@ -311,7 +324,7 @@ def replication_metrics(o: Outcome) -> dict[str, float]:
     sales_cost = float(o.counters.get("sales_cost", 0.0))
     m["acquisition_spend"] = spend
     m["sales_cost"] = sales_cost
-    free_days = _exposure(ss, se, H) - paid_seat_days - _contract_seat_days(o)
+    free_days = _exposure(ss, se, H) - paid_seat_days - _exposure(cs_u, ce_u, H)
     m["serving_cost"] = free_days / DAYS_PER_MONTH * o.serving_cost_per_month
     m["gross_margin"] = _div(m["revenue"] - m["serving_cost"], m["revenue"])
     m["cac_blended"] = _div(spend + sales_cost, m["new_customers"])
@@ -325,32 +338,6 @@ def replication_metrics(o: Outcome) -> dict[str, float]:
     missing = set(METRICS) - set(m)
     assert not missing, f"metrics without a computation: {sorted(missing)}"
     return m
-
-
-def _paying_users_at(o: Outcome, at: float) -> np.ndarray:
-    """Users active at ``at`` in a team paying then (self-serve or under contract)."""
-    u, t = o.users, o.teams
-    comp = u["company"]
-    if not len(comp):
-        return np.zeros(0, dtype=bool)
-    active = (np.nan_to_num(u["start"], nan=np.inf) <= at) & (u["end"] > at)
-    paying = ((t["paid_start"][comp] <= at) & (t["paid_end"][comp] > at)) | (
-        (t["contract_start"][comp] <= at) & (t["contract_end"][comp] > at))
-    return active & paying
-
-
-def _contract_seat_days(o: Outcome) -> float:
-    """Days users spent active in a team under contract (they are not free users)."""
-    u, t, H = o.users, o.teams, o.horizon
-    ok = ~np.isnan(u["start"])
-    if not ok.any():
-        return 0.0
-    comp = u["company"][ok]
-    cs = t["contract_start"][comp]
-    s = np.fmax(u["start"][ok], cs)
-    e = np.minimum(u["end"][ok], t["contract_end"][comp])
-    sel = ~np.isnan(cs) & (s < e)
-    return _exposure(s[sel], e[sel], H)
 
 
 def sales_metrics(o: Outcome) -> dict[str, float]:
@@ -445,13 +432,8 @@ def replication_funnel(o: Outcome) -> dict[str, float]:
     team_act = np.zeros(len(selfserve), dtype=bool)
     team_act[comp[activated]] = True
     at_decision = ~np.isnan(t["paywall"]) | ~np.isnan(t["trial_end"])
-    paid_users = np.zeros(len(comp), dtype=bool)
-    if len(comp):
-        seated = ~np.isnan(u["start"])
-        for start, end in ((t["paid_start"], t["paid_end"]), (t["contract_start"], t["contract_end"])):
-            st = start[comp]
-            paid_users |= seated & ~np.isnan(st) & (np.fmax(u["start"], st)
-                                                    < np.minimum(u["end"], end[comp]))
+    paid_users = (_team_overlap(o, "paid_start", "paid_end")[0]
+                  | _team_overlap(o, "contract_start", "contract_end")[0])
     customer = ~np.isnan(t["paid_start"]) | ~np.isnan(t["contract_start"])
     return {
         "signups": float(len(comp)),
