@@ -473,7 +473,9 @@ class Model:
             cap = max(need, 2 * len(self.c_remaining))
             self.c_remaining = _grow(self.c_remaining, cap, first)
             self.c_cumsize = _grow(self.c_cumsize, cap, first)
-        self.c_remaining[first:need] = np.maximum(sizes - 1, 0)
+        # the first signup takes one of the company's people; a prospect has no signup yet
+        taken = 0 if state == PROSPECT else 1
+        self.c_remaining[first:need] = np.maximum(sizes - taken, 0)
         self.c_cumsize[first:need] = self.touched_people + np.cumsum(sizes)
         self.touched_people += float(sizes.sum())
         self.c_created.frombytes(times.astype(np.float64).tobytes())
@@ -919,8 +921,6 @@ class Model:
             self._at(t + self.term, self._on_contract_end, c)
         for uid in self.waiting.pop(c, []):
             self._seat(t, uid, c)
-        if st == PROSPECT:  # the champion: the company's first user has this seat
-            self.c_remaining[c] += 1
         new = min(seats - int(self.c_active[c]), int(self.c_remaining[c]))
         for _ in range(max(new, 0)):
             self.c_remaining[c] -= 1
