@@ -17,6 +17,7 @@ from flywheel.queueing import erlang_a, erlang_c, erlang_c_wait
 from flywheel.rng import replication_seeds
 from flywheel.runner import simulate
 from flywheel.scenario import ScenarioError, builtin_scenarios_dir, load_scenario
+from flywheel.validation import _queue_setup, _reduce_queue
 
 #: One PQL, worked by one rep with certainty: every time is fixed.
 ONE_PQL = [*QUIET, "free_tier.seat_limit=0", "sales.reps=1", "sales.pql_users=3",
@@ -110,29 +111,23 @@ def test_sales_led_users_arrive_only_after_their_company_signs() -> None:
 
 # -- the queue against its closed forms ----------------------------------------------------
 
-#: A sales-only world: Poisson outbound leads (2 a day), a market too large to run out,
-#: exponential work (mean 1.2 days), 3 single-slot reps: offered load 2.4, rho = 0.8.
-QUEUE = ['pricing.model="sales_led"', "acquisition.organic=0/day", "acquisition.paid_budget=0/day",
-         "acquisition.referral=0/day", "market.companies=10000000",
-         'market.team_size={ dist = "fixed", value = 5 }', "sales.reps=3", "sales.rep_capacity=1",
-         "sales.outbound=2/day", "sales.cold_close_rate=0",
-         'sales.cold_cycle={ dist = "exponential", mean = "1.2d" }', "simulation.horizon=3000d"]
+#: The validation suite's sales-only world (flywheel.validation): Poisson outbound leads
+#: (2 a day), a market too large to run out, exponential work (mean 1.2 days), 3
+#: single-slot reps: offered load 2.4, rho = 0.8; 3,000 days.
 LAM, MU, C = 2.0, 1 / 1.2, 3
 
 
 def _queue_stats(patience: str, reps: int = 8) -> dict[str, np.ndarray]:
     """Per replication: mean wait, P(wait > 0), share gone cold, over leads arriving
     between day 100 (warm-up) and day 2900 (all settled or taken by the horizon)."""
-    sc = load_scenario("baseline", [*QUEUE, f"sales.patience={patience}"])
+    sc = load_scenario("baseline", _queue_setup(patience))
+    assert (float(sc["sales.outbound"]), int(sc["sales.reps"])) == (LAM, C)
     out: dict[str, list[float]] = {"wait": [], "waited": [], "cold": []}
     for seq in replication_seeds(11, reps):
-        lead = Model(sc.values, seq).run().leads
-        sel = (lead["arrive"] > 100) & (lead["arrive"] < 2900)
-        taken = ~np.isnan(lead["start"])
-        wait = np.where(taken, lead["start"], lead["end"])[sel] - lead["arrive"][sel]
-        out["wait"].append(float(wait.mean()))
-        out["waited"].append(float(np.mean(wait > 1e-12)))
-        out["cold"].append(float(np.mean(lead["outcome"][sel] == L_COLD)))
+        tail, wait, cold = _reduce_queue(Model(sc.values, seq).run())
+        out["wait"].append(wait)
+        out["waited"].append(float(tail[0]))  # P(wait > 0)
+        out["cold"].append(cold)
     return {k: np.asarray(v) for k, v in out.items()}
 
 
