@@ -11,32 +11,66 @@ from typing import Any, TypeVar
 
 import click
 
-from flywheel import __version__
+from flywheel import __version__, workload
 from flywheel.distributions import DistributionError
 from flywheel.metrics import HEADLINE, METRICS, format_value
-from flywheel.results import ResultsExistError, check_out, default_out_dir, write_results
-from flywheel.runner import RunResult, default_jobs, simulate
+from flywheel.results import (
+    OutputError,
+    ResultsExistError,
+    check_out,
+    default_out_dir,
+    write_results,
+)
+from flywheel.runner import EngineError, RunResult, default_jobs, simulate
 from flywheel.scenario import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.units import UnitError, parse_duration
+from flywheel.workload import WorkloadError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: Errors a user can cause by what they typed or wrote: one line on stderr, exit 2.
-USER_ERRORS = (ScenarioError, UnitError, DistributionError, ResultsExistError)
+#: Errors a user can cause by what they typed or wrote, or by where they asked for the
+#: results: one line on stderr, exit 2.
+USER_ERRORS = (ScenarioError, UnitError, DistributionError, ResultsExistError, OutputError,
+               WorkloadError, EngineError)
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 
 def user_errors(fn: F) -> F:
-    """Report bad input as one clear line and exit with status 2, without a traceback."""
+    """Report bad input as one clear line and exit with status 2, without a traceback;
+    Ctrl-C as one line and status 130 (results are written whole or not at all)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except USER_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: stopped, no results were written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _one_line(exc: BaseException) -> str:
+    """An error's message on one line (a value with a line break is shown escaped)."""
+    return " ".join(str(exc).replace("\r", "\\r").split("\n"))
+
+
+def _guard(scenarios: Sequence[Any], replications: int, jobs: int, allow_large: bool,
+           runs: int = 1) -> None:
+    """Estimate the work before anything runs: refuse what would exhaust memory or run
+    for hours (unless --allow-large); announce a large run's estimate."""
+    estimates = [workload.check(sc, replications, jobs, allow_large=allow_large)
+                 for sc in scenarios]
+    seconds = runs * sum(e.total_seconds(replications, jobs) for e in estimates)
+    if seconds > workload.LARGE_SECONDS:
+        biggest = max(estimates, key=lambda e: e.seconds)
+        click.echo(f"Estimate: {biggest.describe(replications, jobs)}"
+                   + (f"; ~{workload.format_seconds(seconds)} for all {len(scenarios) * runs} "
+                      "runs" if len(scenarios) * runs > 1 else ""), err=True)
 
 
 def headline_table(result: RunResult, names: Sequence[str] = HEADLINE) -> str:
@@ -45,9 +79,7 @@ def headline_table(result: RunResult, names: Sequence[str] = HEADLINE) -> str:
     for name in names:
         meta = METRICS[name]
         mean, lo, hi = result.mean_ci(name)
-        # every headline metric is a count, a share or money: none can fall below 0 and
-        # no share above 1, however wide a t-interval of few replications is
-        lo, hi = max(lo, 0.0), (min(hi, 1.0) if meta.unit.startswith("share") else hi)
+        lo, hi = meta.clamp(lo, hi)  # a t-interval of few replications may reach past 0 or 1
         ci = "" if math.isnan(lo) else f"[{format_value(lo, meta.unit)}, {format_value(hi, meta.unit)}]"
         rows.append((meta.label, format_value(mean, meta.unit), ci, meta.unit))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
@@ -84,7 +116,12 @@ def run_options(each: str, where: str, out: str, metrics: bool = False) -> Calla
           if metrics else []),
         click.option("--out", type=click.Path(path_type=Path), default=None,
                      help=f"Results folder [default: {out}]."),
-        click.option("--force", is_flag=True, help="Replace the results folder if it exists."),
+        click.option("--force", is_flag=True,
+                     help="Replace the results folder if it exists (only a folder Flywheel "
+                          "wrote, holding nothing else)."),
+        click.option("--allow-large", is_flag=True,
+                     help="Run even when the work estimate is above the limits (memory per "
+                          "worker, total time)."),
         click.option("-q", "--quiet", is_flag=True, help="No progress bar."),
     ]
 
@@ -118,7 +155,7 @@ def main() -> None:
 @user_errors
 def run(scenario: str, replications: int | None, seed: int | None, jobs: int | None,
         horizon: str | None, sets: tuple[str, ...], out: Path | None, force: bool,
-        quiet: bool, engine: str) -> None:
+        allow_large: bool, quiet: bool, engine: str) -> None:
     """Run SCENARIO (a .toml file or a shipped scenario's name; default: baseline)."""
     if engine == "meanfield":
         _run_meanfield(scenario, replications, seed, jobs, horizon, sets, out, force)
@@ -130,14 +167,15 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
         overrides.append(f"simulation.seed={seed}")
     sc = load_scenario(scenario, overrides)
     out_dir = out or default_out_dir(sc.name)
-    check_out(out_dir, force)
+    check_out(out_dir, force, unique=out is None)
     n = int(sc["simulation.replications"])
     j = jobs or default_jobs()
+    _guard([sc], n, min(j, n), allow_large)
     click.echo(f"Running {sc.name}: {n} replications, seed {sc['simulation.seed']}, "
                f"{j} job{'s' if j > 1 else ''}", err=True)
     with _progress(n, quiet, sc.name) as bar:
         result = simulate(sc, jobs=j, progress=bar.update)
-    path = write_results(result, out_dir, force=force)
+    path = write_results(result, out_dir, force=force, unique=out is None)
     click.echo(headline_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -155,13 +193,13 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
                                "twin is deterministic: one run, no replications)")
     sc = load_scenario(scenario, _common_overrides(sets, horizon))
     out_dir = out or default_out_dir(sc.name)
-    check_out(out_dir, force)
+    check_out(out_dir, force, unique=out is None)
     click.echo(f"Running {sc.name} with the mean-field twin (deterministic, no "
                f"replications)", err=True)
     for line in meanfield.unsupported(sc):
         click.echo(f"warning: the mean-field twin does not represent {line}", err=True)
     result = meanfield.simulate(sc)
-    path = write_results(result, out_dir, force=force)
+    path = write_results(result, out_dir, force=force, unique=out is None)
     click.echo(headline_table(result))
     click.echo("\nEngine: mean-field twin. Its values are deterministic (no 95% CIs); "
                f"`flywheel validate {scenario}` lists what it approximates.")
@@ -211,18 +249,29 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
                                            ("--quiet", quiet)) if given]
     if suite_only:
         raise click.UsageError(f"{', '.join(suite_only)}: only with --suite")
+    from flywheel.comparisons import is_comparison_file, load_comparison
+
     failed = False
     for f in files:
         try:
-            sc = load_scenario(f, list(sets))
+            if is_comparison_file(f):
+                spec = load_comparison(f, list(sets))
+                loaded = list(spec.scenarios)
+                click.echo(f"# comparison {spec.name}: {len(loaded)} scenarios ("
+                           + ", ".join(sc.name for sc in loaded) + ")"
+                           + (f"; question: {spec.question}" if spec.question else ""))
+                click.echo("")
+            else:
+                loaded = [load_scenario(f, list(sets))]
         except USER_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {_one_line(exc)}", err=True)
             failed = True
             continue
-        click.echo(f"# {sc.name}" + (f": {sc.description}" if sc.description else ""))
-        click.echo(format_resolved(sc))
-        click.echo(_twin_notes(sc))
-        click.echo("")
+        for sc in loaded:
+            click.echo(f"# {sc.name}" + (f": {sc.description}" if sc.description else ""))
+            click.echo(format_resolved(sc))
+            click.echo(_twin_notes(sc))
+            click.echo("")
     if failed:
         sys.exit(2)
 
@@ -255,7 +304,7 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
                                    f"allowed: {', '.join(known)}")
     chosen = list(dict.fromkeys(checks)) or None
     out_dir = out or default_out_dir("validation")
-    check_out(out_dir, force)
+    check_out(out_dir, force, unique=out is None)
     j = jobs or default_jobs()
     n_checks = len([c for c in (chosen or v.CHECKS) if c in v.CHECKS])
     click.echo(f"Validation suite: {n_checks} closed-form check{'s' if n_checks != 1 else ''}"
@@ -263,7 +312,7 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
                f"{j} job{'s' if j > 1 else ''}", err=True)
     with _progress(v.suite_size(chosen), quiet, "validate") as bar:
         result = v.run_suite(chosen, jobs=j, progress=bar.update)
-    path = v.write_suite(result, out_dir, force=force)
+    path = v.write_suite(result, out_dir, force=force, unique=out is None)
     if result.checks:
         click.echo(v.text_table(v.CHECK_HEADER, v.check_rows(result)))
     if result.bands:
@@ -350,6 +399,7 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
         rows = []
         for i, result in enumerate(comp.results):
             mean, lo, hi = result.mean_ci(name)
+            lo, hi = meta.clamp(lo, hi)
             if i == 0:
                 d, dci = "reference", ""
             else:
@@ -376,6 +426,7 @@ def sweep_table(result: Any, names: Sequence[str] | None = None) -> str:
         rows = []
         for point, run in zip(result.points, result.results, strict=True):
             mean, lo, hi = run.mean_ci(name)
+            lo, hi = meta.clamp(lo, hi)
             rows.append([*(v if isinstance(v, str) else toml_value(v) for v in point.values()),
                          format_value(mean, meta.unit), _ci(lo, hi, format_value, meta.unit)])
         lines += ["", f"{meta.label} [{meta.unit}]"]
@@ -403,7 +454,8 @@ def _common_overrides(sets: tuple[str, ...], horizon: str | None) -> list[str]:
 @user_errors
 def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | None,
             jobs: int | None, horizon: str | None, sets: tuple[str, ...],
-            metrics: tuple[str, ...], out: Path | None, force: bool, quiet: bool) -> None:
+            metrics: tuple[str, ...], out: Path | None, force: bool, allow_large: bool,
+            quiet: bool) -> None:
     """Run SCENARIOS with one seed and report their paired differences.
 
     Give two or more scenario files (or shipped names; the first is the
@@ -428,18 +480,20 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
         name = "-vs-".join(sc.name for sc in what)[:80]
     chosen = cmp.check_metrics(metrics) if metrics else None
     out_dir = out or cmp.default_compare_dir(name)
-    check_out(out_dir, force)
-    first = what.scenarios[0] if isinstance(what, cmp.ComparisonSpec) else what[0]
+    check_out(out_dir, force, unique=out is None)
+    listed = what.scenarios if isinstance(what, cmp.ComparisonSpec) else what
+    first = listed[0]
     n = replications or int(first["simulation.replications"])
-    k = len(what.scenarios) if isinstance(what, cmp.ComparisonSpec) else len(what)
+    k = len(listed)
     j = jobs or default_jobs()
+    _guard(listed, n, min(j, n * k), allow_large)
     click.echo(f"Comparing {k} scenarios: {n} replications each, seed "
                f"{seed if seed is not None else first['simulation.seed']}, "
                f"{j} job{'s' if j > 1 else ''}", err=True)
     with _progress(n * k, quiet, "compare") as bar:
         result = cmp.compare(what, replications=n, seed=seed, jobs=j, progress=bar.update,
                              metrics=chosen, name=name)
-    path = cmp.write_comparison(result, out_dir, force=force)
+    path = cmp.write_comparison(result, out_dir, force=force, unique=out is None)
     click.echo(comparison_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -454,7 +508,8 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
 @user_errors
 def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed: int | None,
           jobs: int | None, horizon: str | None, sets: tuple[str, ...],
-          metrics: tuple[str, ...], out: Path | None, force: bool, quiet: bool) -> None:
+          metrics: tuple[str, ...], out: Path | None, force: bool, allow_large: bool,
+          quiet: bool) -> None:
     """Run SCENARIO at every value of one or two parameters, all with one seed.
 
     Two --vary options span a grid of every combination.  Each point's headline
@@ -465,12 +520,13 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
     axes = [cmp.parse_vary(v) for v in varies]
     base = load_scenario(scenario, _common_overrides(sets, horizon))
     chosen = cmp.check_metrics(metrics) if metrics else None
-    _, grid, _, _ = cmp.sweep_points(base, axes, replications, seed)  # check before running
+    _, grid, point_scenarios, _ = cmp.sweep_points(base, axes, replications, seed)  # checked now
     out_dir = out or cmp.default_sweep_dir(base.name)
-    check_out(out_dir, force)
+    check_out(out_dir, force, unique=out is None)
     points = len(grid)
     n = replications or int(base["simulation.replications"])
     j = jobs or default_jobs()
+    _guard(point_scenarios, n, min(j, n * points), allow_large)
     click.echo(f"Sweeping {base.name}: {points} point{'s' if points > 1 else ''}, "
                f"{n} replications each, seed "
                f"{seed if seed is not None else base['simulation.seed']}, "
@@ -478,7 +534,7 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
     with _progress(points * n, quiet, "sweep") as bar:
         result = cmp.sweep(base, axes, replications=n, seed=seed, jobs=j, progress=bar.update,
                            metrics=chosen)
-    path = cmp.write_sweep(result, out_dir, force=force)
+    path = cmp.write_sweep(result, out_dir, force=force, unique=out is None)
     click.echo(sweep_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -541,7 +597,7 @@ def sensitivity_table(result: Any) -> str:
 def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, top: int,
                     engine: str, replications: int | None, seed: int | None, jobs: int | None,
                     horizon: str | None, sets: tuple[str, ...], out: Path | None, force: bool,
-                    quiet: bool) -> None:
+                    allow_large: bool, quiet: bool) -> None:
     """Move each number of SCENARIO by ±X% (default 20%), one at a time, and rank them
     by how much they change a target metric (ARR at the horizon by default).
 
@@ -565,9 +621,12 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
     d = parse_delta(delta)
     chosen = levers(parse_params(params))  # checked before anything runs
     out_dir = out or default_sensitivity_dir(base.name)
-    check_out(out_dir, force)
+    check_out(out_dir, force, unique=out is None)
     n = replications or int(base["simulation.replications"])
     j = jobs or default_jobs()
+    if engine != "meanfield":  # every simulated lever runs the scenario twice, moved
+        _guard([base], n, min(j, n), allow_large,
+               runs=1 + 2 * (len(chosen) if engine == "des" else min(top, len(chosen))))
     des = "" if engine == "meanfield" else (
         f", {n} replications per simulation run, seed "
         f"{seed if seed is not None else base['simulation.seed']}")
@@ -581,7 +640,7 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
         result = sensitivity(base, target=target, delta=d, params=[p.path for p in chosen],
                              top=top, engine=engine, replications=n, seed=seed, jobs=j,
                              progress=bar.update, on_total=total)
-    path = write_sensitivity(result, out_dir, force=force)
+    path = write_sensitivity(result, out_dir, force=force, unique=out is None)
     click.echo(sensitivity_table(result))
     findings = report.sensitivity_findings(result, top=3)
     if findings:
@@ -625,6 +684,8 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
     from flywheel import report
     from flywheel.scenario import builtin_scenarios_dir
 
+    check_out(out, force=False, unique=True)  # a folder of its own, writable (an older
+    # demo there is moved aside below, not replaced)
     specs = [cmp.load_comparison(builtin_scenarios_dir() / f) for f in DEMO_COMPARISONS]
     j = jobs or default_jobs()
     total = replications * sum(len(s.scenarios) for s in specs)
@@ -656,7 +717,7 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
 
     from flywheel.results import write_folder
 
-    path = write_folder(out, False, fill)
+    path = write_folder(out, False, fill, kind="demo")
     if kept is not None:
         click.echo(f"\nThe previous demo was kept in {kept}/", err=True)
     click.echo(f"\nReport: {path / 'report.html'}")

@@ -27,10 +27,8 @@ shipped scenarios; metrics are names from :data:`flywheel.metrics.METRICS`.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -43,8 +41,8 @@ from scipy import stats
 
 from flywheel import __version__
 from flywheel.defaults import PARAMS, PARAMS_BY_PATH
-from flywheel.metrics import HEADLINE, METRICS, mean_ci
-from flywheel.results import _clean, _csv, default_out_dir, write_folder
+from flywheel.metrics import HEADLINE, METRICS, check_metrics, mean_ci
+from flywheel.results import default_out_dir, slug, write_csv, write_folder, write_json
 from flywheel.runner import RunResult, simulate, worker_pool
 from flywheel.scenario import (
     SET_SOURCE,
@@ -158,25 +156,6 @@ def _run_all(scenarios: Sequence[Scenario], n: int, seed: int, jobs: int | None,
                          executor=pool, progress=progress) for sc in scenarios]
 
 
-def check_metrics(metrics: Sequence[str], file: str | None = None) -> list[str]:
-    """Metric names, checked against :data:`METRICS` with a suggestion for typos."""
-    checked = []
-    for name in metrics:
-        if not isinstance(name, str):
-            raise ScenarioError(f"expected a metric name, got {toml_value(name)}",
-                                file=file, key="metrics")
-        if name not in METRICS:
-            suggestion = _nearest(name, list(METRICS))
-            allowed = "" if suggestion else "metrics are " + ", ".join(METRICS)
-            raise ScenarioError("unknown metric" + _did_you_mean(suggestion), file=file,
-                                key="metrics", value=name, allowed=allowed)
-        checked.append(name)
-    if not checked:
-        raise ScenarioError("no metrics", file=file, key="metrics",
-                            allowed="name at least one, or leave the key out for the headline")
-    return checked
-
-
 def _unique_labels(names: Sequence[str]) -> list[str]:
     """Scenario names, with ``" (2)"``, ``" (3)"``... added to repeats."""
     seen: dict[str, int] = {}
@@ -187,13 +166,8 @@ def _unique_labels(names: Sequence[str]) -> list[str]:
     return labels
 
 
-def _safe(name: str) -> str:
-    """A name usable in a folder or file name."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "scenario"
-
-
 def _scenario_file(i: int, name: str) -> str:
-    return f"scenario-{i}-{_safe(name)}.toml"
+    return f"scenario-{i}-{slug(name)}.toml"
 
 
 def _metric_meta(name: str) -> dict[str, str]:
@@ -356,7 +330,21 @@ def is_comparison_file(source: str | Path) -> bool:
 def _comparison_scenario(entry: str, path: Path, display: str,
                          overrides: Sequence[str]) -> Scenario:
     """Load one ``scenarios`` entry: a path relative to the comparison file, else a
-    shipped scenario's name (with or without ``.toml``)."""
+    shipped scenario's name (with or without ``.toml``).  Any error names the comparison
+    file and the entry as well as what is wrong inside the scenario."""
+    try:
+        return _entry_scenario(entry, path, display, overrides)
+    except ScenarioError as exc:
+        if exc.file in (display, "--set"):  # already says where
+            raise
+        raise ScenarioError(str(exc), file=display, key="scenarios", value=entry) from None
+    except (OSError, ValueError) as exc:  # a name no file system takes: NUL, too long
+        raise ScenarioError(f"not a usable file name ({exc})", file=display, key="scenarios",
+                            value=entry) from None
+
+
+def _entry_scenario(entry: str, path: Path, display: str,
+                    overrides: Sequence[str]) -> Scenario:
     target = Path(os.path.normpath(path.parent / entry))
     if target.is_file():
         return load_scenario(target, overrides)
@@ -716,22 +704,18 @@ def sweep(scenario: Scenario | str | Path, vary: Sequence[tuple[str, Sequence[ob
 # -- results folders -------------------------------------------------------------------
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
-
-
 def _write_rows(path: Path, rows: list[dict[str, object]], header: list[str]) -> None:
-    _csv(path, header, ([row[h] for h in header] for row in rows))
+    write_csv(path, header, ([row[h] for h in header] for row in rows))
 
 
 def default_compare_dir(name: str) -> Path:
     """``results/compare-<name>-<YYYYmmdd-HHMMSS>``."""
-    return default_out_dir(f"compare-{_safe(name)}")
+    return default_out_dir(f"compare-{name}")
 
 
 def default_sweep_dir(name: str) -> Path:
     """``results/sweep-<name>-<YYYYmmdd-HHMMSS>``."""
-    return default_out_dir(f"sweep-{_safe(name)}")
+    return default_out_dir(f"sweep-{name}")
 
 
 _COMPARISON_HEADER = ["metric", "label", "unit", "scenario", "mean", "ci95_lo", "ci95_hi",
@@ -739,12 +723,12 @@ _COMPARISON_HEADER = ["metric", "label", "unit", "scenario", "mean", "ci95_lo", 
 
 
 def write_comparison(comparison: Comparison, out: Path | str, force: bool = False,
-                     charts: bool = True) -> Path:
+                     charts: bool = True, unique: bool = False) -> Path:
     """Write summary.json, comparison.csv, each scenario-<i>-<name>.toml and (with
     ``charts``) PNG charts and a self-contained report.html to ``out``."""
 
     def fill(tmp: Path) -> None:
-        _write_json(tmp / "summary.json", comparison.summary())
+        write_json(tmp / "summary.json", comparison.summary())
         _write_rows(tmp / "comparison.csv", comparison.rows(), _COMPARISON_HEADER)
         for i, (sc, label) in enumerate(zip(comparison.scenarios, comparison.labels, strict=True)):
             role = "the reference" if i == 0 else f"compared against {comparison.labels[0]}"
@@ -764,18 +748,18 @@ def write_comparison(comparison: Comparison, out: Path | str, force: bool = Fals
             (tmp / "report.html").write_text(report.comparison_report(comparison, pngs),
                                              encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, unique=unique, kind="comparison")
 
 
 def write_sweep(result: Sweep, out: Path | str, force: bool = False,
-                charts: bool = True) -> Path:
+                charts: bool = True, unique: bool = False) -> Path:
     """Write summary.json, sweep.csv, each point's scenario-<i>-<name>.toml and (with
     ``charts``) a PNG curve per metric and a self-contained report.html to ``out``."""
     keys = [k for k, _ in result.axes]
     header = ["point", *keys, "metric", "label", "unit", "mean", "ci95_lo", "ci95_hi"]
 
     def fill(tmp: Path) -> None:
-        _write_json(tmp / "summary.json", result.summary())
+        write_json(tmp / "summary.json", result.summary())
         _write_rows(tmp / "sweep.csv", result.rows(), header)
         for i, (point, sc) in enumerate(zip(result.points, (r.scenario for r in result.results), strict=True)):
             where = ", ".join(f"{k} = {toml_value(v)}" for k, v in point.items())
@@ -793,4 +777,4 @@ def write_sweep(result: Sweep, out: Path | str, force: bool = False,
             (tmp / "report.html").write_text(report.sweep_report(result, pngs=pngs),
                                              encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, unique=unique, kind="sweep")

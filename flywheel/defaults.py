@@ -30,6 +30,17 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 DAYS_PER_WEEK = 7.0
 
+#: Limits on what a scenario may write, far beyond any believable value, so that every
+#: accepted value runs: the longest duration anywhere (1000 years, in days), the largest
+#: count a count distribution may give (a field, or its mean), the range of a gamma's
+#: coefficient of variation, and the largest lognormal spread (p90 / median).
+MAX_DURATION_YEARS = 1000
+MAX_DURATION = MAX_DURATION_YEARS * DAYS_PER_YEAR
+MAX_COUNT = 1_000_000_000
+GAMMA_CV_MIN = 0.01
+GAMMA_CV_MAX = 100.0
+LOGNORMAL_MAX_SPREAD = 10_000.0
+
 #: Go-to-market models the engine carries: three self-serve plans, and sales-led (no
 #: product access before a deal).  Sales-assist on PQLs works on top of any self-serve plan.
 PRICING_MODELS = ("freemium", "trial", "reverse_trial", "sales_led")
@@ -52,6 +63,9 @@ class Param:
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     domain: str = ""  # for distributions: "duration" or "count"
+    #: For distributions: the largest value any field may give, and the largest mean
+    #: (in days for durations), so a draw never asks the model for absurd work.
+    dist_maximum: float | None = None
     tags: tuple[str, ...] = field(default=())
 
     @property
@@ -79,7 +93,7 @@ PARAMS: tuple[Param, ...] = (
        "potential users per company",
        "Potential users in a company (rounded to a whole number, at least 1).",
        source="assumption: small dev teams dominate, with a long tail of larger companies",
-       domain="count"),
+       domain="count", dist_maximum=1_000_000),
     # -- acquisition ----------------------------------------------------------------
     _P("acquisition.organic", "150/week", "rate", "contacts per day",
        "Organic contacts (search, content, community) while the market is untouched; a "
@@ -93,7 +107,7 @@ PARAMS: tuple[Param, ...] = (
        minimum=0.0),
     _P("acquisition.paid_cost_per_signup", 30.0, "number", "$ per contact",
        "What paid acquisition pays per contact it brings (contacts = budget / this).",
-       minimum=0.01),
+       minimum=0.01, maximum=1_000_000.0),
     _P("acquisition.referral", "0.01/month", "rate", "contacts per active user per day",
        "Word of mouth: contacts each active user makes with random people of the market "
        "(Bass's q); saturates as the market fills.", minimum=0.0),
@@ -131,7 +145,8 @@ PARAMS: tuple[Param, ...] = (
     # -- collaboration --------------------------------------------------------------
     _P("collaboration.invites", {"dist": "poisson", "mean": 1.0}, "distribution",
        "invites per activated user",
-       "Teammates each activated user invites from their own company.", domain="count"),
+       "Teammates each activated user invites from their own company.", domain="count",
+       dist_maximum=1_000),
     _P("collaboration.acceptance", 0.25, "probability", "",
        "Probability an invite is accepted (the invitee signs up).",
        source="assumption, set so the baseline's viral coefficient sits in the B2B SaaS "
@@ -153,7 +168,7 @@ PARAMS: tuple[Param, ...] = (
        "sales.reps >= 1).", choices=PRICING_MODELS),
     _P("pricing.price_per_seat", 15.0, "number", "$ per seat per month",
        "List price of a paid seat; every active user of a paying team is a seat.",
-       minimum=0.0),
+       minimum=0.0, maximum=1_000_000.0),
     _P("pricing.upgrade_probability", 0.27, "probability", "",
        "Probability a free team that meets the paywall upgrades.",
        source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
@@ -166,7 +181,7 @@ PARAMS: tuple[Param, ...] = (
        "Active users a free team may have (0 = no seat limit).", minimum=0, maximum=1_000_000),
     _P("free_tier.usage_limit", 150.0, "number", "usage units",
        "Cumulative usage a free team may accrue (projects, builds, rows...; 0 = no limit).",
-       minimum=0.0),
+       minimum=0.0, maximum=1_000_000_000.0),
     _P("free_tier.usage_per_user", "1/day", "rate", "usage units per active user per day",
        "Usage each active user of a team accrues.", minimum=0.0),
     # -- trial ----------------------------------------------------------------------
@@ -209,7 +224,8 @@ PARAMS: tuple[Param, ...] = (
        minimum=0, maximum=1_000_000),
     _P("sales.pql_usage", 0.0, "number", "usage units",
        "... or when its team has accrued this much usage (same units as "
-       "free_tier.usage_limit; 0 = this signal is off).", minimum=0.0),
+       "free_tier.usage_limit; 0 = this signal is off).", minimum=0.0,
+       maximum=1_000_000_000.0),
     _P("sales.pql_rule", "any", "choice", "",
        "With both signals on: \"any\" = either one qualifies, \"all\" = both are needed.",
        choices=PQL_RULES),
@@ -244,7 +260,8 @@ PARAMS: tuple[Param, ...] = (
        "is no product to try.", source="assumption"),
     _P("sales.price_per_seat", 25.0, "number", "$ per seat per month",
        "Contract price of a seat (annual contracts; usually above the self-serve list price).",
-       source="assumption: an enterprise plan at ~1.7x the self-serve seat", minimum=0.0),
+       source="assumption: an enterprise plan at ~1.7x the self-serve seat", minimum=0.0,
+       maximum=1_000_000.0),
     _P("sales.seat_share", 0.5, "probability", "",
        "A contract covers this share of the company's people (and at least its active "
        "users); its annual value is seats x contract price x 12."),
@@ -258,7 +275,8 @@ PARAMS: tuple[Param, ...] = (
        "this delay; they onboard like invited users.", domain="duration"),
     # -- costs ----------------------------------------------------------------------
     _P("costs.serving_cost_per_free_user", 0.5, "number", "$ per active free user per month",
-       "Cost of serving one active user who does not pay.", minimum=0.0),
+       "Cost of serving one active user who does not pay.", minimum=0.0,
+       maximum=1_000_000.0),
 )
 
 PARAMS_BY_PATH: dict[str, Param] = {p.path: p for p in PARAMS}

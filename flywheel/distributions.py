@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import special, stats
 
+from flywheel.defaults import GAMMA_CV_MAX, GAMMA_CV_MIN, LOGNORMAL_MAX_SPREAD, MAX_COUNT
 from flywheel.units import UnitError, format_duration, parse_duration
 
 __all__ = [
@@ -243,6 +244,12 @@ class Lognormal(Distribution):
             raise DistributionError(
                 f"median ({show('median')}) must be above zero unless p90 is zero too"
             )
+        if values["p90"] > LOGNORMAL_MAX_SPREAD * values["median"]:
+            raise DistributionError(
+                f"p90 ({show('p90')}) is more than {_short(LOGNORMAL_MAX_SPREAD)} times the "
+                f"median ({show('median')}); p90 / median must be at most "
+                f"{_short(LOGNORMAL_MAX_SPREAD)}"
+            )
 
     @property
     def sigma(self) -> float:
@@ -333,8 +340,10 @@ class Gamma(Distribution):
 
     @classmethod
     def _check_values(cls, domain: str, values: Mapping[str, Any], show: Show) -> None:
-        if values["cv"] <= 0:
-            raise DistributionError(f"cv ({show('cv')}) must be above zero")
+        if not GAMMA_CV_MIN <= values["cv"] <= GAMMA_CV_MAX:
+            raise DistributionError(
+                f"cv ({show('cv')}) must be from {_short(GAMMA_CV_MIN)} to {_short(GAMMA_CV_MAX)}"
+            )
 
     @property
     def shape(self) -> float:
@@ -354,7 +363,10 @@ class Gamma(Distribution):
         return self.mean_value
 
     def quantile(self, q: float) -> float:
-        return float(special.gammaincinv(self.shape, _check_q(q)) * self.scale)
+        q = _check_q(q)
+        if self.scale == 0:
+            return 0.0  # a point mass at zero (not inf * 0 at q = 1)
+        return float(special.gammaincinv(self.shape, q) * self.scale)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
@@ -470,6 +482,11 @@ class Empirical(Distribution):
             )
         if sum(weights) <= 0:
             raise DistributionError("weights sum to 0; at least one weight must be above zero")
+        if not math.isfinite(sum(weights)):
+            raise DistributionError(
+                "weights sum to more than a float can hold; only their ratios matter, "
+                "so use smaller weights"
+            )
 
     def _probabilities(self) -> np.ndarray:
         if self.weights is None:
@@ -591,9 +608,19 @@ def _read_duration(label: str, raw: object) -> float:
         raise DistributionError(f"{label}: {error}") from None
 
 
+def _read_count(label: str, raw: object) -> float:
+    """A count from a table: a plain number of at most :data:`MAX_COUNT`."""
+    x = _read_number(label, raw)
+    if x > MAX_COUNT:
+        raise DistributionError(f"{label} ({_raw(raw)}) must be at most {MAX_COUNT}")
+    return x
+
+
 def _read_field(cls: type[Distribution], name: str, raw: object, domain: str) -> Any:
-    plain = domain == "count" or name in cls.plain_fields
-    read = _read_number if plain else _read_duration
+    if name in cls.plain_fields:
+        read = _read_number
+    else:
+        read = _read_count if domain == "count" else _read_duration
     if name not in cls.list_fields:
         return read(name, raw)
     if not isinstance(raw, (list, tuple)):

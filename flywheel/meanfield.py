@@ -222,6 +222,11 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
     if model not in SELF_SERVE_MODELS:
         out.append(f'pricing.model = "{model}": the twin carries only '
                    f"{', '.join(SELF_SERVE_MODELS)} (it ran the scenario as freemium)")
+    invites = float(v["collaboration.invites"].mean()) if "collaboration.invites" in v else 0.0
+    if invites > MAX_INVITES:
+        out.append(f"collaboration.invites with a mean of {invites:g}: the twin carries at most "
+                   f"{MAX_INVITES:g} invites per activated user (its equations grow too stiff "
+                   "to solve in reasonable time beyond that)")
     reps = int(v.get("sales.reps", 0) or 0)
     if reps > 0:
         keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"
@@ -271,6 +276,10 @@ MIN_BIN_SHARE = 1e-4
 #: Right-hand-side evaluations an integration attempt may use before the next is tried
 #: (a shipped scenario needs 150 to 1,300).
 MAX_EVALUATIONS = 20_000
+#: Most invites per activated user (the distribution's mean) the twin takes on: its cost
+#: grows steeply with them (on the baseline, a mean of 10 solves in ~3 s, 20 in ~20 s, 30
+#: in more than 5 minutes).  The simulation has no such limit.
+MAX_INVITES = 20.0
 #: Tolerances of the integration (relative; absolute, in users or teams).
 RTOL, ATOL = 1e-4, 1e-3
 #: Grid of the race computations (cells, and how far below the top they reach).
@@ -682,7 +691,10 @@ class _Twin:
         self.trial = self.model in ("trial", "reverse_trial")
         self.reverse = self.model == "reverse_trial"
         self.limit = int(p["free_tier.seat_limit"])
-        self.usage_limit = float(p["free_tier.usage_limit"])
+        # a positive limit within the simulation's 1e-9 tolerance is met at once there; taken
+        # as 1e-9 here, so its stage rate stays finite (1e-300 would overflow)
+        limit = float(p["free_tier.usage_limit"])
+        self.usage_limit = max(limit, 1e-9) if limit > 0 else 0.0
         self.usage_rate = float(p["free_tier.usage_per_user"])
         self.upgrade_p = float(p["pricing.upgrade_probability"])
         self.acceptance = float(p["collaboration.acceptance"])
@@ -1759,8 +1771,10 @@ def _integrate(tw: _Twin, horizon: float, t_eval: np.ndarray) -> Any:
             sol.method = method
             return sol
         messages.append(f"{method}: {sol.message}")
-    raise RuntimeError("the mean-field twin's integration failed: "  # pragma: no cover
-                       + "; ".join(messages))
+    from flywheel.runner import EngineError
+
+    raise EngineError("the mean-field twin's integration failed ("  # pragma: no cover
+                      + "; ".join(messages) + "); run it with --engine des")
 
 
 def _end(x: np.ndarray) -> float:
@@ -1975,6 +1989,13 @@ def simulate(scenario: Scenario, horizon: float | None = None) -> Any:
     h = float(horizon if horizon is not None else scenario["simulation.horizon"])
     if h != float(scenario["simulation.horizon"]):  # the scenario records what ran
         scenario = scenario.with_overrides({"simulation.horizon": f"{h!r}d"})
+    invites = float(scenario["collaboration.invites"].mean())
+    if invites > MAX_INVITES:
+        from flywheel.runner import EngineError
+
+        raise EngineError(f"collaboration.invites: a mean of {invites:g} invites per activated "
+                          f"user is more than the mean-field twin takes on ({MAX_INVITES:g}); "
+                          "run it with --engine des")
     res = solve(scenario, h)
     rep = ReplicationResult(index=0, metrics=res.metrics, series=res.series,
                             funnel=res.funnel, cohorts=res.cohorts, states=res.states)

@@ -11,6 +11,7 @@ All computations work on a replication's :class:`~flywheel.model.Outcome`
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,24 @@ class Metric:
     unit: str
     kind: str  # "stock" (a level at the horizon), "flow" (a count over the run), "ratio", "time"
     meaning: str
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The values this metric can take: shares lie in [0, 1], counts and money at or
+        above 0; a margin, an LTV and a payback can be negative (costs above revenue)."""
+        lo = -math.inf if self.name in _SIGNED else 0.0
+        hi = 1.0 if self.unit.startswith("share") else math.inf
+        return lo, hi
+
+    def clamp(self, lo: float, hi: float) -> tuple[float, float]:
+        """A confidence interval cut to :attr:`bounds`: a t-interval of few replications
+        can reach past them (a share's upper end above 100%), the metric cannot."""
+        low, high = self.bounds
+        return (lo if math.isnan(lo) else max(lo, low)), (hi if math.isnan(hi) else min(hi, high))
+
+
+#: Metrics that can be negative (costs above revenue).
+_SIGNED = frozenset({"gross_margin", "ltv", "ltv_cac", "cac_payback_months"})
 
 
 @dataclass(frozen=True)
@@ -501,6 +520,30 @@ def format_value(value: float | None, unit: str) -> str:
 
 
 # -- across replications -------------------------------------------------------------------
+
+def check_metrics(names: Sequence[object], file: str | None = None) -> list[str]:
+    """Metric names checked against :data:`METRICS`: an unknown one is a
+    :class:`~flywheel.scenario.ScenarioError` suggesting the nearest name, the same words
+    from the command line (``--metric``), a comparison file (``file``) and Python."""
+    from flywheel.scenario import ScenarioError, toml_value
+
+    checked = []
+    for name in names:
+        if not isinstance(name, str):
+            raise ScenarioError(f"expected a metric name, got {toml_value(name)}",
+                                file=file, key="metrics")
+        if name not in METRICS:
+            close = difflib.get_close_matches(name, list(METRICS), n=1, cutoff=0.6)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            allowed = "" if close else "metrics are " + ", ".join(METRICS)
+            raise ScenarioError("unknown metric" + hint, file=file, key="metrics", value=name,
+                                allowed=allowed)
+        checked.append(name)
+    if not checked:
+        raise ScenarioError("no metrics", file=file, key="metrics",
+                            allowed="name at least one, or leave the key out for the headline")
+    return checked
+
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval of replication values (NaNs left out)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ from flywheel.metrics import (
     FUNNEL,
     METRICS,
     SERIES,
+    check_metrics,
     day_grid,
     mean_ci,
     replication_cohorts,
@@ -36,6 +38,11 @@ from flywheel.metrics import (
 from flywheel.model import Model
 from flywheel.rng import replication_seeds
 from flywheel.scenario import Scenario
+
+
+class EngineError(ValueError):
+    """An engine cannot run this scenario (the mean-field twin past what it takes on):
+    one line for the user, naming the engine that can."""
 
 
 @dataclass
@@ -86,7 +93,9 @@ class RunResult:
         return len(self.replications)
 
     def values(self, metric: str) -> list[float]:
-        """Per-replication values of a metric, in replication order."""
+        """Per-replication values of a metric, in replication order (an unknown name is a
+        :class:`~flywheel.scenario.ScenarioError` suggesting the nearest)."""
+        check_metrics([metric])
         return [r.metrics[metric] for r in self.replications]
 
     def mean_ci(self, metric: str) -> tuple[float, float, float]:
@@ -155,11 +164,26 @@ def worker_pool(jobs: int | None, n: int, executor: Executor | None = None
     if j == 1 or n == 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=min(j, n))
+    pool = ProcessPoolExecutor(max_workers=min(j, n), initializer=_ignore_interrupt)
     try:
         yield pool
-    finally:
-        pool.shutdown()
+    except BaseException:
+        # Ctrl-C or an error: stop now, without waiting for replications under way
+        # Python 3.11's pool would then fail the futures that map() has just cancelled,
+        # and print a traceback for it: it is told to forget them first.
+        pending = getattr(pool, "_pending_work_items", None)
+        if isinstance(pending, dict):
+            pending.clear()
+        for proc in list((getattr(pool, "_processes", None) or {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False)
+        raise
+    pool.shutdown()
+
+
+def _ignore_interrupt() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them and reports it once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,

@@ -25,10 +25,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import errno
 import importlib.resources
 import math
 import numbers
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,7 +40,7 @@ from typing import Any
 import tomli_w
 
 from flywheel.defaults import META_KEYS, PARAMS, PARAMS_BY_PATH, SECTIONS, Param
-from flywheel.distributions import DistributionError, parse_distribution
+from flywheel.distributions import Distribution, DistributionError, parse_distribution
 from flywheel.units import (
     UnitError,
     format_duration,
@@ -279,10 +281,41 @@ def convert_value(param: Param, value: object, file: str | None = None) -> objec
         return value
     if kind == "distribution":
         try:
-            return parse_distribution(value, param.domain)
+            dist = parse_distribution(value, param.domain)
         except (DistributionError, UnitError) as exc:
             raise fail(str(exc)) from None
+        if param.dist_maximum is not None:
+            _check_dist_maximum(param, value, dist, fail)  # type: ignore[arg-type]
+        return dist
     raise AssertionError(f"parameter {param.path} has unknown kind {kind!r}")
+
+
+def _check_dist_maximum(param: Param, table: Mapping[str, object], dist: Distribution,
+                        fail: Callable[[str, str], ScenarioError]) -> None:
+    """Refuse a distribution any of whose values (fields other than cv and weights),
+    or whose mean, is above ``param.dist_maximum``."""
+    hi = float(param.dist_maximum)  # type: ignore[arg-type]
+    duration = param.domain == "duration"
+    bound = format_duration(hi) if duration else _fmt_num(hi)
+    allowed = f"at most {bound}" + ("" if duration else f" {param.unit}")
+    cls = type(dist)
+    for name in cls.required + cls.optional:
+        if name not in table or name in cls.plain_fields:
+            continue
+        got = getattr(dist, cls.attrs.get(name, name))
+        if isinstance(got, tuple):  # a list field: name the first value too large
+            raw = table[name]
+            for i, x in enumerate(got):
+                if x > hi:
+                    raise fail(f"{name}[{i}] ({toml_value(raw[i])}) is too large",  # type: ignore[index]
+                               allowed)
+        elif got > hi:
+            raise fail(f"{name} ({toml_value(table[name])}) is too large", allowed)
+    mean = dist.mean()
+    if not mean <= hi:  # a lognormal's mean grows with its spread (p90 / median)
+        shown = format_duration(mean, approx=True) if duration else _fmt_num(
+            float(f"{mean:.3g}"))
+        raise fail(f"its mean ({shown}) is too large", allowed + ", on average too")
 
 
 # -- merging --------------------------------------------------------------------------
@@ -440,27 +473,85 @@ class _Layer:
     data: dict[str, Any]
 
 
-def _read_toml(path: Path, display: str) -> dict[str, Any]:
-    """Parse the TOML file at ``path``; errors name it as ``display``."""
+def _resolve(path: Path) -> Path:
+    """``path`` made absolute with symbolic links followed, or just made absolute when
+    they loop (``Path.resolve`` raises RuntimeError or OSError then)."""
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return path.resolve()
+    except (RuntimeError, OSError):
+        return path.absolute()
+
+
+def _is_link_loop(path: Path) -> bool:
+    """Whether ``path`` is a symbolic link that leads back to itself."""
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+_TOML_AT = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column \d+\)$")
+_TOML_KEY = re.compile(r'^(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\')'
+                       r'(?:\s*\.\s*(?:[A-Za-z0-9_-]+|"[^"]*"|\'[^\']*\'))*$')
+
+
+def _toml_error(exc: tomllib.TOMLDecodeError, text: str, display: str) -> ScenarioError:
+    """One line for a TOML syntax error; a key or table set twice is named (tomllib only
+    gives its line, so the key is read from that line and the table header above it)."""
+    problem = f"malformed TOML: {exc}"
+    found = _TOML_AT.match(str(exc))
+    if found is None or not (found["msg"] == "Cannot overwrite a value"
+                             or found["msg"].startswith("Cannot declare ")):
+        return ScenarioError(problem, file=display)
+    lines = text.splitlines()
+    number = int(found["line"])
+    if not 1 <= number <= len(lines):
+        return ScenarioError(problem, file=display)
+    line = lines[number - 1].strip()
+    header = re.match(r"^\[\s*([^\[\]]+?)\s*\]", line)
+    if header is not None:  # a table declared twice, or over a value
+        key = header[1]
+    else:
+        key = line.split("=", 1)[0].strip()
+        for above in reversed(lines[:number - 1]):
+            table = re.match(r"^\s*\[\s*([^\[\]]+?)\s*\]", above)
+            if table is not None:
+                key = f"{table[1]}.{key}"
+                break
+    if "=" not in line and header is None or not _TOML_KEY.match(key):
+        return ScenarioError(problem, file=display)
+    key = re.sub(r"\s*\.\s*", ".", key)
+    return ScenarioError(f"set more than once ({problem})", file=display, key=key,
+                         allowed="write each key and each [section] once")
+
+
+def _read_toml(path: Path, display: str) -> dict[str, Any]:
+    """Parse the TOML file at ``path``; errors name it as ``display``.  A UTF-8 byte
+    order mark at the start is allowed (some Windows editors write one)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
-        raise ScenarioError(f"file not found (looked for {path.resolve()})",
+        raise ScenarioError(f"file not found (looked for {_resolve(path)})",
                             file=display) from None
     except UnicodeDecodeError:
         raise ScenarioError("not UTF-8 text", file=display) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"malformed TOML: {exc}", file=display) from None
     except OSError as exc:
         raise ScenarioError(f"cannot read: {exc.strerror or exc}", file=display) from None
-
-
-def _parse_text(text: str, display: str) -> dict[str, Any]:
+    except ValueError as exc:  # a NUL in the name
+        raise ScenarioError(f"not a usable file name ({exc})", file=display) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"malformed TOML: {exc}", file=display) from None
+        raise _toml_error(exc, text, display) from None
+
+
+def _parse_text(text: str, display: str) -> dict[str, Any]:
+    text = text.removeprefix("\ufeff")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise _toml_error(exc, text, display) from None
 
 
 def _check_structure(data: Mapping[str, Any], file: str) -> None:
@@ -493,36 +584,46 @@ def _check_structure(data: Mapping[str, Any], file: str) -> None:
 def _collect_chain(root: _Layer) -> list[_Layer]:
     """Follow ``extends`` from ``root``; return the layers base first."""
     layers = [root]
-    seen = [root.path.resolve()] if root.path is not None else []
+    seen = [_resolve(root.path)] if root.path is not None else []
     current = root
     while (extends := current.data.get("extends")) is not None:
-        target = Path(extends)
-        if target.is_absolute():
-            display = extends
-        elif current.path is None:
-            raise ScenarioError("a relative extends needs a file to be relative to",
-                                file=current.display, key="extends", value=extends,
-                                allowed="load the scenario from a file, or give an absolute path")
-        else:
-            target = current.path.parent / target
-            display = os.path.normpath(os.path.join(os.path.dirname(current.display), extends))
-        if not target.is_file() and isinstance(extends, str) and "/" not in extends:
-            # not a file beside this one: a shipped scenario's name ("baseline")
-            shipped = _shipped_file(extends)
-            if shipped is not None:
-                target, display = shipped, shipped.name
-        if not target.is_file():
-            raise ScenarioError(f"file not found (looked for {target.resolve()})",
-                                file=current.display, key="extends", value=extends,
-                                allowed="a path relative to this file, or a shipped "
-                                        "scenario's name (flywheel list)")
-        resolved = target.resolve()
-        if resolved in seen:
-            names = " -> ".join([layer.display for layer in layers] + [display])
-            raise ScenarioError(f"circular chain {names}", file=root.display, key="extends")
-        seen.append(resolved)
-        data = _read_toml(target, display)
-        _check_structure(data, display)
+        try:
+            target = Path(extends)
+            if target.is_absolute():
+                display = extends
+            elif current.path is None:
+                raise ScenarioError("a relative extends needs a file to be relative to",
+                                    file=current.display, key="extends", value=extends,
+                                    allowed="load the scenario from a file, or give an absolute path")
+            else:
+                target = current.path.parent / target
+                display = os.path.normpath(os.path.join(os.path.dirname(current.display), extends))
+            if not target.is_file() and isinstance(extends, str) and "/" not in extends:
+                # not a file beside this one: a shipped scenario's name ("baseline")
+                shipped = _shipped_file(extends)
+                if shipped is not None:
+                    target, display = shipped, shipped.name
+            if _is_link_loop(target):
+                raise ScenarioError("a symbolic link loop (too many levels of symbolic links)",
+                                    file=current.display, key="extends", value=extends,
+                                    allowed="extends must lead to a real file")
+            if not target.is_file():
+                raise ScenarioError(f"file not found (looked for {_resolve(target)})",
+                                    file=current.display, key="extends", value=extends,
+                                    allowed="a path relative to this file, or a shipped "
+                                            "scenario's name (flywheel list)")
+            resolved = _resolve(target)
+            if resolved in seen:
+                names = " -> ".join([layer.display for layer in layers] + [display])
+                raise ScenarioError(f"circular chain {names}", file=root.display, key="extends")
+            seen.append(resolved)
+            data = _read_toml(target, display)
+            _check_structure(data, display)
+        except ScenarioError:
+            raise
+        except (OSError, ValueError) as exc:  # NUL, a name too long for the file system
+            raise ScenarioError(f"not a usable file name ({exc})", file=current.display,
+                                key="extends", value=extends) from None
         current = _Layer(display, target, data)
         layers.append(current)
     layers.reverse()
@@ -609,7 +710,10 @@ def _shipped_file(name: str) -> Path | None:
     """The shipped scenario called ``name`` (with or without ``.toml``), if there is one."""
     stem = name[:-5] if name.lower().endswith(".toml") else name
     path = builtin_scenarios_dir() / f"{stem}.toml"
-    return path if path.is_file() else None
+    try:
+        return path if path.is_file() else None
+    except (OSError, ValueError):  # NUL, a name too long: no shipped scenario has it
+        return None
 
 
 def _locate(source: str | Path) -> tuple[Path, str]:
@@ -617,7 +721,11 @@ def _locate(source: str | Path) -> tuple[Path, str]:
     if isinstance(source, Path):
         return source, str(source)
     given = Path(source)
-    if given.suffix.lower() == ".toml" or "/" in source or os.sep in source or given.is_file():
+    try:
+        is_file = given.is_file()
+    except (OSError, ValueError) as exc:  # NUL, a name too long for the file system
+        raise ScenarioError(f"not a usable file name ({exc})", file=source) from None
+    if given.suffix.lower() == ".toml" or "/" in source or os.sep in source or is_file:
         return given, source
     shipped = _shipped_file(source)
     if shipped is not None:

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -65,7 +64,7 @@ from flywheel.comparisons import paired_ci, welch_ci
 from flywheel.defaults import PARAMS, PARAMS_BY_PATH, Param
 from flywheel.distributions import FAMILIES, Distribution
 from flywheel.metrics import METRICS
-from flywheel.results import _clean, _csv, default_out_dir, write_folder
+from flywheel.results import default_out_dir, write_csv, write_folder, write_json
 from flywheel.runner import RunResult, simulate, worker_pool
 from flywheel.scenario import (
     Scenario,
@@ -800,20 +799,18 @@ _HEADER = ["rank", "parameter", "label", "unit", "kind", "base_value", "low_valu
 
 def default_sensitivity_dir(name: str) -> Path:
     """``results/sensitivity-<name>-<YYYYmmdd-HHMMSS>``."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "scenario"
-    return default_out_dir(f"sensitivity-{safe}")
+    return default_out_dir(f"sensitivity-{name}")
 
 
 def write_sensitivity(result: Sensitivity, out: Path | str, force: bool = False,
-                      charts: bool = True) -> Path:
+                      charts: bool = True, unique: bool = False) -> Path:
     """Write sensitivity.csv, summary.json, scenario.toml (the scenario as run, before any
     move) and (with ``charts``) tornado.png and a self-contained report.html to ``out``,
     atomically; an existing ``out`` is replaced only with ``force``."""
 
     def fill(tmp: Path) -> None:
-        (tmp / "summary.json").write_text(
-            json.dumps(_clean(result.summary()), indent=2, allow_nan=False) + "\n")
-        _csv(tmp / "sensitivity.csv", _HEADER, ([row[h] for h in _HEADER] for row in result.rows()))
+        write_json(tmp / "summary.json", result.summary())
+        write_csv(tmp / "sensitivity.csv", _HEADER, ([row[h] for h in _HEADER] for row in result.rows()))
         head = (f"# Resolved scenario written by flywheel: every parameter, as run, before any move\n"
                 f"# sensitivity of {result.target} to ±{_pct(result.delta)} moves; "
                 f"seed = {result.seed}, replications = {result.replications}\n")
@@ -826,4 +823,4 @@ def write_sensitivity(result: Sensitivity, out: Path | str, force: bool = False,
             (tmp / "report.html").write_text(report.sensitivity_report(result, {"tornado": png}),
                                              encoding="utf-8")
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, unique=unique, kind="sensitivity")

@@ -12,7 +12,13 @@ import math
 import re
 from decimal import Decimal
 
-from flywheel.defaults import DAYS_PER_MONTH, DAYS_PER_WEEK, DAYS_PER_YEAR
+from flywheel.defaults import (
+    DAYS_PER_MONTH,
+    DAYS_PER_WEEK,
+    DAYS_PER_YEAR,
+    MAX_DURATION,
+    MAX_DURATION_YEARS,
+)
 
 __all__ = [
     "UnitError",
@@ -83,13 +89,19 @@ def _duration_days(text: str) -> float:
         raise UnitError(f'"{text}" is not a finite duration')
     if number < 0:
         raise UnitError(f'"{text}" is negative; durations must be zero or more')
-    return number * _SPELLINGS[unit]
+    days = number * _SPELLINGS[unit]
+    if not days <= MAX_DURATION:  # also catches an overflow to infinity ("1e308y")
+        raise UnitError(
+            f'"{text}" is too long; durations are at most {MAX_DURATION_YEARS}y'
+        )
+    return days
 
 
 def parse_duration(value: object) -> float:
     """Read a duration such as ``"10min"``, ``"1.5d"`` or ``"2 w"`` and return days.
 
-    Bare numbers are refused: a scenario must say which unit it means.
+    Bare numbers are refused: a scenario must say which unit it means.  Durations
+    are at most 1000 years (:data:`~flywheel.defaults.MAX_DURATION`).
     """
     if isinstance(value, bool):
         raise UnitError(f'{value!r} is not a duration; write one such as "3d", {_ALLOWED}')
@@ -139,7 +151,10 @@ def parse_rate(value: object) -> float:
             raise UnitError(f'bad period "{period}" in "{text}": {error}') from None
     if days <= 0:
         raise UnitError(f'"{text}" has a zero period; the period must be longer than zero')
-    return count / days
+    per_day = count / days
+    if not math.isfinite(per_day):  # "1e308/min", "1/1e-320d": too large for a float
+        raise UnitError(f'"{text}" is not a finite rate per day; write a smaller rate')
+    return per_day
 
 
 def _round_sig(x: float, digits: int) -> float:

@@ -34,7 +34,6 @@ suite gives the same numbers for any number of worker processes.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -1193,11 +1192,12 @@ def suite_charts(suite: Suite) -> dict[str, bytes]:
     return pngs
 
 
-def write_suite(suite: Suite, out: Path | str, force: bool = False) -> Path:
+def write_suite(suite: Suite, out: Path | str, force: bool = False,
+                unique: bool = False) -> Path:
     """Write ``validation.md``, ``report.html``, the PNGs and ``checks.json`` to the folder
     ``out``, atomically; an existing folder is replaced only with ``force``."""
     from flywheel import report
-    from flywheel.results import _clean, write_folder
+    from flywheel.results import write_folder, write_json
 
     def fill(tmp: Path) -> None:
         pngs = suite_charts(suite)
@@ -1206,24 +1206,18 @@ def write_suite(suite: Suite, out: Path | str, force: bool = False) -> Path:
         (tmp / "validation.md").write_text(
             suite_markdown(suite, generated_by="flywheel validate --suite"), encoding="utf-8")
         (tmp / "report.html").write_text(report.validation_report(suite, pngs), encoding="utf-8")
-        (tmp / "checks.json").write_text(
-            json.dumps(_clean(suite.to_json()), indent=2, allow_nan=False) + "\n")
+        write_json(tmp / "checks.json", suite.to_json())
 
-    return write_folder(out, force, fill)
+    return write_folder(out, force, fill, unique=unique, kind="validation")
 
 
 def write_docs(suite: Suite, docs: Path | str = "docs") -> Path:
     """Write ``docs/validation.md`` and its PNGs in ``docs/validation/`` (replacing both)."""
-    from flywheel.results import write_file, write_folder
+    from flywheel.results import write_file
 
     docs = Path(docs)
-    pngs = suite_charts(suite)
-
-    def fill(tmp: Path) -> None:
-        for name, png in pngs.items():
-            (tmp / f"{name}.png").write_bytes(png)
-
-    write_folder(docs / "validation", True, fill)
+    for name, png in suite_charts(suite).items():  # each image replaced atomically
+        write_file(docs / "validation" / f"{name}.png", png)
     return write_file(docs / "validation.md",
                       suite_markdown(suite, images="validation/").encode("utf-8"))
 

@@ -23,7 +23,8 @@ from flywheel.scenario import builtin_scenarios_dir
 TINY = ["--replications", "2", "--jobs", "1", "--horizon", "60d",
         "--set", "market.companies=2000"]
 RESULT_FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv", "cohorts.csv",
-                "growth.png", "mrr.png", "funnel.png", "cohorts.png", "report.html"}
+                "growth.png", "mrr.png", "funnel.png", "cohorts.png", "report.html",
+                ".flywheel.json"}
 SHIPPED = ("baseline", "fast-ttv", "slow-ttv", "freemium", "trial")
 
 

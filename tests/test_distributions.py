@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -492,7 +493,56 @@ UNITS = 'write a duration such as "3d", allowed units: min, h, d, w, mo, y'
             "poisson is only for counts, not durations; for a duration use e.g. "
             '{ dist = "exponential", mean = "3d" }',
         ),
-        ({"dist": "gamma", "mean": "3d", "cv": 0}, "duration", "cv (0) must be above zero"),
+        ({"dist": "gamma", "mean": "3d", "cv": 0}, "duration", "cv (0) must be from 0.01 to 100"),
+        (
+            {"dist": "gamma", "mean": "3d", "cv": 1e300},
+            "duration",
+            "cv (1e+300) must be from 0.01 to 100",
+        ),
+        (
+            {"dist": "gamma", "mean": "3d", "cv": 1e-300},
+            "duration",
+            "cv (1e-300) must be from 0.01 to 100",
+        ),
+        (
+            {"dist": "gamma", "mean": 2, "cv": 101},
+            "count",
+            "cv (101) must be from 0.01 to 100",
+        ),
+        (
+            {"dist": "lognormal", "median": "1d", "p90": "1e308d"},
+            "duration",
+            'p90: "1e308d" is too long; durations are at most 1000y',
+        ),
+        (
+            {"dist": "lognormal", "median": "1min", "p90": "10w"},
+            "duration",
+            'p90 ("10w") is more than 10000 times the median ("1min"); '
+            "p90 / median must be at most 10000",
+        ),
+        (
+            {"dist": "lognormal", "median": 1, "p90": 10001},
+            "count",
+            "p90 (10001) is more than 10000 times the median (1); p90 / median must be at most "
+            "10000",
+        ),
+        (
+            {"dist": "exponential", "mean": "1001y"},
+            "duration",
+            'mean: "1001y" is too long; durations are at most 1000y',
+        ),
+        ({"dist": "poisson", "mean": 1e308}, "count", "mean (1e+308) must be at most 1000000000"),
+        (
+            {"dist": "empirical", "values": [1, 2e9]},
+            "count",
+            "values[1] (2000000000.0) must be at most 1000000000",
+        ),
+        (
+            {"dist": "empirical", "values": [1, 2], "weights": [1e308, 1e308]},
+            "count",
+            "weights sum to more than a float can hold; only their ratios matter, "
+            "so use smaller weights",
+        ),
         (
             {"dist": "gamma", "mean": "3d", "cv": "0.5"},
             "duration",
@@ -564,6 +614,40 @@ UNITS = 'write a duration such as "3d", allowed units: min, h, d, w, mo, y'
 def test_parse_distribution_refusals(table: object, domain: str, message: str) -> None:
     with pytest.raises(DistributionError, match=f"^{re.escape(message)}"):
         parse_distribution(table, domain)
+
+
+@pytest.mark.parametrize(
+    ("table", "domain"),
+    [
+        ({"dist": "gamma", "mean": "1000y", "cv": 100}, "duration"),
+        ({"dist": "gamma", "mean": "1000y", "cv": 0.01}, "duration"),
+        ({"dist": "gamma", "mean": "1e-300d", "cv": 100}, "duration"),
+        ({"dist": "gamma", "mean": "0d", "cv": 100}, "duration"),
+        ({"dist": "lognormal", "median": "1y", "p90": "1000y"}, "duration"),
+        ({"dist": "lognormal", "median": "1e-300d", "p90": "1e-297d"}, "duration"),
+        ({"dist": "exponential", "mean": "1000y"}, "duration"),
+        ({"dist": "uniform", "low": "0d", "high": "1000y"}, "duration"),
+        ({"dist": "empirical", "values": ["0d", "1000y"], "weights": [1e300, 1e-300]},
+         "duration"),
+        ({"dist": "poisson", "mean": 1e9}, "count"),
+        ({"dist": "poisson", "mean": 1e-300}, "count"),
+        ({"dist": "gamma", "mean": 1e9, "cv": 100}, "count"),
+        ({"dist": "lognormal", "median": 1e6, "p90": 1e9}, "count"),
+    ],
+)
+def test_values_at_the_bounds_sample_and_describe(table: dict[str, Any], domain: str) -> None:
+    """Every table at the limits (1000y, 1e9 counts, cv 0.01 to 100, p90 / median
+    1000) samples, describes and gives finite moments and quantiles."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warnings either
+        d = parse_distribution(table, domain)
+        draws = d.sample(np.random.default_rng(1), 1000)
+        assert np.isfinite(draws).all() and (draws >= 0).all()
+        assert math.isfinite(d.mean())
+        for q in (0.0, 0.5, 0.9, 1 - 1e-7):
+            assert math.isfinite(d.quantile(q))
+        assert d.describe()
+        assert parse_distribution(d.to_table(), domain) == d
 
 
 def test_distribution_error_is_a_value_error() -> None:

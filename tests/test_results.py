@@ -21,7 +21,7 @@ HORIZON = 50.5  # not a whole number of days, so the last day is a half day
 REPS = 3
 SEED = 11
 FILES = {"scenario.toml", "summary.json", "timeseries.csv", "funnel.csv", "cohorts.csv",
-         "growth.png", "mrr.png", "funnel.png", "cohorts.png", "report.html"}
+         "growth.png", "mrr.png", "funnel.png", "cohorts.png", "report.html", ".flywheel.json"}
 REQUIRED_METRICS = ("signups", "activated", "activation_rate", "ttv_median_days",
                     "viral_coefficient", "teams", "paying_teams", "free_to_paid_rate",
                     "active_users_end", "mrr_end", "arr_end", "user_churn_monthly")
@@ -307,9 +307,10 @@ def test_write_refuses_an_existing_folder(run: RunResult, tmp_path: Path) -> Non
 
 def test_write_force_replaces(run: RunResult, tmp_path: Path) -> None:
     target = tmp_path / "old"
-    target.mkdir()
-    (target / "notes.txt").write_text("replace me")
+    write_results(run, target, charts=False)  # a folder Flywheel wrote
+    (target / "cohorts.csv").write_text("replace me")
     assert write_results(run, target, force=True) == target
+    assert (target / "cohorts.csv").read_text() != "replace me"
     assert {p.name for p in target.iterdir()} == FILES
     assert [p.name for p in tmp_path.iterdir()] == ["old"]  # no .partial, no .old- left
 
@@ -331,7 +332,7 @@ def _fail_on_cohorts(real: Any) -> Any:
 
 def test_failed_write_leaves_nothing(run: RunResult, tmp_path: Path,
                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(results_mod, "_csv", _fail_on_cohorts(results_mod._csv))
+    monkeypatch.setattr(results_mod, "write_csv", _fail_on_cohorts(results_mod.write_csv))
     target = tmp_path / "new"
     with pytest.raises(OSError, match="disk full"):
         write_results(run, target)
@@ -343,7 +344,7 @@ def test_failed_forced_write_keeps_the_old_folder(run: RunResult, tmp_path: Path
     target = tmp_path / "old"
     write_results(run, target)
     before = _snapshot(target)
-    monkeypatch.setattr(results_mod, "_csv", _fail_on_cohorts(results_mod._csv))
+    monkeypatch.setattr(results_mod, "write_csv", _fail_on_cohorts(results_mod.write_csv))
     with pytest.raises(OSError, match="disk full"):
         write_results(run, target, force=True)
     assert _snapshot(target) == before
@@ -355,7 +356,7 @@ def test_failed_write_on_first_file_leaves_nothing(run: RunResult, tmp_path: Pat
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(results_mod, "_csv", boom)
+    monkeypatch.setattr(results_mod, "write_csv", boom)
     with pytest.raises(RuntimeError, match="boom"):
         write_results(run, tmp_path / "new")
     assert list(tmp_path.iterdir()) == []

@@ -205,6 +205,45 @@ def test_circular_extends(cwd: Path) -> None:
         load_scenario("self.toml")
 
 
+def test_symlink_loop_in_extends(cwd: Path) -> None:
+    write(cwd, "a.toml", 'extends = "b.toml"\n')
+    (cwd / "b.toml").symlink_to("a.toml")  # b.toml is a.toml
+    with pytest.raises(ScenarioError, match=re.escape(
+            "a.toml: extends: circular chain a.toml -> b.toml")):
+        load_scenario("a.toml")
+    (cwd / "loop.toml").symlink_to("loop.toml")  # a link to itself
+    write(cwd, "c.toml", 'extends = "loop.toml"\n')
+    with pytest.raises(ScenarioError, match="^" + re.escape(
+            'c.toml: extends = "loop.toml": a symbolic link loop (too many levels of '
+            "symbolic links); extends must lead to a real file") + "$"):
+        load_scenario("c.toml")
+    with pytest.raises(ScenarioError, match=re.escape(
+            "loop.toml: cannot read: Too many levels of symbolic links")):
+        load_scenario("loop.toml")
+
+
+def test_byte_order_mark_is_accepted(cwd: Path) -> None:
+    (cwd / "bom.toml").write_bytes('\ufeffname = "bom"\n[trial]\nlength = "3d"\n'.encode())
+    sc = load_scenario("bom.toml")
+    assert sc.name == "bom" and sc["trial.length"] == 3.0
+    assert load_scenario_text('\ufeff[trial]\nlength = "2d"\n')["trial.length"] == 2.0
+
+
+def test_duplicate_key_is_named(cwd: Path) -> None:
+    with pytest.raises(ScenarioError, match="^" + re.escape(
+            "bad.toml: onboarding.sandbox: set more than once (malformed TOML: Cannot "
+            "overwrite a value (at line 6, column 16)); write each key and each [section] "
+            "once") + "$"):
+        load_bad(cwd, '[trial]\nlength = "3d"\n\n[onboarding]\nsandbox = true\n'
+                      "sandbox = false\n")
+    with pytest.raises(ScenarioError, match=re.escape(
+            "bad.toml: trial: set more than once (malformed TOML: Cannot declare")):
+        load_bad(cwd, "[trial]\n[trial]\n")
+    with pytest.raises(ScenarioError, match=re.escape(
+            "<string>: trial.length: set more than once (malformed TOML: Cannot overwrite")):
+        load_scenario_text('trial.length = "3d"\ntrial.length = "4d"\n')
+
+
 def test_malformed_toml(cwd: Path) -> None:
     with pytest.raises(ScenarioError, match=r"^bad\.toml: malformed TOML: .*line 2"):
         load_bad(cwd, "[onboarding]\nsandbox = \n")
@@ -234,7 +273,7 @@ def test_number_out_of_range(cwd: Path) -> None:
             "bad.toml: acquisition.organic_growth = -2: out of range; a number from -1 to 10")):
         load_bad(cwd, "[acquisition]\norganic_growth = -2\n")
     with pytest.raises(ScenarioError, match=re.escape(
-            "pricing.price_per_seat = -1.5: out of range; a number of at least 0")):
+            "pricing.price_per_seat = -1.5: out of range; a number from 0 to 1000000")):
         load_bad(cwd, "[pricing]\nprice_per_seat = -1.5\n")
     with pytest.raises(ScenarioError, match="expected a number, got true"):
         load_bad(cwd, "[pricing]\nprice_per_seat = true\n")
@@ -249,6 +288,104 @@ def test_count_must_be_whole(cwd: Path) -> None:
         load_bad(cwd, "[simulation]\nreplications = true\n")
     with pytest.raises(ScenarioError, match="replications = 0: out of range"):
         load_bad(cwd, "[simulation]\nreplications = 0\n")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "rule"),
+    [
+        ("pricing.price_per_seat", "2e6", "a number from 0 to 1000000"),
+        ("sales.price_per_seat", "1e308", "a number from 0 to 1000000"),
+        ("costs.serving_cost_per_free_user", "1e7", "a number from 0 to 1000000"),
+        ("acquisition.paid_cost_per_signup", "1e300", "a number from 0.01 to 1000000"),
+        ("free_tier.usage_limit", "1e10", "a number from 0 to 1000000000"),
+        ("sales.pql_usage", "1e308", "a number from 0 to 1000000000"),
+    ],
+)
+def test_prices_costs_and_usage_have_a_maximum(key: str, value: str, rule: str) -> None:
+    message = f"--set: {key} = {float(value)!r}: out of range; {rule}"
+    with pytest.raises(ScenarioError, match=f"^{re.escape(message)}$"):
+        load_scenario_text("", overrides=[f"{key}={value}"])
+
+
+def test_durations_are_at_most_1000_years(cwd: Path) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(
+            'bad.toml: trial.length = "1e308y": "1e308y" is too long; '
+            "durations are at most 1000y")):
+        load_bad(cwd, '[trial]\nlength = "1e308y"\n')
+    with pytest.raises(ScenarioError, match=re.escape(
+            'bad.toml: sales.pql_cooldown = "1001y": "1001y" is too long; '
+            "durations are at most 1000y")):
+        load_bad(cwd, '[sales]\npql_cooldown = "1001y"\n')
+    with pytest.raises(ScenarioError, match=re.escape(
+            'bad.toml: onboarding.ttv = { dist = "exponential", mean = "2000y" }: '
+            'mean: "2000y" is too long; durations are at most 1000y')):
+        load_bad(cwd, '[onboarding]\nttv = { dist = "exponential", mean = "2000y" }\n')
+    sc = load_scenario_text('[trial]\nlength = "1000y"\n[sales]\nterm = "1000y"\n')
+    assert sc["trial.length"] == sc["sales.term"] == 365250.0
+
+
+def test_rates_must_be_finite(cwd: Path) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(
+            'bad.toml: acquisition.organic = "1e400/day": "1e400/day" is not a finite rate')):
+        load_bad(cwd, '[acquisition]\norganic = "1e400/day"\n')
+    with pytest.raises(ScenarioError, match=re.escape(
+            'bad.toml: sales.rep_cost = "1e308/min": "1e308/min" is not a finite rate per '
+            "day; write a smaller rate")):
+        load_bad(cwd, '[sales]\nrep_cost = "1e308/min"\n')
+
+
+def test_gamma_cv_is_bounded(cwd: Path) -> None:
+    for cv in ("1e300", "1e-300"):
+        with pytest.raises(ScenarioError, match=re.escape(
+                f"cv ({float(cv)!r}) must be from 0.01 to 100")):
+            load_bad(cwd, f'[onboarding]\npatience = {{ dist = "gamma", mean = "4d", cv = {cv} }}\n')
+    sc = load_scenario_text('[onboarding]\npatience = { dist = "gamma", mean = "4d", cv = 100 }\n')
+    assert sc["onboarding.patience"].cv == 100  # type: ignore[attr-defined]
+
+
+def test_lognormal_spread_is_bounded(cwd: Path) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(
+            'bad.toml: onboarding.ttv = { dist = "lognormal", median = "1h", p90 = "2y" }: '
+            'p90 ("2y") is more than 10000 times the median ("1h"); '
+            "p90 / median must be at most 10000")):
+        load_bad(cwd, '[onboarding]\nttv = { dist = "lognormal", median = "1h", p90 = "2y" }\n')
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("collaboration.invites", '{ dist = "poisson", mean = 1e308 }',
+         "mean (1e+308) must be at most 1000000000"),
+        ("collaboration.invites", '{ dist = "poisson", mean = 1e9 }',
+         "mean (1000000000.0) is too large; at most 1000 invites per activated user"),
+        ("collaboration.invites", '{ dist = "fixed", value = 1001 }',
+         "value (1001) is too large; at most 1000 invites per activated user"),
+        ("collaboration.invites", '{ dist = "uniform", low = 0, high = 5000 }',
+         "high (5000) is too large; at most 1000 invites per activated user"),
+        ("collaboration.invites", '{ dist = "empirical", values = [1, 2, 3000] }',
+         "values[2] (3000) is too large; at most 1000 invites per activated user"),
+        ("collaboration.invites", '{ dist = "lognormal", median = 1, p90 = 1000 }',
+         "its mean (2040000) is too large; at most 1000 invites per activated user, "
+         "on average too"),
+        ("market.team_size", '{ dist = "lognormal", median = 2000, p90 = 2000000 }',
+         "p90 (2000000) is too large; at most 1000000 potential users per company"),
+        ("market.team_size", '{ dist = "exponential", mean = 1e7 }',
+         "mean (10000000.0) is too large; at most 1000000 potential users per company"),
+    ],
+)
+def test_count_distributions_have_a_maximum(key: str, value: str, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(f": {message}") + "$"):
+        load_scenario_text("", overrides=[f"{key}={value}"])
+
+
+def test_count_distributions_at_their_maximum_are_accepted() -> None:
+    sc = load_scenario_text("", overrides=[
+        'collaboration.invites={ dist = "poisson", mean = 1000 }',
+        'market.team_size={ dist = "fixed", value = 1000000 }'])
+    assert sc["collaboration.invites"].mean() == 1000  # type: ignore[attr-defined]
+    assert sc["market.team_size"].mean() == 1_000_000  # type: ignore[attr-defined]
+    assert PARAMS_BY_PATH["collaboration.invites"].dist_maximum == 1000
+    assert PARAMS_BY_PATH["market.team_size"].dist_maximum == 1_000_000
 
 
 def test_bool_and_choice(cwd: Path) -> None:

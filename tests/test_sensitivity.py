@@ -341,7 +341,7 @@ def test_the_real_twin_screens_the_baseline() -> None:
 def test_results_folder(acquisition: Sensitivity, tmp_path: Path) -> None:
     out = write_sensitivity(acquisition, tmp_path / "s")
     assert sorted(p.name for p in out.iterdir()) == [
-        "report.html", "scenario.toml", "sensitivity.csv", "summary.json", "tornado.png"]
+        ".flywheel.json", "report.html", "scenario.toml", "sensitivity.csv", "summary.json", "tornado.png"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["kind"] == "sensitivity" and summary["target"]["name"] == "signups"
     assert summary["runs"] == {"des": 7}

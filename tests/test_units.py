@@ -102,6 +102,25 @@ def test_parse_duration_refusals(value: object, message: str) -> None:
         parse_duration(value)
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e308y", '"1e308y" is too long; durations are at most 1000y'),
+        ("1001y", '"1001y" is too long; durations are at most 1000y'),
+        ("365251d", '"365251d" is too long; durations are at most 1000y'),
+    ],
+)
+def test_parse_duration_refuses_more_than_1000_years(value: str, message: str) -> None:
+    with pytest.raises(UnitError, match=f"^{re.escape(message)}$"):
+        parse_duration(value)
+
+
+def test_parse_duration_accepts_up_to_1000_years_and_tiny_values() -> None:
+    assert parse_duration("1000y") == 1000 * DAYS_PER_YEAR
+    assert parse_duration("365250d") == 365250.0
+    assert parse_duration("1e-300d") == 1e-300
+
+
 def test_unit_error_is_a_value_error() -> None:
     assert issubclass(UnitError, ValueError)
 
@@ -155,6 +174,21 @@ def test_parse_rate(text: str, per_day: float) -> None:
 )
 def test_parse_rate_refusals(value: object, message: str) -> None:
     with pytest.raises(UnitError, match=f"^{re.escape(message)}"):
+        parse_rate(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1e400/day", '"1e400/day" is not a finite rate'),
+        ("1e308/min", '"1e308/min" is not a finite rate per day; write a smaller rate'),
+        ("1/1e-320d", '"1/1e-320d" is not a finite rate per day; write a smaller rate'),
+        ("5/2000y", 'bad period "2000y" in "5/2000y": "2000y" is too long; '
+                    "durations are at most 1000y"),
+    ],
+)
+def test_parse_rate_refuses_non_finite_results(value: str, message: str) -> None:
+    with pytest.raises(UnitError, match=f"^{re.escape(message)}$"):
         parse_rate(value)
 
 

@@ -261,7 +261,8 @@ def test_cli_suite_writes_the_folder_and_refuses_to_overwrite(cwd: Path) -> None
     assert first.exit_code == 0, (first.output, first.exception)
     assert "Constant-hazard retention" in first.stdout and "PASS" in first.stdout
     files = {p.name for p in (cwd / "val").iterdir()}
-    assert files == {"validation.md", "report.html", "constant_hazard.png", "checks.json"}
+    assert files == {"validation.md", "report.html", "constant_hazard.png", "checks.json",
+                     ".flywheel.json"}
     data = json.loads((cwd / "val" / "checks.json").read_text())
     assert data["passed"] is True
     (chk,) = data["checks"]
