@@ -19,6 +19,7 @@ from flywheel.results import (
     ResultsExistError,
     check_out,
     default_out_dir,
+    is_ours,
     write_results,
 )
 from flywheel.runner import EngineError, RunResult, default_jobs, simulate
@@ -686,6 +687,9 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
 
     check_out(out, force=False, unique=True)  # a folder of its own, writable (an older
     # demo there is moved aside below, not replaced)
+    if os.path.lexists(out) and not is_ours(out):
+        raise ResultsExistError(f"{out} exists and is not a folder Flywheel wrote; the demo "
+                                "moves an older demo aside, nothing else: choose another --out")
     specs = [cmp.load_comparison(builtin_scenarios_dir() / f) for f in DEMO_COMPARISONS]
     j = jobs or default_jobs()
     total = replications * sum(len(s.scenarios) for s in specs)

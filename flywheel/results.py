@@ -148,6 +148,14 @@ def _foreign(folder: Path) -> list[str]:
     return [f for f in _files(folder) if f not in ours]
 
 
+def is_ours(folder: Path | str) -> bool:
+    """Whether ``folder`` is a folder Flywheel wrote that holds nothing else (what
+    ``--force`` may replace, and what the demo may move aside)."""
+    folder = Path(folder)
+    return (folder.is_dir() and not folder.is_symlink() and _manifest(folder) is not None
+            and not _foreign(folder))
+
+
 def check_out(out: Path | str, force: bool, unique: bool = False) -> None:
     """Check a results folder before anything runs, so nobody waits for a run that
     cannot be saved; checked again when writing.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import os
 import signal
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -168,17 +169,20 @@ def worker_pool(jobs: int | None, n: int, executor: Executor | None = None
     try:
         yield pool
     except BaseException:
-        # Ctrl-C or an error: stop now, without waiting for replications under way
-        # Python 3.11's pool would then fail the futures that map() has just cancelled,
-        # and print a traceback for it: it is told to forget them first.
-        pending = getattr(pool, "_pending_work_items", None)
-        if isinstance(pending, dict):
-            pending.clear()
+        # Ctrl-C or an error: stop now, without waiting for replications under way.  The
+        # pool's own thread then fails the futures it still holds (on Python 3.11 with an
+        # error about the ones map() cancelled): this process is on its way out, and that
+        # thread's complaint is not the user's news.
+        threading.excepthook = _quiet_thread_errors
+        pool.shutdown(wait=False, cancel_futures=True)
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.terminate()
-        pool.shutdown(wait=False)
         raise
     pool.shutdown()
+
+
+def _quiet_thread_errors(args: threading.ExceptHookArgs) -> None:
+    """Say nothing of errors in background threads (set once a run is being stopped)."""
 
 
 def _ignore_interrupt() -> None:

@@ -356,3 +356,23 @@ def test_validate_checks_a_comparison_file() -> None:
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stdout.startswith("# comparison ttv: 2 scenarios")
     assert "question: unknown key" not in result.output
+
+
+def test_demo_moves_aside_only_a_demo_it_wrote(cwd: Path) -> None:
+    write(cwd, "proj/important.txt", "keep me")
+    result = invoke("demo", "-n", "2", "-j", "1", "-q", "--out", "proj")
+    one_error_line(result, "proj", "not a folder Flywheel wrote")
+    assert "Flywheel demo" not in result.stderr  # refused before running
+    assert sorted(p.name for p in cwd.iterdir()) == ["proj"]
+    assert (cwd / "proj" / "important.txt").read_text() == "keep me"
+
+
+def test_twin_refuses_what_it_cannot_solve_in_one_line(cwd: Path) -> None:
+    """The mean-field twin takes at most MAX_INVITES invites per activated user; past it,
+    one line points to the simulation instead of minutes of integration."""
+    from flywheel.meanfield import MAX_INVITES
+
+    result = invoke("run", "baseline", "--engine", "meanfield", "--out", "o",
+                    "--set", f"collaboration.invites.mean={MAX_INVITES + 5}")
+    one_error_line(result, "collaboration.invites", "--engine des")
+    assert not (cwd / "o").exists()
