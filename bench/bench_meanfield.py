@@ -62,17 +62,13 @@ def one(name: str, factor: float) -> dict[str, float]:
 def convergence(path: str, scales: tuple[int, ...] = (1, 4, 16, 64), reps: int = 8) -> None:
     """The RMS relative gap (twin vs replication mean) against the scale, with s^-1/2."""
     import math
-    import sys as _sys
-    from pathlib import Path
 
     import numpy as np
     from matplotlib.figure import Figure
 
-    _sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from test_meanfield import convergence_gaps  # the test's measurement, one definition
-
     from flywheel.plots import png_bytes
     from flywheel.results import write_file
+    from flywheel.validation import convergence_gaps  # the test's measurement, one definition
 
     gaps, ses = [], []
     for s in scales:

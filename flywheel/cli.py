@@ -22,7 +22,7 @@ from flywheel.results import (
     is_ours,
     write_results,
 )
-from flywheel.runner import EngineError, RunResult, default_jobs, simulate
+from flywheel.runner import EngineError, RunResult, default_jobs, simulate, worker_pool
 from flywheel.scenario import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.units import UnitError, parse_duration
 from flywheel.workload import WorkloadError
@@ -174,9 +174,11 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
     _guard([sc], n, min(j, n), allow_large)
     click.echo(f"Running {sc.name}: {n} replications, seed {sc['simulation.seed']}, "
                f"{j} job{'s' if j > 1 else ''}", err=True)
-    with _progress(n, quiet, sc.name) as bar:
-        result = simulate(sc, jobs=j, progress=bar.update)
-    path = write_results(result, out_dir, force=force, unique=out is None)
+    # one pool runs the replications, then draws the charts side by side
+    with worker_pool(j, n) as pool:
+        with _progress(n, quiet, sc.name) as bar:
+            result = simulate(sc, jobs=j, progress=bar.update, executor=pool)
+        path = write_results(result, out_dir, force=force, unique=out is None, executor=pool)
     click.echo(headline_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -491,10 +493,12 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
     click.echo(f"Comparing {k} scenarios: {n} replications each, seed "
                f"{seed if seed is not None else first['simulation.seed']}, "
                f"{j} job{'s' if j > 1 else ''}", err=True)
-    with _progress(n * k, quiet, "compare") as bar:
-        result = cmp.compare(what, replications=n, seed=seed, jobs=j, progress=bar.update,
-                             metrics=chosen, name=name)
-    path = cmp.write_comparison(result, out_dir, force=force, unique=out is None)
+    with worker_pool(j, n * k) as pool:  # runs the replications, then draws the charts
+        with _progress(n * k, quiet, "compare") as bar:
+            result = cmp.compare(what, replications=n, seed=seed, jobs=j, progress=bar.update,
+                                 metrics=chosen, name=name, executor=pool)
+        path = cmp.write_comparison(result, out_dir, force=force, unique=out is None,
+                                    executor=pool)
     click.echo(comparison_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -532,10 +536,11 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
                f"{n} replications each, seed "
                f"{seed if seed is not None else base['simulation.seed']}, "
                f"{j} job{'s' if j > 1 else ''}", err=True)
-    with _progress(points * n, quiet, "sweep") as bar:
-        result = cmp.sweep(base, axes, replications=n, seed=seed, jobs=j, progress=bar.update,
-                           metrics=chosen)
-    path = cmp.write_sweep(result, out_dir, force=force, unique=out is None)
+    with worker_pool(j, points * n) as pool:  # runs the replications, then draws the charts
+        with _progress(points * n, quiet, "sweep") as bar:
+            result = cmp.sweep(base, axes, replications=n, seed=seed, jobs=j,
+                               progress=bar.update, metrics=chosen, executor=pool)
+        path = cmp.write_sweep(result, out_dir, force=force, unique=out is None, executor=pool)
     click.echo(sweep_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -607,7 +612,7 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
     report.html, summary.json and the scenario as run.
     """
     from flywheel import report
-    from flywheel.sensitivity import (  # the module: flywheel.sensitivity is the function
+    from flywheel.sensitivity import (
         check_target,
         default_sensitivity_dir,
         levers,
@@ -695,33 +700,34 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
     total = replications * sum(len(s.scenarios) for s in specs)
     click.echo(f"Flywheel demo: {len(specs)} comparisons, {replications} replications per "
                f"scenario, {j} job{'s' if j > 1 else ''}", err=True)
-    results = []
-    with _progress(total, quiet, "demo") as bar:
-        for spec in specs:
-            results.append(cmp.compare(spec, replications=replications, seed=seed, jobs=j,
-                                       progress=bar.update))
-    for spec, res in zip(specs, results, strict=True):
-        click.echo(f"\n{spec.question or spec.description}")
-        for line in report.findings(res)[:4]:
-            click.echo(f"  - {line}")
-    kept = None
-    if out.exists():  # keep the older demo, and say where it went
-        stamp = datetime.fromtimestamp(out.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
-        kept = out.with_name(f"{out.name}-{stamp}")
-        n = 1
-        while kept.exists():
-            n += 1
-            kept = out.with_name(f"{out.name}-{stamp}-{n}")
-        os.rename(out, kept)
-
-    def fill(tmp: Path) -> None:
-        (tmp / "report.html").write_text(report.demo_report(results), encoding="utf-8")
-        for spec, res in zip(specs, results, strict=True):
-            cmp.write_comparison(res, tmp / spec.name)
-
     from flywheel.results import write_folder
 
-    path = write_folder(out, False, fill, kind="demo")
+    results = []
+    with worker_pool(j, total) as pool:  # runs the replications, then draws the charts
+        with _progress(total, quiet, "demo") as bar:
+            for spec in specs:
+                results.append(cmp.compare(spec, replications=replications, seed=seed, jobs=j,
+                                           progress=bar.update, executor=pool))
+        for spec, res in zip(specs, results, strict=True):
+            click.echo(f"\n{spec.question or spec.description}")
+            for line in report.findings(res)[:4]:
+                click.echo(f"  - {line}")
+        kept = None
+        if out.exists():  # keep the older demo, and say where it went
+            stamp = datetime.fromtimestamp(out.stat().st_mtime).strftime("%Y%m%d-%H%M%S")
+            kept = out.with_name(f"{out.name}-{stamp}")
+            n = 1
+            while kept.exists():
+                n += 1
+                kept = out.with_name(f"{out.name}-{stamp}-{n}")
+            os.rename(out, kept)
+
+        def fill(tmp: Path) -> None:
+            (tmp / "report.html").write_text(report.demo_report(results), encoding="utf-8")
+            for spec, res in zip(specs, results, strict=True):
+                cmp.write_comparison(res, tmp / spec.name, executor=pool)
+
+        path = write_folder(out, False, fill, kind="demo")
     if kept is not None:
         click.echo(f"\nThe previous demo was kept in {kept}/", err=True)
     click.echo(f"\nReport: {path / 'report.html'}")

@@ -34,16 +34,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 from flywheel import __version__
 from flywheel.defaults import PARAMS, PARAMS_BY_PATH
-from flywheel.metrics import HEADLINE, METRICS, check_metrics, mean_ci
+from flywheel.metrics import HEADLINE, METRICS, MeanCI, check_metrics, format_value, mean_ci
 from flywheel.results import default_out_dir, slug, write_csv, write_folder, write_json
-from flywheel.runner import RunResult, simulate, worker_pool
+from flywheel.runner import RunResult, _ci_range, _ci_text, _html_table, simulate, worker_pool
 from flywheel.scenario import (
     SET_SOURCE,
     Scenario,
@@ -57,6 +56,9 @@ from flywheel.scenario import (
     toml_value,
 )
 from flywheel.units import UnitError, parse_duration, parse_rate
+
+if TYPE_CHECKING:  # pandas is imported only by the methods that return a DataFrame
+    import pandas as pd
 
 __all__ = [
     "COMPARISON_KEYS",
@@ -119,7 +121,9 @@ def welch_ci(reference: Sequence[float], other: Sequence[float],
     if se == 0.0:
         return diff, diff, diff
     df = (vx + vy) ** 2 / (vx**2 / (len(x) - 1) + vy**2 / (len(y) - 1))
-    half = float(stats.t.ppf(0.5 + level / 2, df) * se)
+    from scipy import special  # t quantile, as in metrics.mean_ci
+
+    half = float(special.stdtrit(df, 0.5 + level / 2) * se)
     return diff, diff - half, diff + half
 
 
@@ -222,15 +226,17 @@ class Comparison:
         replication lacks the metric in either)."""
         return _differences(self.results[0].values(metric), self.results[i].values(metric))
 
-    def paired_diff(self, metric: str, i: int) -> tuple[float, float, float]:
+    def paired_diff(self, metric: str, i: int) -> MeanCI:
         """Scenario ``i`` minus scenario 0: the mean of the per-replication differences
-        and its 95% Student t interval (common random numbers make the pairs)."""
+        and its 95% Student t interval (common random numbers make the pairs), as
+        ``MeanCI(mean, lo, hi)``."""
         return mean_ci(self.paired_values(metric, i))
 
-    def unpaired_diff(self, metric: str, i: int) -> tuple[float, float, float]:
+    def unpaired_diff(self, metric: str, i: int) -> MeanCI:
         """Scenario ``i`` minus scenario 0 as if the runs were independent: difference
-        of means and its 95% Welch interval.  For contrast with :meth:`paired_diff`."""
-        return welch_ci(self.results[0].values(metric), self.results[i].values(metric))
+        of means and its 95% Welch interval, as ``MeanCI(mean, lo, hi)``.  For contrast
+        with :meth:`paired_diff`."""
+        return MeanCI(*welch_ci(self.results[0].values(metric), self.results[i].values(metric)))
 
     def rows(self, metrics: Sequence[str] | None = None) -> list[dict[str, object]]:
         """Tidy rows, one per metric and scenario: metric, label, unit, scenario, mean,
@@ -247,6 +253,41 @@ class Comparison:
                              "scenario": labels[i], "mean": mean, "ci95_lo": lo,
                              "ci95_hi": hi, "diff": d, "diff_lo": dlo, "diff_hi": dhi})
         return rows
+
+    def frame(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`rows` as a pandas DataFrame (the columns of ``comparison.csv``)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.rows(metrics), columns=_COMPARISON_HEADER)
+
+    def _described(self) -> str:
+        labels = self.labels
+        return (f"{len(self.scenarios)} scenarios (reference {labels[0] if labels else '-'}), "
+                f"{self.replications} replications, seed {self.seed}")
+
+    def __repr__(self) -> str:
+        labels = self.labels
+        shown = [f"{m} {labels[i]} {_ci_text(self.paired_diff(m, i), m, signed=True)}"
+                 for m in self.metrics[:3] for i in range(1, min(len(self.results), 4))]
+        more = len(self.results) - 4
+        tail = f"; ... {more} more scenarios" if more > 0 else ""
+        return (f"<Comparison {self.name}: {self._described()}; paired differences "
+                f"vs {labels[0] if labels else '-'}: {'; '.join(shown) or 'none'}{tail}>")
+
+    def _repr_html_(self) -> str:
+        labels = self.labels
+        rows = []
+        for m in self.metrics:
+            meta = METRICS[m]
+            for i, result in enumerate(self.results):
+                mci = result.mean_ci(m)
+                diff = "" if i == 0 else _ci_text(self.paired_diff(m, i), m, signed=True)
+                rows.append([meta.label if i == 0 else "", labels[i],
+                             format_value(mci.mean, meta.unit), _ci_range(mci, m), diff])
+        return _html_table(f"Comparison {self.name}: {self._described()}",
+                           ["metric", "scenario", "mean", "95% CI",
+                            f"paired difference vs {labels[0] if labels else '-'} [95% CI]"],
+                           rows)
 
     def parameter_differences(self) -> dict[str, list[object]]:
         """Parameter paths whose values (as written, TOML form) differ between the
@@ -346,6 +387,10 @@ def _comparison_scenario(entry: str, path: Path, display: str,
 def _entry_scenario(entry: str, path: Path, display: str,
                     overrides: Sequence[str]) -> Scenario:
     target = Path(os.path.normpath(path.parent / entry))
+    if target.is_file() and is_comparison_file(target):
+        raise ScenarioError("is a comparison file, not a scenario", file=display,
+                            key="scenarios", value=entry,
+                            allowed="list scenario files (or shipped scenarios' names)")
     if target.is_file():
         return load_scenario(target, overrides)
     plain = "/" not in entry and os.sep not in entry
@@ -558,6 +603,43 @@ class Sweep:
                              "mean": mean, "ci95_lo": lo, "ci95_hi": hi})
         return rows
 
+    def frame(self, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+        """:meth:`rows` as a pandas DataFrame (the columns of ``sweep.csv``)."""
+        import pandas as pd
+
+        columns = ["point", *(k for k, _ in self.axes), "metric", "label", "unit", "mean",
+                   "ci95_lo", "ci95_hi"]
+        return pd.DataFrame(self.rows(metrics), columns=columns)
+
+    def _described(self) -> str:
+        axes = " × ".join(f"{k} ({len(v)} value{'s' if len(v) != 1 else ''})"
+                          for k, v in self.axes)
+        return (f"{axes}; {len(self.points)} points, {self.replications} replications, "
+                f"seed {self.seed}")
+
+    def __repr__(self) -> str:
+        shown = []
+        for m in self.metrics[:3]:
+            unit = METRICS[m].unit
+            means = [r.mean_ci(m).mean for r in self.results]
+            finite = [x for x in means if not math.isnan(x)]
+            span = (f"{format_value(min(finite), unit)} to {format_value(max(finite), unit)}"
+                    if finite else "-")
+            shown.append(f"{m} {span}")
+        return f"<Sweep {self.name}: {self._described()}; means {'; '.join(shown)}>"
+
+    def _repr_html_(self, limit: int = 30) -> str:
+        keys = [k for k, _ in self.axes]
+        metrics = self.metrics[:6]
+        rows = []
+        for i, (point, result) in enumerate(zip(self.points[:limit], self.results, strict=False)):
+            cells: list[object] = [i, *(_shown(point[k]) for k in keys)]
+            cells += [_ci_text(result.mean_ci(m), m) for m in metrics]
+            rows.append(cells)
+        header = ["point", *keys, *(f"{METRICS[m].label} [95% CI]" for m in metrics)]
+        return _html_table(f"Sweep {self.name}: {self._described()}", header, rows,
+                           more=max(0, len(self.points) - limit))
+
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``: the axes, the points, and every metric (the
         chosen ones first) at every point with mean, CI and per-replication values."""
@@ -723,7 +805,8 @@ _COMPARISON_HEADER = ["metric", "label", "unit", "scenario", "mean", "ci95_lo", 
 
 
 def write_comparison(comparison: Comparison, out: Path | str, force: bool = False,
-                     charts: bool = True, unique: bool = False) -> Path:
+                     charts: bool = True, unique: bool = False,
+                     executor: Executor | None = None) -> Path:
     """Write summary.json, comparison.csv, each scenario-<i>-<name>.toml and (with
     ``charts``) PNG charts and a self-contained report.html to ``out``."""
 
@@ -739,10 +822,11 @@ def write_comparison(comparison: Comparison, out: Path | str, force: bool = Fals
         if charts:
             from flywheel import plots, report  # matplotlib only when charts are asked for
 
-            # each chart is rendered once: written as a PNG and embedded in the report
-            pngs = {"overlay": plots.png_bytes(plots.comparison_overlay(comparison))}
-            for metric in comparison.metrics:
-                pngs[metric] = plots.png_bytes(plots.comparison_bars(comparison, metric))
+            # each chart is rendered once (side by side in ``executor``'s workers): written
+            # as a PNG and embedded in the report
+            jobs = {"overlay": (plots.comparison_overlay, (comparison,))}
+            jobs.update({m: (plots.comparison_bars, (comparison, m)) for m in comparison.metrics})
+            pngs = plots.render(jobs, executor)
             for name, png in pngs.items():
                 (tmp / f"{name}.png").write_bytes(png)
             (tmp / "report.html").write_text(report.comparison_report(comparison, pngs),
@@ -752,7 +836,8 @@ def write_comparison(comparison: Comparison, out: Path | str, force: bool = Fals
 
 
 def write_sweep(result: Sweep, out: Path | str, force: bool = False,
-                charts: bool = True, unique: bool = False) -> Path:
+                charts: bool = True, unique: bool = False,
+                executor: Executor | None = None) -> Path:
     """Write summary.json, sweep.csv, each point's scenario-<i>-<name>.toml and (with
     ``charts``) a PNG curve per metric and a self-contained report.html to ``out``."""
     keys = [k for k, _ in result.axes]
@@ -770,8 +855,10 @@ def write_sweep(result: Sweep, out: Path | str, force: bool = False,
         if charts:
             from flywheel import plots, report  # matplotlib only when charts are asked for
 
-            # each curve is rendered once: written as a PNG and embedded in the report
-            pngs = {m: plots.png_bytes(plots.sweep_curves(result, m)) for m in result.metrics}
+            # each curve is rendered once (side by side in ``executor``'s workers): written
+            # as a PNG and embedded in the report
+            pngs = plots.render({m: (plots.sweep_curves, (result, m)) for m in result.metrics},
+                                executor)
             for name, png in pngs.items():
                 (tmp / f"{name}.png").write_bytes(png)
             (tmp / "report.html").write_text(report.sweep_report(result, pngs=pngs),

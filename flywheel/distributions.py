@@ -13,6 +13,7 @@ numbers): their difference is the parameter's effect, not sampling noise.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -22,7 +23,6 @@ from numbers import Real
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import special, stats
 
 from flywheel.defaults import GAMMA_CV_MAX, GAMMA_CV_MIN, LOGNORMAL_MAX_SPREAD, MAX_COUNT
 from flywheel.units import UnitError, format_duration, parse_duration
@@ -45,8 +45,13 @@ __all__ = [
 #: What a distribution's values are: days, or plain counts.
 DOMAINS: tuple[str, ...] = ("duration", "count")
 
-#: Standard normal 90th percentile, Φ⁻¹(0.9) ≈ 1.2816.
-_Z90 = float(special.ndtri(0.9))
+@functools.cache
+def _z90() -> float:
+    """Standard normal 90th percentile, Φ⁻¹(0.9) ≈ 1.2816 (scipy is imported when first
+    needed, not when Flywheel is: ``flywheel --help`` stays fast)."""
+    from scipy import special
+
+    return float(special.ndtri(0.9))
 
 _EXAMPLE = {
     "duration": '{ dist = "exponential", mean = "3d" }',
@@ -256,7 +261,7 @@ class Lognormal(Distribution):
         """Standard deviation of log X: ln(p90 / median) / Φ⁻¹(0.9)."""
         if self.median == 0 or self.p90 == self.median:
             return 0.0
-        return math.log(self.p90 / self.median) / _Z90
+        return math.log(self.p90 / self.median) / _z90()
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         z = rng.standard_normal(_check_size(size))
@@ -270,6 +275,8 @@ class Lognormal(Distribution):
         sigma = self.sigma
         if sigma == 0:
             return self.median
+        from scipy import special
+
         return float(self.median * np.exp(sigma * special.ndtri(q)))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
@@ -279,6 +286,8 @@ class Lognormal(Distribution):
             return _step(x, self.median)
         out = np.zeros_like(x)
         positive = x > 0
+        from scipy import special
+
         out[positive] = special.ndtr((np.log(x[positive]) - math.log(self.median)) / sigma)
         return out
 
@@ -366,12 +375,16 @@ class Gamma(Distribution):
         q = _check_q(q)
         if self.scale == 0:
             return 0.0  # a point mass at zero (not inf * 0 at q = 1)
+        from scipy import special
+
         return float(special.gammaincinv(self.shape, q) * self.scale)
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         if self.scale == 0:
             return _step(x, 0.0)
+        from scipy import special
+
         return special.gammainc(self.shape, np.maximum(x, 0.0) / self.scale)
 
     def scaled(self, factor: float) -> Gamma:
@@ -565,10 +578,14 @@ class Poisson(Distribution):
         q = _check_q(q)
         if self.mean_value == 0:
             return 0.0
+        from scipy import stats
+
         return float(max(stats.poisson.ppf(q, self.mean_value), 0.0))
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
+        from scipy import stats
+
         return np.asarray(stats.poisson.cdf(np.floor(x), self.mean_value), dtype=np.float64)
 
     def scaled(self, factor: float) -> Poisson:

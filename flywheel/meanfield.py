@@ -52,11 +52,13 @@ import numpy as np
 from scipy import sparse
 from scipy.integrate import solve_ivp
 
+from flywheel.codes import PAYWALL_PENDING, TeamState
 from flywheel.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
 from flywheel.distributions import Distribution, Exponential
 from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid
 from flywheel.model import CHANNELS, USER_STATES
 from flywheel.scenario import Scenario
+from flywheel.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings, Tenure, size_pmf
 
 __all__ = [
     "APPROXIMATED",
@@ -75,8 +77,7 @@ __all__ = [
 
 EXACT, APPROXIMATED, NOT_REPRESENTED = "same in the mean", "approximated", "not represented"
 
-#: The pricing models the twin carries.
-SELF_SERVE_MODELS = ("freemium", "trial", "reverse_trial")
+# (the pricing models the twin carries: SELF_SERVE_MODELS, from flywheel.settings)
 
 
 @dataclass(frozen=True)
@@ -87,32 +88,17 @@ class Mechanism:
     status: str  # EXACT, APPROXIMATED or NOT_REPRESENTED
     how: str
     #: Whether the mechanism is on in a scenario (None: always on).
-    on: Callable[[Mapping[str, Any]], bool] | None = None
-
-
-def _model(v: Mapping[str, Any]) -> str:
-    return str(v["pricing.model"])
-
-
-def _trial(v: Mapping[str, Any]) -> bool:
-    return _model(v) in ("trial", "reverse_trial")
-
-
-def _free_tier(v: Mapping[str, Any]) -> bool:
-    return _model(v) in ("freemium", "reverse_trial")
-
-
-def _sales_on(v: Mapping[str, Any]) -> bool:
-    return _model(v) not in SELF_SERVE_MODELS or int(v.get("sales.reps", 0) or 0) > 0
+    on: Callable[[Settings], bool] | None = None
 
 
 def _exp(d: object) -> bool:
     return isinstance(d, Exponential)
 
 
-def _no_friction(v: Mapping[str, Any]) -> bool:
-    f = v["onboarding.setup_friction"]
-    return bool(v["onboarding.sandbox"]) or float(f.quantile(1.0)) == 0.0
+def _exact_race(s: Settings) -> bool:
+    """Exponential TTV (the one in effect) and patience, and no setup friction."""
+    onb = s.onboarding
+    return _exp(onb.patience) and _exp(onb.effective_ttv) and not onb.has_friction
 
 
 M = Mechanism
@@ -129,10 +115,10 @@ MECHANISMS: tuple[Mechanism, ...] = (
     M("acquisition: word of mouth", APPROXIMATED,
       "referral contacts from the current active users; the DES uses those at the start of "
       "each day (a lag of up to a day, under 0.01 of the Bass share F)",
-      lambda v: float(v["acquisition.referral"]) > 0),
+      lambda s: s.acquisition.referral > 0),
     M("card-required trial", EXACT, "contacts that would start a company go ahead with "
       "trial.card_signup_factor; conversion uses the card probability",
-      lambda v: _model(v) == "trial" and bool(v["trial.card_required"])),
+      lambda s: s.card_trial),
     M("joining a touched company", APPROXIMATED,
       "the people still reachable are exact in the mean per size bin (sizes 1, 2, 3, then "
       "ratio 3); a later signup goes to a team class in proportion to the people its "
@@ -141,16 +127,12 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "no-show, TTV (with setup friction for a company's first signup, the sandbox, the "
       "invitee factor) against patience: outcome probabilities computed from the "
       "distributions; their timing is exact for exponential TTV and patience",
-      lambda v: _exp(v["onboarding.patience"]) and _exp(
-          v["onboarding.sandbox_ttv" if v["onboarding.sandbox"] else "onboarding.ttv"])
-      and _no_friction(v)),
+      _exact_race),
     M("onboarding delays", APPROXIMATED,
       "the race's outcome times as a chain of exponential stages (quantile groups, stages "
       "of at least 12 hours, outcomes under 6 hours taken as instant): outcome "
       "probabilities exact, timing off by up to about half a day",
-      lambda v: not (_exp(v["onboarding.patience"]) and _exp(
-          v["onboarding.sandbox_ttv" if v["onboarding.sandbox"] else "onboarding.ttv"])
-          and _no_friction(v))),
+      lambda s: not _exact_race(s)),
     M("teams", APPROXIMATED,
       "teams of one class are taken alike: a signup pending in a class lands in it, on "
       "one of its teams at random (the DES knows each user's own team); exact for "
@@ -162,30 +144,30 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "virality turns that into 4% more invitees); the invite delay as stages (exact if "
       "exponential)"),
     M("retention", EXACT, "constant hazard -ln(1 - c) per month",
-      lambda v: float(v["retention.tenure_shape"]) == 1.0),
+      lambda s: s.retention.tenure.constant),
     M("retention with a decaying or rising hazard", APPROXIMATED,
       "Weibull tenure as phases for all seats together; every team sees the seats' "
-      "average hazard", lambda v: float(v["retention.tenure_shape"]) != 1.0),
+      "average hazard", lambda s: not s.retention.tenure.constant),
     M("seat limit", APPROXIMATED,
       "seats counted per team up to 8, a lump above with its extra seats (geometric "
       "closure); users waiting at the paywall counted per bin, each pending team "
       "holding the mean",
-      lambda v: _free_tier(v) and int(v["free_tier.seat_limit"]) > 0),
+      lambda s: s.pricing.free_tier and s.free_tier.seat_limit > 0),
     M("usage limit", APPROXIMATED,
       "usage as 8 Erlang stages crossed at the team's seats x usage rate: the paywall "
       "comes at the right mean time, spread by about +/-35%",
-      lambda v: _free_tier(v) and float(v["free_tier.usage_limit"]) > 0),
+      lambda s: s.pricing.free_tier and s.free_tier.usage_limit > 0),
     M("paywall decision", EXACT, "decision delay exponential; upgrade or capped as in the DES",
-      lambda v: _free_tier(v) and _exp(v["pricing.decision_delay"])),
+      lambda s: s.pricing.free_tier and _exp(s.pricing.decision_delay)),
     M("paywall decision delay", APPROXIMATED, "the decision delay as stages",
-      lambda v: _free_tier(v) and not _exp(v["pricing.decision_delay"])),
+      lambda s: s.pricing.free_tier and not _exp(s.pricing.decision_delay)),
     M("trial length", APPROXIMATED,
       "the fixed trial length as 12 Erlang stages (trials end at the right mean time, "
       "spread by about +/-29%); a first signup's onboarding runs on the same clock",
-      _trial),
+      lambda s: s.pricing.trial),
     M("reverse-trial fallback", APPROXIMATED,
       "usage accrued in the trial taken as seats x usage rate x half the trial",
-      lambda v: _model(v) == "reverse_trial" and float(v["free_tier.usage_limit"]) > 0),
+      lambda s: s.pricing.reverse_trial and s.free_tier.usage_limit > 0),
     M("paying teams", EXACT,
       "price per seat, logo churn (exponential), and a paying team whose last user leaves "
       "cancels, given the team's seats"),
@@ -197,7 +179,7 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "(one deterministic run)"),
     M("sales motions", NOT_REPRESENTED,
       "sales-led pricing, PQLs, the sales queue, reps, outbound leads and contracts; the "
-      "twin runs the self-serve flywheel only", _sales_on),
+      "twin runs the self-serve flywheel only", lambda s: s.sales_motion),
 )
 
 
@@ -208,26 +190,27 @@ def _values(scenario: Scenario | Mapping[str, Any]) -> Mapping[str, Any]:
 def mechanism_notes(scenario: Scenario | Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """``(status, mechanism, how)`` for every mechanism the scenario uses that the twin
     approximates or does not represent."""
-    v = _values(scenario)
+    s = Settings.of(scenario)
     return [(m.status, m.name, m.how) for m in MECHANISMS
-            if m.status != EXACT and (m.on is None or m.on(v))]
+            if m.status != EXACT and (m.on is None or m.on(s))]
 
 
 def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
     """What ``scenario`` switches on that the twin does not represent, one line each
     (empty: the twin carries every mechanism it uses, some approximately)."""
     v = _values(scenario)
+    s = Settings.of(scenario)
     out = []
-    model = _model(v)
+    model = s.pricing.model
     if model not in SELF_SERVE_MODELS:
         out.append(f'pricing.model = "{model}": the twin carries only '
                    f"{', '.join(SELF_SERVE_MODELS)} (it ran the scenario as freemium)")
-    invites = float(v["collaboration.invites"].mean()) if "collaboration.invites" in v else 0.0
+    invites = s.collaboration.invites_mean
     if invites > MAX_INVITES:
         out.append(f"collaboration.invites with a mean of {invites:g}: the twin carries at most "
                    f"{MAX_INVITES:g} invites per activated user (its equations grow too stiff "
                    "to solve in reasonable time beyond that)")
-    reps = int(v.get("sales.reps", 0) or 0)
+    reps = s.sales.reps
     if reps > 0:
         keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"
                 and _non_default(p, v[p])]
@@ -548,19 +531,20 @@ def _delay_chain(dist: Distribution, allow_instant: bool = True) -> Chain:
     return ch
 
 
-def _tenure_chain(churn_monthly: float, shape: float) -> tuple[Chain | None, float]:
+def _tenure_chain(tenure: Tenure) -> tuple[Chain | None, float]:
     """The seats' tenure: ``(None, hazard per day)`` for a constant hazard, else a chain
-    fitted to the Weibull tenure of the DES (``model._weibull``)."""
-    c = float(churn_monthly)
+    fitted to the Weibull tenure of the DES (:class:`flywheel.settings.Tenure`), with the
+    hazard -ln(1 - c) per month beside it; a certain churn is the fastest rate, MAX_RATE."""
+    c = tenure.churn_monthly
     if c <= 0:
         return None, 0.0
     if c >= 1:
         return None, MAX_RATE
-    lam = -math.log1p(-c) / DAYS_PER_MONTH
-    k = float(shape)
-    if k == 1.0:
+    lam = tenure.hazard
+    k = tenure.shape
+    if tenure.constant:
         return None, lam
-    scale = DAYS_PER_MONTH / (-math.log1p(-c)) ** (1.0 / k)
+    scale = tenure.scale
     hi = min(scale * (-math.log(1e-7)) ** (1.0 / k), 3.0e4)
     g = _grid(hi)
     f = 1.0 - np.exp(-(g / scale) ** k)
@@ -578,17 +562,10 @@ def _tenure_chain(churn_monthly: float, shape: float) -> tuple[Chain | None, flo
 # -- the market ----------------------------------------------------------------------------
 
 def _size_pmf(dist: Distribution) -> tuple[np.ndarray, np.ndarray]:
-    """Company sizes and their probabilities, as ``model._size_histogram`` draws them
-    (rounded, at least 1, the tail beyond the 1 - 1e-7 quantile or 200,000 lumped)."""
-    top = float(dist.quantile(1 - 1e-7))
-    smax = int(min(max(math.ceil(top) + 1, 1), 200_000))
-    s = np.arange(1, smax + 1, dtype=np.int64)
-    cdf = np.asarray(dist.cdf(s + 0.5), dtype=float)
-    cdf[-1] = 1.0
-    pmf = np.clip(np.diff(np.concatenate([[0.0], cdf])), 0.0, None)
-    keep = pmf > 0
-    s, pmf = s[keep], pmf[keep]
-    return s.astype(float), pmf / pmf.sum()
+    """Company sizes (as floats) and their probabilities, as the simulation draws them
+    (:meth:`flywheel.settings.Market.size_pmf`)."""
+    sizes, pmf = size_pmf(dist)
+    return sizes.astype(float), pmf
 
 
 def _size_bins(sizes: np.ndarray, pmf: np.ndarray,
@@ -632,7 +609,13 @@ def _representatives(sizes: np.ndarray, counts: np.ndarray, exact_up_to: float =
 
 # -- team classes --------------------------------------------------------------------------
 
-FREE, PENDING, CAPPED, PAYING, TRIAL, NO_ACCESS = range(6)
+#: Plans of the team classes: the simulation's team states (flywheel.codes.TeamState), and
+#: PENDING, a free team whose paywall decision is under way (a class of its own here; a
+#: flag beside FREE in the simulation).
+FREE, TRIAL, PAYING, CAPPED, NO_ACCESS = (int(TeamState.FREE), int(TeamState.TRIAL),
+                                          int(TeamState.PAYING), int(TeamState.CAPPED),
+                                          int(TeamState.NO_ACCESS))
+PENDING = int(PAYWALL_PENDING)
 
 
 @dataclass
@@ -683,39 +666,35 @@ _EPS = 1e-3
 class _Twin:
     """The ODE system of one scenario: layout, parameters, right-hand side."""
 
-    def __init__(self, values: Mapping[str, Any], horizon: float) -> None:
-        p = dict(values)
-        self.H = float(horizon)
-        model = p["pricing.model"]
-        self.model = model if model in SELF_SERVE_MODELS else "freemium"
-        self.trial = self.model in ("trial", "reverse_trial")
-        self.reverse = self.model == "reverse_trial"
-        self.limit = int(p["free_tier.seat_limit"])
+    def __init__(self, settings: Settings) -> None:
+        self.settings = st = settings
+        self.H = st.horizon
+        # (a sales-led scenario runs as freemium: the twin carries self-serve models only)
+        self.model = st.pricing.model if st.pricing.model in SELF_SERVE_MODELS else "freemium"
+        self.trial = st.pricing.trial
+        self.reverse = st.pricing.reverse_trial
+        self.limit = st.free_tier.seat_limit
         # a positive limit within the simulation's 1e-9 tolerance is met at once there; taken
         # as 1e-9 here, so its stage rate stays finite (1e-300 would overflow)
-        limit = float(p["free_tier.usage_limit"])
+        limit = st.free_tier.usage_limit
         self.usage_limit = max(limit, 1e-9) if limit > 0 else 0.0
-        self.usage_rate = float(p["free_tier.usage_per_user"])
-        self.upgrade_p = float(p["pricing.upgrade_probability"])
-        self.acceptance = float(p["collaboration.acceptance"])
-        self.invites_mean = float(p["collaboration.invites"].mean())
-        card = self.model == "trial" and bool(p["trial.card_required"])
-        self.card = float(p["trial.card_signup_factor"]) if card else 1.0
-        self.convert_p = float(p["trial.card_convert_probability"] if card
-                               else p["trial.convert_probability"])
-        self.trial_length = max(float(p["trial.length"]), 1e-6)
-        self.organic = float(p["acquisition.organic"])
-        self.growth = float(p["acquisition.organic_growth"])
-        self.paid = float(p["acquisition.paid_budget"]) / float(p["acquisition.paid_cost_per_signup"])
-        self.referral = float(p["acquisition.referral"])
-        self.budget = float(p["acquisition.paid_budget"])
-        self.price = float(p["pricing.price_per_seat"])
-        self.serving = float(p["costs.serving_cost_per_free_user"])
-        c = float(p["paid.logo_churn_monthly"])
-        self.logo = 0.0 if c <= 0 else (MAX_RATE if c >= 1 else -math.log1p(-c) / DAYS_PER_MONTH)
-        self.tenure, self.churn = _tenure_chain(p["retention.churn_monthly"],
-                                                p["retention.tenure_shape"])
-        self.p = p
+        self.usage_rate = st.free_tier.usage_per_user
+        self.upgrade_p = st.pricing.upgrade_probability
+        self.acceptance = st.collaboration.acceptance
+        self.invites_mean = st.collaboration.invites_mean
+        self.card = st.card_signup_factor
+        self.convert_p = st.trial_convert_probability
+        self.trial_length = max(st.trial.length, 1e-6)
+        self.organic_rate = st.acquisition.organic_rate
+        self.paid = st.acquisition.paid_contacts
+        self.referral = st.acquisition.referral
+        self.budget = st.acquisition.paid_budget
+        self.price = st.pricing.price_per_seat
+        self.serving = st.costs.serving_cost_per_free_user
+        # a paying team's own cancellation: a constant hazard, a certain one at MAX_RATE
+        self.logo = min(st.paid.tenure.hazard, MAX_RATE)
+        self.user_tenure = st.retention.tenure
+        self.tenure, self.churn = _tenure_chain(self.user_tenure)
         self._onboarding()
         self._market()
         self._layout()
@@ -723,15 +702,14 @@ class _Twin:
     # -- construction ----------------------------------------------------------------------
 
     def _onboarding(self) -> None:
-        p = self.p
-        sandbox = bool(p["onboarding.sandbox"])
-        ttv: Distribution = p["onboarding.sandbox_ttv"] if sandbox else p["onboarding.ttv"]
-        patience: Distribution = p["onboarding.patience"]
-        no_show = float(p["onboarding.no_show"])
-        factor = float(p["onboarding.invited_ttv_factor"])
-        friction = None if sandbox else p["onboarding.setup_friction"]
-        has_friction = friction is not None and float(friction.quantile(1.0)) > 0
-        self.race_founder = _race(ttv, patience, no_show, friction if has_friction else None)
+        onb = self.settings.onboarding
+        ttv: Distribution = onb.effective_ttv
+        patience: Distribution = onb.patience
+        no_show = onb.no_show
+        factor = onb.invited_ttv_factor
+        has_friction = onb.has_friction
+        self.race_founder = _race(ttv, patience, no_show,
+                                  onb.setup_friction if has_friction else None)
         self.race_joiner = _race(ttv, patience, no_show)
         self.race_invitee = _race(ttv, patience, no_show, factor=factor)
         exp = isinstance(ttv, Exponential) and isinstance(patience, Exponential) \
@@ -747,8 +725,10 @@ class _Twin:
         self.ch_founder = _race_chain(self.race_founder, None if has_friction else exact(1.0))
         self.ch_joiner = _race_chain(self.race_joiner, exact(1.0))
         self.ch_invitee = _race_chain(self.race_invitee, exact(factor))
-        self.ch_invite = _delay_chain(p["collaboration.invite_delay"], allow_instant=False)
-        self.ch_decision = _delay_chain(p["pricing.decision_delay"], allow_instant=False)
+        self.ch_invite = _delay_chain(self.settings.collaboration.invite_delay,
+                                      allow_instant=False)
+        self.ch_decision = _delay_chain(self.settings.pricing.decision_delay,
+                                        allow_instant=False)
         if self.trial:
             self._trial_founder()
 
@@ -794,9 +774,9 @@ class _Twin:
             self.ch_post = _one_stage(MAX_RATE, [0.5, 0.5], [0.0, 0.0])
 
     def _market(self) -> None:
-        p = self.p
-        sizes, pmf = _size_pmf(p["market.team_size"])
-        companies = float(p["market.companies"])
+        market = self.settings.market
+        sizes, pmf = _size_pmf(market.team_size)
+        companies = float(market.companies)
         self.M = float(np.dot(sizes, pmf)) * companies
         bins = _size_bins(sizes, pmf, companies)
         self.bins = bins
@@ -827,7 +807,7 @@ class _Twin:
         self.J = J
         D = self.ch_decision.stages
         cl = _Classes()
-        free_tier = self.model in ("freemium", "reverse_trial")
+        free_tier = self.model in FREE_TIER_MODELS
         if free_tier:
             for a in range(self.A_free + 1):
                 for j in range(J):
@@ -1380,7 +1360,7 @@ class _Twin:
         n_p = N @ self.pending_f
 
         # -- acquisition and the market ----------------------------------------------------
-        organic = self.organic * (1.0 + self.growth) ** (t / DAYS_PER_MONTH) if self.organic else 0.0
+        organic = self.organic_rate(t)
         rates = np.array([organic, self.paid, self.referral * active])
         contacts = float(rates.sum())
         share = rates / contacts if contacts > 0 else np.zeros(3)
@@ -1718,9 +1698,10 @@ def solve(scenario: Scenario, horizon: float | None = None) -> MeanFieldResult:
     """Integrate the twin of ``scenario`` to ``horizon`` (default: the scenario's) and
     return its curves on :func:`~flywheel.metrics.day_grid` and every metric of
     :data:`~flywheel.metrics.METRICS` (NaN where the twin has none)."""
-    h = float(horizon if horizon is not None else scenario["simulation.horizon"])
+    settings = Settings.from_scenario(scenario, horizon)
+    h = settings.horizon
     start = time.perf_counter()
-    tw = _Twin(scenario.values, h)
+    tw = _Twin(settings)
     grid = day_grid(h)
     t_eval = np.concatenate([[0.0], grid])
     # the stiff part of the system is its linear part: BDF with that (sparse, constant)
@@ -1950,14 +1931,7 @@ def _cohorts(tw: _Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
             return np.where(t >= tw.trial_length, 1.0 - p_lost, 1.0)
         return np.exp(-lam_access * t)
 
-    c, k = float(tw.p["retention.churn_monthly"]), float(tw.p["retention.tenure_shape"])
-
-    def tenure(t: np.ndarray) -> np.ndarray:
-        if c <= 0:
-            return np.ones_like(t)
-        if c >= 1:
-            return (t <= 0).astype(float)
-        return np.exp(math.log1p(-c) * (np.maximum(t, 0.0) / DAYS_PER_MONTH) ** k)
+    tenure = tw.user_tenure.survival
 
     def active_share(race: Race, at: float) -> float:
         """P(seated and still active ``at`` days after signing up), one kind."""
@@ -1986,10 +1960,11 @@ def simulate(scenario: Scenario, horizon: float | None = None) -> Any:
     and reports work as for a simulation; confidence intervals are empty."""
     from flywheel.runner import ReplicationResult, RunResult
 
-    h = float(horizon if horizon is not None else scenario["simulation.horizon"])
-    if h != float(scenario["simulation.horizon"]):  # the scenario records what ran
+    settings = Settings.from_scenario(scenario, horizon)
+    h = settings.horizon
+    if h != settings.simulation.horizon:  # the scenario records what ran
         scenario = scenario.with_overrides({"simulation.horizon": f"{h!r}d"})
-    invites = float(scenario["collaboration.invites"].mean())
+    invites = settings.collaboration.invites_mean
     if invites > MAX_INVITES:
         from flywheel.runner import EngineError
 

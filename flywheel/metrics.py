@@ -15,9 +15,9 @@ import difflib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
 
 from flywheel.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
 from flywheel.model import (
@@ -545,16 +545,29 @@ def check_metrics(names: Sequence[object], file: str | None = None) -> list[str]
     return checked
 
 
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
+class MeanCI(NamedTuple):
+    """A mean and its confidence interval (95% unless asked otherwise); NaN where
+    undefined (no values, or one).  Unpacks as ``mean, lo, hi``."""
+
+    mean: float
+    lo: float
+    hi: float
+
+
+def mean_ci(values: Sequence[float], level: float = 0.95) -> MeanCI:
     """Mean and Student-t confidence interval of replication values (NaNs left out)."""
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if not len(x):
-        return math.nan, math.nan, math.nan
+        return MeanCI(math.nan, math.nan, math.nan)
     mean = float(x.mean())
     if len(x) < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
+        return MeanCI(mean, math.nan, math.nan)
+    # the t quantile by scipy.special (what scipy.stats.t.ppf computes), imported here:
+    # `flywheel --help` and a run's parent process never load scipy.stats
+    from scipy import special
+
+    half = float(special.stdtrit(len(x) - 1, 0.5 + level / 2) * x.std(ddof=1) / math.sqrt(len(x)))
+    return MeanCI(mean, mean - half, mean + half)
 
 
 def summarise(per_rep: Sequence[dict[str, float]],

@@ -37,33 +37,43 @@ from typing import Any
 import numpy as np
 import simpy
 
+from flywheel.codes import Channel, LeadKind, LeadOutcome, TeamState, UserState, labels
 from flywheel.defaults import DAYS_PER_MONTH
 from flywheel.distributions import Distribution
 from flywheel.rng import STANDARD_EXPONENTIAL, STANDARD_UNIFORM, Buffered, Streams
+from flywheel.settings import Settings, size_pmf
 
-# -- codes --------------------------------------------------------------------------------
+# -- codes (declared once in flywheel.codes; plain ints here for the hot paths) -------------
 
 #: Final state of a signup at the horizon; every signup is in exactly one.
-USER_STATES = ("onboarding", "active", "abandoned", "churned", "lost_access", "blocked",
-               "waiting")
-ONBOARDING, ACTIVE, ABANDONED, CHURNED, LOST_ACCESS, BLOCKED, WAITING = range(7)
+USER_STATES = labels(UserState)
+ONBOARDING, ACTIVE, ABANDONED, CHURNED, LOST_ACCESS, BLOCKED, WAITING = (
+    int(UserState.ONBOARDING), int(UserState.ACTIVE), int(UserState.ABANDONED),
+    int(UserState.CHURNED), int(UserState.LOST_ACCESS), int(UserState.BLOCKED),
+    int(UserState.WAITING))
 
 #: Acquisition channels of a signup ("sales": a seat of a won contract, rolled out).
-CHANNELS = ("organic", "paid", "referral", "invite", "sales")
-ORGANIC, PAID, REFERRAL, INVITE, SALES = range(5)
+CHANNELS = labels(Channel)
+ORGANIC, PAID, REFERRAL, INVITE, SALES = (
+    int(Channel.ORGANIC), int(Channel.PAID), int(Channel.REFERRAL), int(Channel.INVITE),
+    int(Channel.SALES))
 
 #: Team (company) plan states.  A prospect is a company in the sales pipeline that has
 #: no product yet (sales-led, or an outbound lead); a contract is a won deal.
-TEAM_STATES = ("free", "trial", "paying", "capped", "no_access", "prospect", "contract")
-FREE, TRIAL, PAYING, CAPPED, NO_ACCESS, PROSPECT, CONTRACT = range(7)
+TEAM_STATES = labels(TeamState)
+FREE, TRIAL, PAYING, CAPPED, NO_ACCESS, PROSPECT, CONTRACT = (
+    int(TeamState.FREE), int(TeamState.TRIAL), int(TeamState.PAYING), int(TeamState.CAPPED),
+    int(TeamState.NO_ACCESS), int(TeamState.PROSPECT), int(TeamState.CONTRACT))
 #: Plans on which a company can become a product-qualified lead.
 _SELF_SERVE = (FREE, TRIAL, PAYING, CAPPED)
 
 #: Sales leads: where they came from, and how they ended (or where they are at the horizon).
-LEAD_KINDS = ("pql", "cold")
-PQL, COLD = range(2)
-LEAD_OUTCOMES = ("waiting", "working", "won", "lost", "went_cold")
-L_WAITING, L_WORKING, L_WON, L_LOST, L_COLD = range(5)
+LEAD_KINDS = labels(LeadKind)
+PQL, COLD = int(LeadKind.PQL), int(LeadKind.COLD)
+LEAD_OUTCOMES = labels(LeadOutcome)
+L_WAITING, L_WORKING, L_WON, L_LOST, L_COLD = (
+    int(LeadOutcome.WAITING), int(LeadOutcome.WORKING), int(LeadOutcome.WON),
+    int(LeadOutcome.LOST), int(LeadOutcome.WENT_COLD))
 
 # kinds of per-user calendar entries
 _ACTIVATE, _CHURN, _INVITEE, _USAGE, _PQL_USAGE = range(5)
@@ -119,77 +129,80 @@ def _col(typecode: str) -> array:
 class Model:
     """One replication of one scenario.
 
-    ``params`` maps parameter paths to converted values (a resolved
-    scenario's ``values``); ``seq`` is the replication's seed sequence.
+    ``params`` is the run's :class:`~flywheel.settings.Settings`, or a mapping of
+    parameter paths to converted values (a resolved scenario's ``values``) to build them
+    from; ``horizon`` (days) overrides theirs.  ``seq`` is the replication's seed
+    sequence.
     """
 
-    def __init__(self, params: Mapping[str, Any], seq: np.random.SeedSequence,
+    def __init__(self, params: Settings | Mapping[str, Any], seq: np.random.SeedSequence,
                  horizon: float | None = None, trace: bool = False) -> None:
-        self.p = p = dict(params)
-        self.H = float(horizon if horizon is not None else p["simulation.horizon"])
+        self.settings = st = Settings.of(params, horizon)
+        self.H = st.horizon
         self.env = simpy.Environment()
         self.streams = s = Streams(seq)
         self.trace: list[tuple[float, str, int, int]] | None = [] if trace else None
 
-        # -- parameters used in hot paths ---------------------------------------------
-        self.model = p["pricing.model"]
-        self.seat_limit = int(p["free_tier.seat_limit"])
-        self.usage_limit = float(p["free_tier.usage_limit"])
-        self.usage_rate = float(p["free_tier.usage_per_user"])
-        self.upgrade_p = float(p["pricing.upgrade_probability"])
-        self.acceptance = float(p["collaboration.acceptance"])
-        self.invite_factor = float(p["onboarding.invited_ttv_factor"])
-        self.sandbox = bool(p["onboarding.sandbox"])
-        card = self.model == "trial" and bool(p["trial.card_required"])
-        self.card_factor = float(p["trial.card_signup_factor"]) if card else 1.0
-        self.trial_convert = float(p["trial.card_convert_probability"] if card
-                                   else p["trial.convert_probability"])
-        self.trial_length = float(p["trial.length"])
-        self.sales_led = self.model == "sales_led"
-        self.reps = int(p["sales.reps"])
-        self.pql_users = int(p["sales.pql_users"])
-        self.pql_usage = float(p["sales.pql_usage"])
-        self.pql_all = p["sales.pql_rule"] == "all"
-        self.pql_on = self.reps > 0 and (self.pql_users > 0 or self.pql_usage > 0)
-        self.pql_cooldown = float(p["sales.pql_cooldown"])
-        self.track_usage = bool(self.usage_limit) or (self.pql_on and self.pql_usage > 0)
-        self.servers = self.reps * int(p["sales.rep_capacity"])
+        # -- settings used in hot paths, copied to attributes ---------------------------
+        self.model = st.pricing.model
+        self.trial_plan = st.pricing.trial
+        self.reverse_trial = st.pricing.reverse_trial
+        self.seat_limit = st.free_tier.seat_limit
+        self.usage_limit = st.free_tier.usage_limit
+        self.usage_rate = st.free_tier.usage_per_user
+        self.upgrade_p = st.pricing.upgrade_probability
+        self.acceptance = st.collaboration.acceptance
+        self.invite_factor = st.onboarding.invited_ttv_factor
+        self.sandbox = st.onboarding.sandbox
+        self.friction_applies = st.onboarding.friction_applies
+        self.card_factor = st.card_signup_factor
+        self.trial_convert = st.trial_convert_probability
+        self.trial_length = st.trial.length
+        self.sales_led = st.pricing.sales_led
+        self.reps = st.sales.reps
+        self.pql_users = st.sales.pql_users
+        self.pql_usage = st.sales.pql_usage
+        self.pql_all = st.sales.pql_all
+        self.pql_on = st.sales.pql_on
+        self.pql_cooldown = st.sales.pql_cooldown
+        self.track_usage = st.track_usage
+        self.servers = st.sales.servers
         self.sales = simpy.Resource(self.env, capacity=self.servers) if self.servers else None
-        self.close_rates = (float(p["sales.pql_close_rate"]), float(p["sales.cold_close_rate"]))
-        self.contract_price = float(p["sales.price_per_seat"])
-        self.seat_share = float(p["sales.seat_share"])
-        self.term = float(p["sales.term"])
-        self.renewal_p = float(p["sales.renewal_probability"])
-        self.inbound_share = float(p["sales.inbound_share"])
+        self.close_rates = (st.sales.pql_close_rate, st.sales.cold_close_rate)
+        self.contract_price = st.sales.price_per_seat
+        self.seat_share = st.sales.seat_share
+        self.term = st.sales.term
+        self.renewal_p = st.sales.renewal_probability
+        self.inbound_share = st.sales.inbound_share
 
         # -- buffered draws, one stream per mechanism -----------------------------------
-        ttv_dist: Distribution = p["onboarding.sandbox_ttv"] if self.sandbox else p["onboarding.ttv"]
-        self.ttv = Buffered(ttv_dist, s["sandbox_ttv" if self.sandbox else "ttv"])
-        self.friction = Buffered(p["onboarding.setup_friction"], s["friction"])
-        self.patience = Buffered(p["onboarding.patience"], s["patience"])
-        self.no_show = float(p["onboarding.no_show"])
+        onb = st.onboarding
+        self.ttv = Buffered(onb.effective_ttv, s["sandbox_ttv" if self.sandbox else "ttv"])
+        self.friction = Buffered(onb.setup_friction, s["friction"])
+        self.patience = Buffered(onb.patience, s["patience"])
+        self.no_show = onb.no_show
         self.show_u = Buffered(STANDARD_UNIFORM, s["no_show"])
-        self.invites = Buffered(p["collaboration.invites"], s["invites"])
-        self.invite_delay = Buffered(p["collaboration.invite_delay"], s["invite_delay"])
+        self.invites = Buffered(st.collaboration.invites, s["invites"])
+        self.invite_delay = Buffered(st.collaboration.invite_delay, s["invite_delay"])
         self.accept_u = Buffered(STANDARD_UNIFORM, s["invite_accept"])
         self.invite_round_u = Buffered(STANDARD_UNIFORM, s["invite_round"])
         self.decision_u = Buffered(STANDARD_UNIFORM, s["paywall"])
-        self.decision_delay = Buffered(p["pricing.decision_delay"], s["decision_delay"])
+        self.decision_delay = Buffered(st.pricing.decision_delay, s["decision_delay"])
         self.churn_u = Buffered(STANDARD_EXPONENTIAL, s["churn"])
         self.paid_churn_u = Buffered(STANDARD_EXPONENTIAL, s["paid_churn"])
-        self.churn_scale, self.churn_shape = _weibull(p["retention.churn_monthly"],
-                                                      p["retention.tenure_shape"])
-        self.paid_churn_scale, _ = _weibull(p["paid.logo_churn_monthly"], 1.0)
-        self.lead_patience = Buffered(p["sales.patience"], s["lead_patience"])
-        self.cycles = (Buffered(p["sales.pql_cycle"], s["pql_cycle"]),
-                       Buffered(p["sales.cold_cycle"], s["cold_cycle"]))
+        tenure = st.retention.tenure
+        self.churn_scale, self.churn_shape = tenure.scale, tenure.inverse_shape
+        self.paid_churn_scale = st.paid.tenure.scale
+        self.lead_patience = Buffered(st.sales.patience, s["lead_patience"])
+        self.cycles = (Buffered(st.sales.pql_cycle, s["pql_cycle"]),
+                       Buffered(st.sales.cold_cycle, s["cold_cycle"]))
         self.close_u = Buffered(STANDARD_UNIFORM, s["close"])
-        self.rollout = Buffered(p["sales.rollout"], s["rollout"])
+        self.rollout = Buffered(st.sales.rollout, s["rollout"])
         self.renewal_u = Buffered(STANDARD_UNIFORM, s["renewal"])
 
         # -- market: company sizes by value, materialised lazily --------------------------
         self.size_values, self.size_counts = _size_histogram(
-            p["market.team_size"], int(p["market.companies"]), s["team_size"])
+            st.market.team_size, st.market.companies, s["team_size"])
         self.market_people = float(np.dot(self.size_values, self.size_counts))
         self.untouched_people = self.market_people
 
@@ -333,21 +346,19 @@ class Model:
     # ---------------------------------------------------------------------------------
 
     def _acquisition(self):  # noqa: ANN202 (a SimPy process generator)
-        p, env, H = self.p, self.env, self.H
-        organic = float(p["acquisition.organic"])
-        growth = float(p["acquisition.organic_growth"])
-        paid = float(p["acquisition.paid_budget"]) / float(p["acquisition.paid_cost_per_signup"])
-        referral = float(p["acquisition.referral"])
-        outbound = (float(p["sales.outbound"]) + self.reps * float(p["sales.outbound_per_rep"])
-                    if self.sales is not None else 0.0)
+        env, H = self.env, self.H
+        acq = self.settings.acquisition
+        organic = acq.organic_rate
+        paid = acq.paid_contacts
+        referral = acq.referral
+        outbound = self.settings.sales.outbound_rate
         streams = self.streams
         day = 0
         while day < H:
             t0, t1 = float(day), min(float(day + 1), H)
             dt = t1 - t0
             self._open_day(day, t1)
-            rates = (organic * (1.0 + growth) ** ((t0 + dt / 2) / DAYS_PER_MONTH),
-                     paid, referral * self.n_active)
+            rates = (organic(t0 + dt / 2), paid, referral * self.n_active)
             times, chans = [], []
             for ch, (name, rate) in enumerate(zip(("organic", "paid", "referral"), rates, strict=True)):
                 if rate <= 0:
@@ -481,7 +492,7 @@ class Model:
         self.c_created.frombytes(times.astype(np.float64).tobytes())
         self.c_size.frombytes(sizes.astype(np.int32).tobytes())
         if state is None:
-            state = TRIAL if self.model in ("trial", "reverse_trial") else FREE
+            state = TRIAL if self.trial_plan else FREE
         self.c_active.extend(array("i", [0]) * k)
         self.c_state.extend(array("b", [state]) * k)
         self.c_pending.extend(array("b", [0]) * k)
@@ -512,7 +523,7 @@ class Model:
         created = np.frombuffer(self.c_created, dtype=np.float64)[companies]
         creator = times == created
         ttv = self.ttv.take(k)
-        if not self.sandbox:
+        if self.friction_applies:
             fr = self.friction.take(k)
             ttv = ttv + np.where(creator, fr, 0.0)
         patience = self.patience.take(k)
@@ -770,7 +781,7 @@ class Model:
         if self.c_active[c] > 0 and self.decision_u.one() < self.trial_convert:
             self.c_trial_converted[c] = 1
             self._start_paying(t, c, "trial_converted")
-        elif self.model == "reverse_trial":
+        elif self.reverse_trial:
             self._log(t, "trial_ended:free", -1, c)
             self._accrue(t, c)
             self.c_state[c] = FREE
@@ -1018,17 +1029,17 @@ class Model:
             "outcome": f(self.l_outcome, np.int8),
             "acv": f(self.l_acv, np.float64),
         }
+        st = self.settings
         counters = dict(self.counters)
-        counters["paid_spend"] = float(self.p["acquisition.paid_budget"]) * H
-        counters["sales_cost"] = self.reps * float(self.p["sales.rep_cost"]) * H
+        counters["paid_spend"] = st.acquisition.paid_budget * H
+        counters["sales_cost"] = st.sales.cost_per_day * H
         trace = sorted(self.trace, key=lambda r: r[0]) if self.trace is not None else None
-        return Outcome(horizon=H, price_per_seat=float(self.p["pricing.price_per_seat"]),
-                       serving_cost_per_month=float(self.p["costs.serving_cost_per_free_user"]),
+        return Outcome(horizon=H, price_per_seat=st.pricing.price_per_seat,
+                       serving_cost_per_month=st.costs.serving_cost_per_free_user,
                        users=users, teams=teams, counters=counters,
                        market_people=self.market_people, leads=leads,
                        sales_servers=self.servers,
-                       sales_cost_per_month=self.reps * float(self.p["sales.rep_cost"])
-                       * DAYS_PER_MONTH, trace=trace)
+                       sales_cost_per_month=st.sales.cost_per_day * DAYS_PER_MONTH, trace=trace)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -1040,41 +1051,17 @@ def _grow(a: np.ndarray, cap: int, used: int) -> np.ndarray:
     return out
 
 
-def _weibull(churn_monthly: float, shape: float) -> tuple[float, float]:
-    """Scale (days) and inverse shape of a Weibull tenure with P(T <= 1 month) = churn_monthly.
-
-    S(t) = exp(-(t/scale)^k); S(1 month) = 1 - c gives scale = month / (-ln(1-c))^(1/k).
-    A draw is scale * E^(1/k) for a standard exponential E.  With k = 1 this is the
-    constant hazard lambda = -ln(1 - c) per month.
-    """
-    c = float(churn_monthly)
-    if c <= 0:
-        return _INF, 1.0
-    if c >= 1:
-        return 1e-9, 1.0
-    k = float(shape)
-    return DAYS_PER_MONTH / (-math.log1p(-c)) ** (1.0 / k), 1.0 / k
-
-
 def _size_histogram(dist: Distribution, companies: int,
                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """How many companies of each size the market holds (sizes rounded, at least 1).
 
-    The sizes' probabilities come from the distribution's CDF; the counts are one
-    multinomial draw, so a market of any size costs only as much as its distinct sizes.
+    The sizes' probabilities come from the distribution's CDF (:func:`size_pmf`); the
+    counts are one multinomial draw, so a market of any size costs only as much as its
+    distinct sizes.
     """
-    top = float(dist.quantile(1 - 1e-7))
-    smax = int(min(max(math.ceil(top) + 1, 1), 200_000))
-    s = np.arange(1, smax + 1, dtype=np.int64)
-    cdf = np.asarray(dist.cdf(s + 0.5), dtype=float)
-    cdf[-1] = 1.0
-    pmf = np.diff(np.concatenate([[0.0], cdf]))
-    pmf = np.clip(pmf, 0.0, None)
-    keep = pmf > 0
-    s, pmf = s[keep], pmf[keep]
-    counts = rng.multinomial(companies, pmf / pmf.sum())
+    s, pmf = size_pmf(dist)
+    counts = rng.multinomial(companies, pmf)
     # only sizes some company has: a long-tailed distribution has many empty ones, and
     # every draw of sizes costs time in proportion to the sizes it chooses among
     held = counts > 0
     return s[held], counts[held].astype(np.int64)
-

@@ -24,6 +24,7 @@ import math
 import numbers
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,6 +78,8 @@ STYLE: dict[str, Any] = {
     "grid.alpha": 0.3,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    # no text is read as math: "$" is money here, and names come from users' files
+    "text.parse_math": False,
 }
 #: Colour-blind-safe palette (Okabe & Ito), one colour per scenario / line.
 COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
@@ -392,14 +395,20 @@ def sales(result: Any) -> Figure:
     return fig
 
 
-def run_charts(result: Any) -> dict[str, Figure]:
-    """The charts of a run, by file stem: growth, mrr, funnel, cohorts, and sales when the
-    scenario has a sales team."""
-    charts = {"growth": growth(result), "mrr": mrr(result), "funnel": funnel(result),
-              "cohorts": cohort_heatmap(result)}
+def run_chart_jobs(result: Any) -> dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]]:
+    """The charts of a run, by file stem, as (function, arguments) to draw each: growth,
+    mrr, funnel, cohorts, and sales when the scenario has a sales team."""
+    jobs: dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]] = {
+        "growth": (growth, (result,)), "mrr": (mrr, (result,)), "funnel": (funnel, (result,)),
+        "cohorts": (cohort_heatmap, (result,))}
     if has_sales(result) and not is_twin(result):  # (the twin carries no sales motion)
-        charts["sales"] = sales(result)
-    return charts
+        jobs["sales"] = (sales, (result,))
+    return jobs
+
+
+def run_charts(result: Any) -> dict[str, Figure]:
+    """The charts of a run, by file stem (see :func:`run_chart_jobs`)."""
+    return {name: fn(*args) for name, (fn, args) in run_chart_jobs(result).items()}
 
 
 # -- comparisons ----------------------------------------------------------------------------
@@ -584,6 +593,21 @@ def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
     return buf.getvalue()
 
 
+def _draw_png(job: tuple[Callable[..., Figure], tuple[Any, ...]]) -> bytes:
+    fn, args = job
+    return png_bytes(fn(*args))
+
+
+def render(jobs: dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]],
+           executor: Executor | None = None) -> dict[str, bytes]:
+    """Each chart drawn and encoded as PNG bytes, by name.  With ``executor`` (the pool
+    that ran the replications) the charts are drawn in its workers, side by side, instead
+    of one after another in this process: a run's last step is no longer serial."""
+    if executor is None or len(jobs) < 2:
+        return {name: png_bytes(fn(*args)) for name, (fn, args) in jobs.items()}
+    return dict(zip(jobs, executor.map(_draw_png, jobs.values()), strict=True))
+
+
 def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Write the figure as a PNG at ``dpi`` (150) with a tight bounding box, atomically
     (a temporary file beside it, then renamed into place)."""
@@ -646,7 +670,7 @@ def tornado(result: Any, max_bars: int = TORNADO_BARS) -> Figure:
                 outer = base + (hi if d >= 0 else lo)  # the label goes past the whisker
             extent.append(end)
             sign = "+" if d >= 0 else "−"
-            ax.annotate(_tex_safe(sign + format_value(abs(d), meta.unit)),
+            ax.annotate(sign + format_value(abs(d), meta.unit),
                         (max(outer, base) if d >= 0 else min(outer, base), y + dy),
                         xytext=(5 if d >= 0 else -5, 0), textcoords="offset points",
                         ha="left" if d >= 0 else "right", va="center", fontsize=10)
@@ -659,8 +683,8 @@ def tornado(result: Any, max_bars: int = TORNADO_BARS) -> Figure:
     pad = 0.25 * (hi_x - lo_x) if hi_x > lo_x else max(abs(base) * 0.05, 1.0)
     ax.set_xlim(lo_x - pad, hi_x + pad)
     _format_axis(ax.xaxis, meta.unit)
-    ax.set_xlabel(_tex_safe(f"{axis_label(result.target)}; line: the scenario as it is, "
-                            f"{format_value(base, meta.unit)}"))
+    ax.set_xlabel(f"{axis_label(result.target)}; line: the scenario as it is, "
+                            f"{format_value(base, meta.unit)}")
     from matplotlib.patches import Patch
 
     handles = [Patch(color=low_c, label=f"−{pct} (low)"), Patch(color=high_c, label=f"+{pct} (high)"),
@@ -689,11 +713,6 @@ def _no_change(row: dict[str, Any]) -> bool:
     scenario does not use."""
     keys = [f"effect_{s}{c}" for s in ("low", "high") for c in ("", "_ci95_lo", "_ci95_hi")]
     return all(row[k] is None or math.isnan(row[k]) or row[k] == 0 for k in keys)
-
-
-def _tex_safe(text: str) -> str:
-    """Text with its dollar signs escaped, so two of them are not read as math."""
-    return text.replace("$", r"\$")
 
 
 def _lower(label: str) -> str:

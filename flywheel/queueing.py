@@ -17,7 +17,6 @@ validation suite check them).
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 
 def erlang_c(c: int, a: float) -> float:
@@ -28,6 +27,8 @@ def erlang_c(c: int, a: float) -> float:
     if not 0 <= a < c:
         raise ValueError(f"offered load (={a}) must be in [0, servers={c}) for a steady state")
     # C = P(N = c) c/(c - a) / (P(N < c) + P(N = c) c/(c - a)) with N ~ Poisson(a)
+    from scipy import stats
+
     tail = stats.poisson.pmf(c, a) * c / (c - a)
     return float(tail / (stats.poisson.cdf(c - 1, a) + tail))
 

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import unicodedata
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -329,10 +330,12 @@ def write_folder(out: Path | str, force: bool, fill: Callable[[Path], None],
 
 
 def write_results(result: RunResult, out: Path | str, force: bool = False,
-                  charts: bool = True, unique: bool = False) -> Path:
+                  charts: bool = True, unique: bool = False,
+                  executor: Executor | None = None) -> Path:
     """Write scenario.toml, summary.json, timeseries.csv, funnel.csv, cohorts.csv and (with
     ``charts``) the PNG charts and a self-contained report.html to ``out`` (see
-    :func:`write_folder` for ``force`` and ``unique``); return the folder written."""
+    :func:`write_folder` for ``force`` and ``unique``); return the folder written.
+    ``executor`` (e.g. the pool that ran the replications) draws the charts in parallel."""
 
     def fill(tmp: Path) -> None:
         header = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
@@ -348,7 +351,7 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
             from flywheel import plots, report  # matplotlib only when charts are asked for
 
             # each chart is rendered once: written as a PNG and embedded in the report
-            pngs = {name: plots.png_bytes(fig) for name, fig in plots.run_charts(result).items()}
+            pngs = plots.render(plots.run_chart_jobs(result), executor)
             for name, png in pngs.items():
                 (tmp / f"{name}.png").write_bytes(png)
             (tmp / "report.html").write_text(report.run_report(result, pngs), encoding="utf-8")

@@ -9,25 +9,31 @@ client's ``get_executor()`` serves sweeps larger than one machine.
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from flywheel import __version__
 from flywheel.metrics import (
     FUNNEL,
+    HEADLINE,
     METRICS,
     SERIES,
+    MeanCI,
     check_metrics,
     day_grid,
+    format_value,
     mean_ci,
     replication_cohorts,
     replication_funnel,
@@ -38,7 +44,22 @@ from flywheel.metrics import (
 )
 from flywheel.model import Model
 from flywheel.rng import replication_seeds
-from flywheel.scenario import Scenario
+from flywheel.scenario import Scenario, load_scenario
+from flywheel.units import parse_duration
+
+if TYPE_CHECKING:  # pandas is imported only by the methods that return a DataFrame
+    import pandas as pd
+
+#: The engines :func:`simulate` runs: the discrete-event simulation, or one deterministic
+#: run of the mean-field twin (:mod:`flywheel.meanfield`).
+ENGINES = ("des", "meanfield")
+#: The metrics a one-line ``repr`` shows, with the CI.
+REPR_METRICS = ("signups", "activation_rate", "paying_teams", "arr_end")
+#: Columns of :meth:`RunResult.funnel_rows` (``funnel.csv``) and of
+#: :meth:`RunResult.cohort_rows` (``cohorts.csv``).
+FUNNEL_HEADER = ["stage", "label", "unit", "mean", "ci95_lo", "ci95_hi", "share_of_previous"]
+COHORT_HEADER = ["replication", "cohort_week", "weeks_since_signup", "signups", "active",
+                 "share_active"]
 
 
 class EngineError(ValueError):
@@ -99,8 +120,9 @@ class RunResult:
         check_metrics([metric])
         return [r.metrics[metric] for r in self.replications]
 
-    def mean_ci(self, metric: str) -> tuple[float, float, float]:
-        """Mean and 95% CI of a metric across replications."""
+    def mean_ci(self, metric: str) -> MeanCI:
+        """Mean and 95% CI of a metric across replications: ``MeanCI(mean, lo, hi)``,
+        which unpacks as a 3-tuple (the CI is NaN for a single replication)."""
         return mean_ci(self.values(metric))
 
     def summary(self) -> dict[str, Any]:
@@ -142,6 +164,121 @@ class RunResult:
         """replication, cohort_week, weeks_since_signup, signups, active, share_active."""
         return [[r.index, c, k, n, a, a / n if n else math.nan]
                 for r in self.replications for (c, k, n, a) in r.cohorts]
+
+    def funnel_header(self) -> list[str]:
+        return list(FUNNEL_HEADER)
+
+    def cohort_header(self) -> list[str]:
+        return list(COHORT_HEADER)
+
+    # -- the same tables as pandas DataFrames (pandas imported here, not at import) --------
+
+    def summary_frame(self) -> pd.DataFrame:
+        """One row per metric of :data:`~flywheel.metrics.METRICS`, in its order: name,
+        label, unit, kind, mean, ci95_lo, ci95_hi (the numbers of :meth:`summary`)."""
+        import pandas as pd
+
+        rows = []
+        for name, meta in METRICS.items():
+            m = self.mean_ci(name)
+            rows.append([name, meta.label, meta.unit, meta.kind, m.mean, m.lo, m.hi])
+        return pd.DataFrame(rows, columns=["name", "label", "unit", "kind", "mean", "ci95_lo",
+                                           "ci95_hi"])
+
+    def timeseries_frame(self) -> pd.DataFrame:
+        """:meth:`timeseries_rows` as a tidy DataFrame, columns :meth:`timeseries_header`:
+        one row per replication and day."""
+        import pandas as pd
+
+        grid = np.asarray(day_grid(self.horizon), dtype=float)
+        days, reps = len(grid), self.replications
+        cols: dict[str, np.ndarray] = {
+            "replication": np.repeat(np.asarray([r.index for r in reps], dtype=np.int64), days),
+            "day": np.tile(np.arange(1, days + 1, dtype=np.int64), len(reps)),
+            "time_days": np.tile(grid, len(reps)),
+        }
+        for k in SERIES:
+            parts = [np.asarray(r.series[k][:days], dtype=float) for r in reps]
+            cols[k] = np.concatenate(parts) if parts else np.empty(0)
+        return pd.DataFrame(cols, columns=self.timeseries_header())
+
+    def funnel_frame(self) -> pd.DataFrame:
+        """:meth:`funnel_rows` as a DataFrame, columns :meth:`funnel_header`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.funnel_rows(), columns=self.funnel_header())
+
+    def cohorts_frame(self) -> pd.DataFrame:
+        """:meth:`cohort_rows` as a DataFrame, columns :meth:`cohort_header`."""
+        import pandas as pd
+
+        return pd.DataFrame(self.cohort_rows(), columns=self.cohort_header())
+
+    # -- display ---------------------------------------------------------------------------
+
+    def _described(self) -> str:
+        reps = f"{self.n} replication{'s' if self.n != 1 else ''}"
+        return f"{reps}, seed {self.seed}, {self.horizon:g} days, engine {self.engine}"
+
+    def __repr__(self) -> str:
+        shown = "; ".join(f"{m} {_ci_text(self.mean_ci(m), m)}" for m in REPR_METRICS) \
+            if self.replications else "no replications"
+        return f"<RunResult {self.scenario.name}: {self._described()}; {shown}>"
+
+    def _repr_html_(self) -> str:
+        rows = []
+        if self.replications:
+            for m in HEADLINE:
+                meta = METRICS[m]
+                mci = self.mean_ci(m)
+                rows.append([meta.label, format_value(mci.mean, meta.unit),
+                             _ci_range(mci, m), meta.unit])
+        return _html_table(f"RunResult {self.scenario.name}: {self._described()}",
+                           ["metric", "mean", "95% CI", "unit"], rows)
+
+
+def _ci_range(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
+    """``[lo, hi]`` of a metric's CI cut to its bounds (unless ``signed``: a difference),
+    formatted as the CLI does; ``""`` without a CI (one replication)."""
+    meta = METRICS[metric]
+    _, lo, hi = value
+    if not signed:
+        lo, hi = meta.clamp(lo, hi)
+    if math.isnan(lo) or math.isnan(hi):
+        return ""
+    return f"[{_fmt(lo, meta.unit, signed)}, {_fmt(hi, meta.unit, signed)}]"
+
+
+def _fmt(value: float, unit: str, signed: bool = False) -> str:
+    """:func:`~flywheel.metrics.format_value`; a ``signed`` difference with its sign and
+    shares as percentage points, as the CLI's comparison tables show them."""
+    if not signed or math.isnan(value):
+        return format_value(value, unit)
+    if unit.startswith("share"):
+        return f"{100 * value:+.1f} pp"
+    return ("-" if value < 0 else "+") + format_value(abs(value), unit)
+
+
+def _ci_text(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
+    """A metric's mean and 95% CI in one short phrase: ``9,866 [9,828, 9,904]``."""
+    mean = value[0]
+    ci = _ci_range(value, metric, signed)
+    text = _fmt(mean, METRICS[metric].unit, signed)
+    return f"{text} {ci}" if ci else text
+
+
+def _html_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]],
+                more: int = 0) -> str:
+    """A small HTML table for a notebook: a caption, a header row and text cells (all
+    escaped); ``more`` rows left out are counted in a last line."""
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    if more:
+        body += f'<tr><td colspan="{len(header)}">… {more} more</td></tr>'
+    return (f"<table><caption style=\"text-align:left\"><b>{esc(caption)}</b></caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
 
 def default_jobs() -> int:
@@ -190,20 +327,51 @@ def _ignore_interrupt() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def simulate(scenario: Scenario, replications: int | None = None, seed: int | None = None,
-             jobs: int | None = None, horizon: float | None = None,
-             executor: Executor | None = None,
-             progress: Callable[[int], None] | None = None) -> RunResult:
+def horizon_days(horizon: float | str | None) -> float | None:
+    """A horizon as :func:`simulate` takes it: a duration as the CLI writes it (``"2y"``,
+    ``"30d"``; :func:`~flywheel.units.parse_duration`) or a number of days."""
+    if horizon is None:
+        return None
+    if isinstance(horizon, str):
+        return parse_duration(horizon)
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, float, np.integer, np.floating)):
+        raise ValueError(f'horizon: expected a duration such as "2y" or a number of days, '
+                         f"got {horizon!r}")
+    return float(horizon)
+
+
+def simulate(scenario: Scenario | str | Path, replications: int | None = None,
+             seed: int | None = None, jobs: int | None = None,
+             horizon: float | str | None = None, executor: Executor | None = None,
+             progress: Callable[[int], None] | None = None, *,
+             engine: str = "des") -> RunResult:
     """Run the scenario's replications and collect the results.
 
-    ``replications``, ``seed`` and ``horizon`` default to the scenario's
-    ``simulation`` section.  ``jobs`` is the number of worker processes of the
-    default local pool (1 runs in this process); ``executor`` replaces the pool.
-    ``progress`` is called with 1 after each finished replication.
+    ``scenario`` is a :class:`Scenario`, or a shipped scenario's name or a file's path
+    (read with :func:`~flywheel.scenario.load_scenario`).  ``replications``, ``seed``
+    and ``horizon`` default to the scenario's ``simulation`` section; ``horizon`` is a
+    duration as the CLI writes it (``"2y"``, ``"30d"``) or a number of days.  ``jobs``
+    is the number of worker processes of the default local pool (1 runs in this
+    process); ``executor`` replaces the pool.  ``progress`` is called with 1 after each
+    finished replication.
+
+    ``engine="meanfield"`` runs the deterministic mean-field twin instead
+    (:func:`flywheel.meanfield.simulate`): one "replication", no CI; ``replications``,
+    ``seed``, ``jobs`` and ``executor`` are refused with it, as ``flywheel run --engine
+    meanfield`` refuses them.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    h_asked = horizon_days(horizon)
+    if engine == "meanfield":
+        return _simulate_meanfield(scenario, h_asked, progress,
+                                   replications=replications, seed=seed, jobs=jobs,
+                                   executor=executor)
     n = int(replications if replications is not None else scenario["simulation.replications"])
     s = int(seed if seed is not None else scenario["simulation.seed"])
-    h = float(horizon if horizon is not None else scenario["simulation.horizon"])
+    h = float(h_asked if h_asked is not None else scenario["simulation.horizon"])
     # the scenario records what actually ran, so its resolved file reproduces the run
     asked = {"simulation.replications": n, "simulation.seed": s, "simulation.horizon": h}
     changed = {k: v for k, v in asked.items() if v != scenario[k]}
@@ -221,3 +389,20 @@ def simulate(scenario: Scenario, replications: int | None = None, seed: int | No
                 progress(1)
     results.sort(key=lambda r: r.index)
     return RunResult(scenario=scenario, seed=s, horizon=h, replications=results)
+
+
+def _simulate_meanfield(scenario: Scenario, horizon: float | None,
+                        progress: Callable[[int], None] | None, **des_only: object) -> RunResult:
+    """One run of the mean-field twin; the DES-only arguments must be left out."""
+    given = [name for name, value in des_only.items() if value is not None]
+    if given:
+        raise ValueError(f"{', '.join(given)}: only with engine=\"des\" (the mean-field twin "
+                         "is deterministic: one run, no replications)")
+    from flywheel import meanfield
+
+    for line in meanfield.unsupported(scenario):
+        warnings.warn(f"the mean-field twin does not represent {line}", stacklevel=3)
+    result = meanfield.simulate(scenario, horizon)
+    if progress:
+        progress(1)
+    return result

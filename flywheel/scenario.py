@@ -463,6 +463,62 @@ class Scenario:
         return {p.path: (self.raw[p.path], other.raw[p.path])
                 for p in PARAMS if self.raw[p.path] != other.raw[p.path]}
 
+    # -- display ---------------------------------------------------------------------------
+
+    def _changed(self) -> list[str]:
+        """Parameter paths whose values differ from the defaults (compared as the engine
+        reads them, so ``"1y"`` and ``"365.25d"`` are the same)."""
+        defaults = _default_values()
+        return [p.path for p in PARAMS if not _same(self.values[p.path], defaults[p.path])]
+
+    def _file_text(self) -> str:
+        if self.path is None:
+            return "no file"
+        try:
+            rel = os.path.relpath(self.path)
+        except ValueError:  # another drive (Windows)
+            rel = str(self.path)
+        return str(self.path) if rel.startswith("..") else rel
+
+    def __repr__(self) -> str:
+        n = len(self._changed())
+        return (f"<Scenario {self.name} ({self._file_text()}): {n} of {len(PARAMS)} "
+                f"parameters {'differs' if n == 1 else 'differ'} from the defaults>")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        esc = html.escape
+        changed = self._changed()
+        rows = "".join(f"<tr><td>{esc(path)}</td><td>{esc(toml_value(self.raw[path]))}</td>"
+                       f"<td>{esc(self.sources[path])}</td></tr>" for path in changed[:20])
+        if len(changed) > 20:
+            rows += f'<tr><td colspan="3">… {len(changed) - 20} more</td></tr>'
+        caption = (f"<b>Scenario {esc(self.name)}</b> ({esc(self._file_text())}): "
+                   f"{len(changed)} of {len(PARAMS)} parameters "
+                   f"{'differs' if len(changed) == 1 else 'differ'} from the defaults"
+                   + (f"<br>{esc(self.description)}" if self.description else ""))
+        return (f'<table><caption style="text-align:left">{caption}</caption>'
+                "<thead><tr><th>parameter</th><th>value</th><th>set by</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table>")
+
+
+def _same(a: object, b: object) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):  # pragma: no cover - values compare as plain data
+        return False
+
+
+_DEFAULT_VALUES: dict[str, object] = {}
+
+
+def _default_values() -> dict[str, object]:
+    """Every parameter's default as the engine reads it (converted once, on first use)."""
+    if not _DEFAULT_VALUES:
+        _DEFAULT_VALUES.update({p.path: convert_value(p, p.default) for p in PARAMS})
+    return _DEFAULT_VALUES
+
 
 @dataclass
 class _Layer:

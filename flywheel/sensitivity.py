@@ -57,15 +57,15 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flywheel import __version__
 from flywheel.comparisons import paired_ci, welch_ci
 from flywheel.defaults import PARAMS, PARAMS_BY_PATH, Param
 from flywheel.distributions import FAMILIES, Distribution
-from flywheel.metrics import METRICS
+from flywheel.metrics import METRICS, format_value
 from flywheel.results import default_out_dir, write_csv, write_folder, write_json
-from flywheel.runner import RunResult, simulate, worker_pool
+from flywheel.runner import RunResult, _ci_text, _html_table, simulate, worker_pool
 from flywheel.scenario import (
     Scenario,
     ScenarioError,
@@ -75,6 +75,9 @@ from flywheel.scenario import (
     parse_set,
     toml_value,
 )
+
+if TYPE_CHECKING:  # pandas is imported only by the method that returns a DataFrame
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_DELTA",
@@ -93,6 +96,7 @@ __all__ = [
     "parse_delta",
     "parse_params",
     "sensitivity",
+    "sensitivity_analysis",
     "twin",
     "write_sensitivity",
 ]
@@ -511,6 +515,46 @@ class Sensitivity:
             })
         return rows
 
+    def frame(self) -> pd.DataFrame:
+        """:meth:`rows` as a pandas DataFrame (the columns of ``sensitivity.csv``); ``rank``
+        is a nullable integer, missing on a skipped parameter's row (``""`` in :meth:`rows`)."""
+        import pandas as pd
+
+        df = pd.DataFrame(self.rows(), columns=_HEADER)
+        df["rank"] = pd.array([r if isinstance(r, int) else None for r in df["rank"]],
+                              dtype="Int64")
+        return df
+
+    def _described(self) -> str:
+        engines = ", ".join(f"{v} {k}" for k, v in self.runs.items())
+        return (f"{self.target} to ±{_pct(self.delta)} moves of {len(self.bars)} lever"
+                f"{'s' if len(self.bars) != 1 else ''}, engine {self.engine}"
+                + (f" (runs: {engines})" if engines else "")
+                + (f", {self.replications} replications, seed {self.seed}"
+                   if self.replications else ""))
+
+    def _effect(self, bar: Bar, side: str) -> str:
+        effect = bar.effect(side)
+        return "-" if math.isnan(effect[0]) else _ci_text(effect, self.target, signed=True)
+
+    def __repr__(self) -> str:
+        unit = METRICS[self.target].unit
+        top = "; ".join(f"{b.path} {self._effect(b, LOW)} / {self._effect(b, HIGH)}"
+                        for b in self.bars[:3])
+        return (f"<Sensitivity {self.name}: {self._described()}; base "
+                f"{format_value(self.base_value, unit)}; top (low / high): {top or 'none'}>")
+
+    def _repr_html_(self, limit: int = 15) -> str:
+        rows = [[rank, b.path, _shown(b.move.param, b.move.base), self._effect(b, LOW),
+                 self._effect(b, HIGH), b.engine]
+                for rank, b in enumerate(self.bars[:limit], start=1)]
+        meta = METRICS[self.target]
+        return _html_table(f"Sensitivity {self.name}: {self._described()}; base "
+                           f"{meta.label} {format_value(self.base_value, meta.unit)}",
+                           ["rank", "parameter", "value", f"change at −{_pct(self.delta)}",
+                            f"change at +{_pct(self.delta)}", "engine"], rows,
+                           more=max(0, len(self.bars) - limit))
+
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``."""
         meta = METRICS[self.target]
@@ -632,13 +676,14 @@ def _twin_metrics(module: ModuleType, scenario: Scenario, horizon: float) -> dic
     return {k: float(v) for k, v in metrics.items()}
 
 
-def sensitivity(scenario: Scenario | str | Path, target: str = DEFAULT_TARGET,
-                delta: float | str = DEFAULT_DELTA, params: Sequence[str] | str | None = None,
-                top: int = DEFAULT_TOP, engine: str = "auto", replications: int | None = None,
-                seed: int | None = None, jobs: int | None = None,
-                progress: Progress | None = None, *, overrides: Sequence[str] = (),
-                executor: Executor | None = None,
-                on_total: Callable[[int], None] | None = None) -> Sensitivity:
+def sensitivity_analysis(scenario: Scenario | str | Path, target: str = DEFAULT_TARGET,
+                         delta: float | str = DEFAULT_DELTA,
+                         params: Sequence[str] | str | None = None, top: int = DEFAULT_TOP,
+                         engine: str = "auto", replications: int | None = None,
+                         seed: int | None = None, jobs: int | None = None,
+                         progress: Progress | None = None, *, overrides: Sequence[str] = (),
+                         executor: Executor | None = None,
+                         on_total: Callable[[int], None] | None = None) -> Sensitivity:
     """Move each lever of ``scenario`` by ±``delta``, one at a time, and rank the levers
     by the change of ``target`` (a name of :data:`METRICS`).
 
@@ -728,6 +773,10 @@ def sensitivity(scenario: Scenario | str | Path, target: str = DEFAULT_TARGET,
                        horizon=horizon, bars=_ranked(bars), skipped=skipped, engine=engine,
                        engine_note=note, top=top, base_des=des_base, base_meanfield=twin_base,
                        runs={k: v for k, v in runs.items() if v})
+
+
+#: The function's former name, for ``from flywheel.sensitivity import sensitivity``.
+sensitivity = sensitivity_analysis
 
 
 def _engine_plan(engine: str, base: Scenario) -> tuple[ModuleType | None, bool, str]:

@@ -55,6 +55,7 @@ from flywheel.queueing import erlang_a, erlang_c, erlang_c_wait
 from flywheel.rng import replication_seeds
 from flywheel.runner import simulate, worker_pool
 from flywheel.scenario import Scenario, load_scenario, parse_set
+from flywheel.settings import Settings
 
 __all__ = [
     "CHECKS",
@@ -840,7 +841,7 @@ def erlang_c_check(ctx: Context) -> Measurement:
     sc = ctx.scenario(overrides)
     lam = float(sc["sales.outbound"])
     mu = 1.0 / float(sc["sales.cold_cycle"].mean())
-    c = int(sc["sales.reps"]) * int(sc["sales.rep_capacity"])
+    c = Settings.from_scenario(sc).sales.servers
     pw = erlang_c(c, lam / mu)
     wq = erlang_c_wait(c, lam, mu)
     reps = ctx.replicate(sc, _reduce_queue)
@@ -887,7 +888,7 @@ def erlang_a_check(ctx: Context) -> Measurement:
     sc = ctx.scenario(overrides)
     lam = float(sc["sales.outbound"])
     mu = 1.0 / float(sc["sales.cold_cycle"].mean())
-    c = int(sc["sales.reps"]) * int(sc["sales.rep_capacity"])
+    c = Settings.from_scenario(sc).sales.servers
     analytic = [erlang_a(c, lam, mu, 1.0 / m)[2] for m in _QA_PATIENCE]
     main = per_patience[_QA_PATIENCE.index(_QA_MAIN)]
     cold = np.array([[r[2] for r in reps] for reps in per_patience]).T  # replications x patience
@@ -1006,6 +1007,53 @@ def measure_bands(replications: int = BAND_REPLICATIONS, seed: int = BAND_SEED,
             runs[name] = simulate(load_scenario(name), replications=replications, seed=seed,
                                   jobs=1, executor=pool, progress=progress)
     return [BandResult(b, *runs[b.scenario].mean_ci(b.metric), replications, seed) for b in bands]
+
+
+# -- (h) the mean-field twin against the replication mean ------------------------------------
+
+#: A world the twin carries exactly in the mean (every mechanism it uses is EXACT): one
+#: person per company, exponential onboarding and invite delays, no free-tier limits.
+TWIN_EXACT = ('market.team_size={ dist = "fixed", value = 1 }',
+              'onboarding.ttv={ dist = "exponential", mean = "2d" }',
+              'onboarding.patience={ dist = "exponential", mean = "4d" }',
+              'collaboration.invite_delay={ dist = "exponential", mean = "3d" }',
+              "free_tier.seat_limit=0", "free_tier.usage_limit=0")
+#: The quantities whose gap measures convergence: metrics, and active users on these days.
+GAP_METRICS = ("signups", "activated", "active_users_end", "active_users_mean",
+               "signups_referral", "invites_sent")
+GAP_DAYS = (30, 90, 180, 240)
+
+
+def twin_exact_world(s: int) -> Any:
+    """:data:`TWIN_EXACT` at scale s: a market of 4,000 s companies, organic 6 s and paid
+    2 s contacts a day, word of mouth, 240 days."""
+    from flywheel.scenario import load_scenario
+
+    return load_scenario("baseline", [*TWIN_EXACT, f"market.companies={4000 * s}",
+                                      f"acquisition.organic={6 * s}/day",
+                                      f"acquisition.paid_budget={60 * s}/day",
+                                      "acquisition.paid_cost_per_signup=30",
+                                      "acquisition.referral=0.002/day", "simulation.horizon=240d"])
+
+
+def convergence_gaps(s: int, reps: int, seed: int = 11,
+                     jobs: int | None = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Per quantity at scale s: (twin - mean of ``reps`` replications) / twin, and the
+    replications' standard error of the mean / twin: the one measurement of how the
+    simulation's mean approaches the twin (the test suite and bench/bench_meanfield.py)."""
+    from flywheel import meanfield
+    from flywheel.runner import simulate
+
+    sc = twin_exact_world(s)
+    des = simulate(sc, replications=reps, seed=seed, jobs=jobs)
+    twin = meanfield.solve(sc)
+    values = [(twin.metrics[k], np.array(des.values(k))) for k in GAP_METRICS]
+    values += [(twin.series["active_users"][d - 1],
+                np.array([r.series["active_users"][d - 1] for r in des.replications]))
+               for d in GAP_DAYS]
+    rel = np.array([(t - x.mean()) / t for t, x in values])
+    se = np.array([x.std(ddof=1) / math.sqrt(reps) / t for t, x in values])
+    return rel, se
 
 
 # -- the suite ------------------------------------------------------------------------------------

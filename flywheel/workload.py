@@ -45,13 +45,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from flywheel.defaults import DAYS_PER_MONTH
+from flywheel.settings import Settings
 
 __all__ = [
     "LARGE_SECONDS",
@@ -161,33 +161,31 @@ class Estimate:
 
 
 def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
-    """Estimate the work of one replication of ``scenario`` (a Scenario, or a mapping of
-    parameter paths to converted values) at ``horizon`` days (default: its own)."""
-    p = _Params(scenario)
-    H = float(horizon if horizon is not None else p.f("simulation.horizon"))
-    model = p["pricing.model"]
-    sales_led = model == "sales_led"
-    reps = int(p["sales.reps"])
-    servers = reps * int(p["sales.rep_capacity"])
+    """Estimate the work of one replication of ``scenario`` (a Scenario, its
+    :class:`~flywheel.settings.Settings`, or a mapping of parameter paths to converted
+    values) at ``horizon`` days (default: its own)."""
+    st = Settings.of(scenario, horizon)
+    H = st.horizon
+    sales_led = st.pricing.sales_led
+    servers = st.sales.servers
 
     # -- contacts the acquisition process draws, and the busiest day's ------------------
-    organic = p.f("acquisition.organic")
-    growth = p.f("acquisition.organic_growth")
-    paid = p.f("acquisition.paid_budget") / p.f("acquisition.paid_cost_per_signup")
-    referral = p.f("acquisition.referral")
-    outbound = (p.f("sales.outbound") + reps * p.f("sales.outbound_per_rep")) if servers else 0.0
+    organic = st.acquisition.organic
+    growth = st.acquisition.organic_growth
+    paid = st.acquisition.paid_contacts
+    referral = st.acquisition.referral
+    outbound = st.sales.outbound_rate
     D = _organic_total(organic, growth, H) + paid * H
     peak_rate = organic * _growth_peak(growth, H) + paid
     leads_out = outbound * H
 
     # -- the market: how much of it founding contacts find untouched --------------------
-    companies = p.f("market.companies")
-    sizes, weights = _size_atoms(p["market.team_size"])
-    M = companies * float(p["market.team_size"].mean())
+    companies = float(st.market.companies)
+    sizes, weights = _size_atoms(st.market.team_size)
+    M = companies * float(st.market.team_size.mean())
     M_atoms = companies * float(weights @ sizes)
-    card = model == "trial" and bool(p["trial.card_required"])
-    kappa = p.f("trial.card_signup_factor") if card else 1.0  # new company: keeps going
-    found = p.f("sales.inbound_share") if sales_led else kappa
+    kappa = st.card_signup_factor  # new company: keeps going
+    found = st.sales.inbound_share if sales_led else kappa
     theta = (found * D + leads_out) / max(M_atoms, 1e-300)
     touched = companies * float(weights @ -np.expm1(-sizes * theta))  # companies touched
     touched_people = companies * float(weights @ (sizes * -np.expm1(-sizes * theta)))
@@ -196,28 +194,27 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     mean_touched = touched_people / touched if touched > 0 else float(weights @ sizes)
 
     # -- activation and the flywheel's reproduction ---------------------------------------
-    no_show = p.f("onboarding.no_show")
-    sandbox = bool(p["onboarding.sandbox"])
-    ttv = p["onboarding.sandbox_ttv"] if sandbox else p["onboarding.ttv"]
-    patience = p["onboarding.patience"]
-    friction = None if sandbox else p["onboarding.setup_friction"]  # first signups only
+    onb = st.onboarding
+    no_show = onb.no_show
+    ttv = onb.effective_ttv
+    patience = onb.patience
+    friction = onb.setup_friction if onb.friction_applies else None  # first signups only
     a_new, t_new = _activation(ttv, friction, patience)
     a_join, t_join = _activation(ttv, None, patience)
-    a_inv, t_inv = _activation(ttv.scaled(p.f("onboarding.invited_ttv_factor")), None,
-                               patience)
+    a_inv, t_inv = _activation(ttv.scaled(onb.invited_ttv_factor), None, patience)
     new_share = nu * kappa / (nu * kappa + 1.0 - nu) if nu * kappa + 1 - nu > 0 else 1.0
     a_d = (1 - no_show) * (new_share * a_new + (1 - new_share) * a_join)
     t_d = new_share * t_new + (1 - new_share) * t_join
     a_i = (1 - no_show) * a_inv
 
-    lifetime = _mean_tenure(p.f("retention.churn_monthly"), p.f("retention.tenure_shape"))
+    lifetime = st.retention.tenure.mean
     L_H = _time_in_horizon(lifetime, H)
-    K = float(p["collaboration.invites"].mean()) * p.f("collaboration.acceptance")
+    K = st.collaboration.invites_mean * st.collaboration.acceptance
     reach = 0.0 if sales_led else nu * kappa + (1.0 - nu)  # contacts that sign someone up
     rho = referral * L_H * reach
     R = a_d * rho + a_i * K
     if R > 0:
-        t_gen = (a_i * K * (t_inv + float(p["collaboration.invite_delay"].mean()))
+        t_gen = (a_i * K * (t_inv + float(st.collaboration.invite_delay.mean()))
                  + a_d * rho * (t_d + L_H / 2)) / R
     else:
         t_gen = H
@@ -227,9 +224,9 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     leads = leads_out + (found * nu * D if sales_led else 0.0)
     contracts = 0.0
     if servers:
-        cycle = max(float(p["sales.cold_cycle"].mean()), 1e-9)
-        contracts = min(leads, servers * H / cycle) * p.f("sales.cold_close_rate")
-    seats = max(1.0, math.ceil(p.f("sales.seat_share") * mean_touched))
+        cycle = max(float(st.sales.cold_cycle.mean()), 1e-9)
+        contracts = min(leads, servers * H / cycle) * st.sales.cold_close_rate
+    seats = max(1.0, math.ceil(st.sales.seat_share * mean_touched))
     i0 = contracts * seats
 
     Y0 = a_d * d0 + a_i * i0
@@ -298,20 +295,6 @@ def check(scenario: Any, replications: int, jobs: int, horizon: float | None = N
 # -- pieces --------------------------------------------------------------------------------
 
 
-class _Params:
-    """Scenario values by path, whether given a Scenario or a plain mapping."""
-
-    def __init__(self, scenario: Any) -> None:
-        values = getattr(scenario, "values", None)
-        self.values: Mapping[str, Any] = values if isinstance(values, Mapping) else scenario
-
-    def __getitem__(self, path: str) -> Any:
-        return self.values[path]
-
-    def f(self, path: str) -> float:
-        return float(self.values[path])
-
-
 def _organic_total(rate: float, growth: float, H: float) -> float:
     """Organic contacts over ``[0, H]`` at ``rate (1+growth)^(t/month)``."""
     if rate <= 0 or H <= 0:
@@ -357,16 +340,6 @@ def _activation(ttv: Any, friction: Any | None, patience: Any) -> tuple[float, f
     p = float(stay.mean())
     t = float((x * stay).sum() / stay.sum()) if p > 0 else 0.0
     return p, t
-
-
-def _mean_tenure(churn_monthly: float, shape: float) -> float:
-    """Mean active tenure in days of the model's Weibull churn (inf without churn)."""
-    if churn_monthly <= 0:
-        return math.inf
-    if churn_monthly >= 1:
-        return 0.0
-    scale = DAYS_PER_MONTH / (-math.log1p(-churn_monthly)) ** (1.0 / shape)
-    return scale * math.gamma(1.0 + 1.0 / shape)
 
 
 def _time_in_horizon(lifetime: float, H: float) -> float:

@@ -20,15 +20,12 @@ from flywheel.model import CHANNELS, USER_STATES, _size_histogram
 from flywheel.results import write_results
 from flywheel.runner import RunResult, simulate
 from flywheel.scenario import Scenario, load_scenario
+from flywheel.validation import TWIN_EXACT, convergence_gaps
 
 #: One-person companies, exponential delays, no free-tier limits: every mechanism left is
 #: one the twin carries exactly in the mean (MECHANISMS), so only the simulation's noise
 #: and its finite size separate the two.
-EXACT = ['market.team_size={ dist = "fixed", value = 1 }',
-         'onboarding.ttv={ dist = "exponential", mean = "2d" }',
-         'onboarding.patience={ dist = "exponential", mean = "4d" }',
-         'collaboration.invite_delay={ dist = "exponential", mean = "3d" }',
-         "free_tier.seat_limit=0", "free_tier.usage_limit=0"]
+EXACT = list(TWIN_EXACT)
 
 
 def scenario(*overrides: str, base: str = "baseline") -> Scenario:
@@ -182,35 +179,6 @@ def test_mechanisms_name_approximations_and_what_is_not_represented() -> None:
 
 
 # -- it approaches the simulation as populations grow ---------------------------------------------
-
-def _exact_world(s: int) -> Scenario:
-    """EXACT at scale s: a market of 4,000 s companies, organic 6 s and paid 2 s contacts a
-    day, word of mouth, 240 days."""
-    return scenario(*EXACT, f"market.companies={4000 * s}", f"acquisition.organic={6 * s}/day",
-                    f"acquisition.paid_budget={60 * s}/day", "acquisition.paid_cost_per_signup=30",
-                    "acquisition.referral=0.002/day", "simulation.horizon=240d")
-
-
-#: The quantities whose gap measures convergence: metrics, and active users on these days.
-GAP_METRICS = ("signups", "activated", "active_users_end", "active_users_mean",
-               "signups_referral", "invites_sent")
-GAP_DAYS = (30, 90, 180, 240)
-
-
-def convergence_gaps(s: int, reps: int, seed: int = 11) -> tuple[np.ndarray, np.ndarray]:
-    """Per quantity at scale s: (twin - mean of ``reps`` replications) / twin, and the
-    replications' standard error of the mean / twin (bench/bench_meanfield.py uses it too)."""
-    sc = _exact_world(s)
-    des = simulate(sc, replications=reps, seed=seed, jobs=2)
-    twin = mf.solve(sc)
-    values = [(twin.metrics[k], np.array(des.values(k))) for k in GAP_METRICS]
-    values += [(twin.series["active_users"][d - 1],
-                np.array([r.series["active_users"][d - 1] for r in des.replications]))
-               for d in GAP_DAYS]
-    rel = np.array([(t - x.mean()) / t for t, x in values])
-    se = np.array([x.std(ddof=1) / math.sqrt(reps) / t for t, x in values])
-    return rel, se
-
 
 def test_simulation_mean_converges_to_the_twin_as_the_market_grows() -> None:
     """Scale the market, organic contacts and paid budget by s = 1, 4, 16 in a world the

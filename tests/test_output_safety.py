@@ -376,3 +376,17 @@ def test_twin_refuses_what_it_cannot_solve_in_one_line(cwd: Path) -> None:
                     "--set", f"collaboration.invites.mean={MAX_INVITES + 5}")
     one_error_line(result, "collaboration.invites", "--engine des")
     assert not (cwd / "o").exists()
+
+
+def test_a_name_with_dollars_is_text_in_every_chart(cwd: Path) -> None:
+    """Charts read no text as math: a scenario named `$x^$` is drawn as written."""
+    write(cwd, "m.toml", 'name = "$x^$"\n')
+    result = invoke("run", "m.toml", *TINY, "--out", "o")
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert (cwd / "o" / "growth.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_comparison_listing_a_comparison_is_one_line(cwd: Path) -> None:
+    write(cwd, "c.toml", 'name = "c"\nscenarios = ["c.toml", "baseline"]\n')
+    result = invoke("compare", "c.toml", *TINY, "--out", "o")
+    one_error_line(result, "c.toml", "scenarios", "is a comparison file, not a scenario")

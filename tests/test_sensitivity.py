@@ -38,7 +38,7 @@ from flywheel.sensitivity import (
 )
 from flywheel.sensitivity import twin as real_twin
 
-#: The module itself: ``flywheel.sensitivity`` is the function the package exports.
+#: The module itself (the function is ``flywheel.sensitivity_analysis``).
 SENS = sys.modules["flywheel.sensitivity"]
 
 #: A market and horizon small enough that a replication takes a few hundredths of a second.

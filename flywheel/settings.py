@@ -1,0 +1,497 @@
+"""One reading of a scenario: every converted value, typed, and every derived quantity.
+
+A resolved scenario's ``values`` map parameter paths to converted values (durations in
+days, rates per day, :class:`~flywheel.distributions.Distribution` objects).
+:class:`Settings` reads them once into frozen, typed sections that mirror
+:mod:`flywheel.defaults` (``settings.onboarding.no_show`` is ``onboarding.no_show``)
+and derives, in one place, what the engines need beyond the raw numbers: whether a
+card-required trial applies and the factors in effect, the contact rates by channel, the
+time to value in effect, the Weibull tenures of users and paying teams, the sales team's
+servers, whether PQLs and usage tracking are on, and the horizon.  The simulation
+(:class:`flywheel.model.Model`), the mean-field twin (:mod:`flywheel.meanfield`) and
+the workload estimate (:mod:`flywheel.workload`) all read it and derive none of these
+themselves.
+
+    settings = Settings.from_scenario(scenario)          # or Settings.from_values(values)
+    settings.card_signup_factor                          # 0.2 in a card trial, else 1
+    settings.retention.tenure.scale                      # days
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from flywheel.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
+from flywheel.distributions import Distribution
+
+if TYPE_CHECKING:
+    from flywheel.scenario import Scenario
+
+__all__ = [
+    "FREE_TIER_MODELS",
+    "SELF_SERVE_MODELS",
+    "TRIAL_MODELS",
+    "Acquisition",
+    "Collaboration",
+    "Costs",
+    "FreeTier",
+    "Market",
+    "Onboarding",
+    "Paid",
+    "Pricing",
+    "Retention",
+    "Sales",
+    "Settings",
+    "Simulation",
+    "Tenure",
+    "Trial",
+    "size_pmf",
+]
+
+#: Pricing models whose new teams start on a trial (a reverse trial falls back to the free
+#: tier at its end, a trial loses access unless it converts).
+TRIAL_MODELS = ("trial", "reverse_trial")
+#: Pricing models with a free tier (seat and usage limits, the paywall).
+FREE_TIER_MODELS = ("freemium", "reverse_trial")
+#: Self-serve pricing models (everything but sales-led).
+SELF_SERVE_MODELS = ("freemium", "trial", "reverse_trial")
+
+_SLOTS = {"frozen": True, "slots": True}
+
+
+# -- a tenure with a monthly churn probability -----------------------------------------------
+
+@dataclass(**_SLOTS)
+class Tenure:
+    """A Weibull tenure T with P(T <= 1 month) = ``churn_monthly`` and shape ``shape``.
+
+    S(t) = exp(-(t / scale)^k): S(1 month) = 1 - c gives scale = month / (-ln(1-c))^(1/k).
+    With k = 1 this is the constant hazard lambda = -ln(1 - c) per month.  Users' tenure
+    (``retention``) and paying teams' own cancellation (``paid``, k = 1) are both one.
+    """
+
+    #: Probability of ending within a month of starting (0 = never, 1 = at once).
+    churn_monthly: float
+    #: Weibull shape k: 1 = constant hazard, < 1 = hazard decays with tenure.
+    shape: float = 1.0
+
+    @property
+    def scale(self) -> float:
+        """Weibull scale in days: ``inf`` without churn, 1e-9 (at once) with churn 1."""
+        c = self.churn_monthly
+        if c <= 0:
+            return math.inf
+        if c >= 1:
+            return 1e-9
+        return DAYS_PER_MONTH / (-math.log1p(-c)) ** (1.0 / self.shape)
+
+    @property
+    def inverse_shape(self) -> float:
+        """1/k, the exponent of a draw ``scale * E ** (1/k)`` from a standard exponential E
+        (1 when the tenure is degenerate: no churn, or churn 1)."""
+        c = self.churn_monthly
+        return 1.0 / self.shape if 0 < c < 1 else 1.0
+
+    @property
+    def hazard(self) -> float:
+        """-ln(1 - c) per month, in per day: the constant hazard when k = 1 (0 without
+        churn, ``inf`` with churn 1)."""
+        c = self.churn_monthly
+        if c <= 0:
+            return 0.0
+        if c >= 1:
+            return math.inf
+        return -math.log1p(-c) / DAYS_PER_MONTH
+
+    @property
+    def constant(self) -> bool:
+        """Whether the hazard is constant (k = 1: an exponential tenure)."""
+        return self.shape == 1.0
+
+    @property
+    def mean(self) -> float:
+        """Mean tenure in days: scale x Gamma(1 + 1/k) (``inf`` without churn, 0 with 1)."""
+        c = self.churn_monthly
+        if c <= 0:
+            return math.inf
+        if c >= 1:
+            return 0.0
+        return self.scale * math.gamma(1.0 + 1.0 / self.shape)
+
+    def survival(self, t: np.ndarray) -> np.ndarray:
+        """P(T > t) at ``t`` days (an array), ``exp(ln(1 - c) (t / month)^k)``; negative
+        ``t`` counts as 0."""
+        c, k = self.churn_monthly, self.shape
+        if c <= 0:
+            return np.ones_like(t)
+        if c >= 1:
+            return (t <= 0).astype(float)
+        return np.exp(math.log1p(-c) * (np.maximum(t, 0.0) / DAYS_PER_MONTH) ** k)
+
+
+# -- the sections, as in flywheel.defaults ----------------------------------------------------
+
+@dataclass(**_SLOTS)
+class Simulation:
+    """``simulation.*``: the scenario's own horizon (days), replications and root seed."""
+
+    horizon: float
+    replications: int
+    seed: int
+
+
+@dataclass(**_SLOTS)
+class Market:
+    """``market.*``: companies in the market and their sizes (people per company)."""
+
+    companies: int
+    team_size: Distribution
+
+    def size_pmf(self) -> tuple[np.ndarray, np.ndarray]:
+        """Company sizes and their probabilities (:func:`size_pmf` of ``team_size``)."""
+        return size_pmf(self.team_size)
+
+
+def size_pmf(team_size: Distribution) -> tuple[np.ndarray, np.ndarray]:
+    """Company sizes (people, int64) and their probabilities, as the market holds them:
+    ``team_size`` rounded to a whole number, at least 1, sizes beyond its 1 - 1e-7
+    quantile (or 200,000) lumped into the largest; sizes of probability 0 left out."""
+    top = float(team_size.quantile(1 - 1e-7))
+    smax = int(min(max(math.ceil(top) + 1, 1), 200_000))
+    s = np.arange(1, smax + 1, dtype=np.int64)
+    cdf = np.asarray(team_size.cdf(s + 0.5), dtype=float)
+    cdf[-1] = 1.0
+    pmf = np.clip(np.diff(np.concatenate([[0.0], cdf])), 0.0, None)
+    keep = pmf > 0
+    s, pmf = s[keep], pmf[keep]
+    return s, pmf / pmf.sum()
+
+
+@dataclass(**_SLOTS)
+class Acquisition:
+    """``acquisition.*``: contact rates per day (``organic_growth`` per month, budget in $
+    per day, ``paid_cost_per_signup`` in $ per contact, ``referral`` per active user per
+    day)."""
+
+    organic: float
+    organic_growth: float
+    paid_budget: float
+    paid_cost_per_signup: float
+    referral: float
+
+    def organic_rate(self, t: float) -> float:
+        """Organic contacts per day at time ``t`` (days): ``organic (1 + growth)^(t/month)``,
+        the growth compounding monthly."""
+        if not self.organic:
+            return 0.0
+        return self.organic * (1.0 + self.organic_growth) ** (t / DAYS_PER_MONTH)
+
+    @property
+    def paid_contacts(self) -> float:
+        """Paid contacts per day: budget ($ per day) / cost per contact ($)."""
+        return self.paid_budget / self.paid_cost_per_signup
+
+
+@dataclass(**_SLOTS)
+class Onboarding:
+    """``onboarding.*``: durations in days.  ``ttv`` and ``sandbox_ttv`` are the two
+    parameters; :attr:`effective_ttv` is the one in effect."""
+
+    no_show: float
+    ttv: Distribution
+    patience: Distribution
+    setup_friction: Distribution
+    sandbox: bool
+    sandbox_ttv: Distribution
+    invited_ttv_factor: float
+
+    @property
+    def effective_ttv(self) -> Distribution:
+        """The time to value in effect (days): ``sandbox_ttv`` with the sandbox, else ``ttv``."""
+        return self.sandbox_ttv if self.sandbox else self.ttv
+
+    @property
+    def friction_applies(self) -> bool:
+        """Whether setup friction is added to a company's first signup's TTV (not through
+        the sandbox)."""
+        return not self.sandbox
+
+    @property
+    def has_friction(self) -> bool:
+        """Whether setup friction applies and can be more than zero."""
+        return self.friction_applies and float(self.setup_friction.quantile(1.0)) > 0
+
+
+@dataclass(**_SLOTS)
+class Collaboration:
+    """``collaboration.*``: invites per activated user, acceptance, delay in days."""
+
+    invites: Distribution
+    acceptance: float
+    invite_delay: Distribution
+
+    @property
+    def invites_mean(self) -> float:
+        """Mean invites an activated user sends."""
+        return float(self.invites.mean())
+
+
+@dataclass(**_SLOTS)
+class Retention:
+    """``retention.*``: users' monthly churn probability and the tenure's Weibull shape."""
+
+    churn_monthly: float
+    tenure_shape: float
+
+    @property
+    def tenure(self) -> Tenure:
+        """An active user's tenure (days)."""
+        return Tenure(self.churn_monthly, self.tenure_shape)
+
+
+@dataclass(**_SLOTS)
+class Pricing:
+    """``pricing.*``: the go-to-market model, list price ($ per seat per month), upgrade
+    probability at the paywall, decision delay (days)."""
+
+    model: str
+    price_per_seat: float
+    upgrade_probability: float
+    decision_delay: Distribution
+
+    @property
+    def trial(self) -> bool:
+        """Whether new teams start on a trial (``trial``, ``reverse_trial``)."""
+        return self.model in TRIAL_MODELS
+
+    @property
+    def reverse_trial(self) -> bool:
+        """Whether a trial falls back to the free tier at its end."""
+        return self.model == "reverse_trial"
+
+    @property
+    def free_tier(self) -> bool:
+        """Whether the model has a free tier (``freemium``, ``reverse_trial``)."""
+        return self.model in FREE_TIER_MODELS
+
+    @property
+    def sales_led(self) -> bool:
+        """Whether the motion is sales-led: no product before a deal."""
+        return self.model == "sales_led"
+
+
+@dataclass(**_SLOTS)
+class FreeTier:
+    """``free_tier.*``: seat limit (0 = none), usage limit in usage units (0 = none), usage
+    per active user per day."""
+
+    seat_limit: int
+    usage_limit: float
+    usage_per_user: float
+
+
+@dataclass(**_SLOTS)
+class Trial:
+    """``trial.*``: length in days, the card requirement and the probabilities as written
+    (see :attr:`Settings.card_trial` for what is in effect)."""
+
+    length: float
+    card_required: bool
+    convert_probability: float
+    card_convert_probability: float
+    card_signup_factor: float
+
+
+@dataclass(**_SLOTS)
+class Paid:
+    """``paid.*``: a paying team's own monthly cancellation probability."""
+
+    logo_churn_monthly: float
+
+    @property
+    def tenure(self) -> Tenure:
+        """A paying team's time to cancel for reasons of its own (days; constant hazard)."""
+        return Tenure(self.logo_churn_monthly, 1.0)
+
+
+@dataclass(**_SLOTS)
+class Sales:
+    """``sales.*``: durations in days, rates per day, prices in $ per seat per month."""
+
+    reps: int
+    rep_capacity: int
+    rep_cost: float
+    pql_users: int
+    pql_usage: float
+    pql_rule: str
+    pql_cooldown: float
+    patience: Distribution
+    pql_cycle: Distribution
+    cold_cycle: Distribution
+    pql_close_rate: float
+    cold_close_rate: float
+    outbound: float
+    outbound_per_rep: float
+    inbound_share: float
+    price_per_seat: float
+    seat_share: float
+    term: float
+    renewal_probability: float
+    rollout: Distribution
+
+    @property
+    def servers(self) -> int:
+        """Servers of the sales queue: reps x deal slots per rep (0 = no sales team)."""
+        return self.reps * self.rep_capacity
+
+    @property
+    def outbound_rate(self) -> float:
+        """Outbound leads per day: ``outbound + reps x outbound_per_rep`` when there are
+        deal slots, else 0."""
+        return self.outbound + self.reps * self.outbound_per_rep if self.servers else 0.0
+
+    @property
+    def pql_on(self) -> bool:
+        """Whether companies can become product-qualified leads: a sales team and at least
+        one PQL signal (users or usage) switched on."""
+        return self.reps > 0 and (self.pql_users > 0 or self.pql_usage > 0)
+
+    @property
+    def pql_all(self) -> bool:
+        """Whether a PQL needs every signal that is on (rule ``"all"``), not any one."""
+        return self.pql_rule == "all"
+
+    @property
+    def cost_per_day(self) -> float:
+        """What the sales team costs, $ per day (reps x cost per rep)."""
+        return self.reps * self.rep_cost
+
+
+@dataclass(**_SLOTS)
+class Costs:
+    """``costs.*``: $ per active free user per month."""
+
+    serving_cost_per_free_user: float
+
+
+#: The section classes, by section name (the order of :data:`flywheel.defaults.SECTIONS`).
+_SECTIONS: dict[str, type] = {
+    "simulation": Simulation, "market": Market, "acquisition": Acquisition,
+    "onboarding": Onboarding, "collaboration": Collaboration, "retention": Retention,
+    "pricing": Pricing, "free_tier": FreeTier, "trial": Trial, "paid": Paid,
+    "sales": Sales, "costs": Costs,
+}
+
+
+def _convert(kind: str, value: Any) -> Any:
+    """A converted scenario value as its type: floats, ints, bools, strings, distributions."""
+    if kind in ("duration", "rate", "probability", "number"):
+        return float(value)
+    if kind == "count":
+        return int(value)
+    if kind == "bool":
+        return bool(value)
+    if kind == "choice":
+        return str(value)
+    return value  # a Distribution
+
+
+# -- the whole -------------------------------------------------------------------------------
+
+@dataclass(**_SLOTS)
+class Settings:
+    """Every value of a resolved scenario, typed, with what the engines derive from them.
+
+    One frozen section per scenario section; ``horizon`` (days) is what a run uses (the
+    scenario's own unless given).  Build with :meth:`from_scenario` or :meth:`from_values`.
+    """
+
+    simulation: Simulation
+    market: Market
+    acquisition: Acquisition
+    onboarding: Onboarding
+    collaboration: Collaboration
+    retention: Retention
+    pricing: Pricing
+    free_tier: FreeTier
+    trial: Trial
+    paid: Paid
+    sales: Sales
+    costs: Costs
+    #: Days the run lasts, from launch day.
+    horizon: float
+
+    # -- building ----------------------------------------------------------------------
+
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any], horizon: float | None = None) -> Settings:
+        """Settings from converted values by parameter path (a scenario's ``values``),
+        run to ``horizon`` days (default: ``simulation.horizon``)."""
+        sections = {}
+        for name, section in _SECTIONS.items():
+            sections[name] = section(**{
+                f.name: _convert(PARAMS_BY_PATH[f"{name}.{f.name}"].kind,
+                                 values[f"{name}.{f.name}"])
+                for f in dataclasses.fields(section)})
+        h = float(horizon if horizon is not None else values["simulation.horizon"])
+        return cls(**sections, horizon=h)
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario, horizon: float | None = None) -> Settings:
+        """Settings of a resolved scenario, run to ``horizon`` days (default: its own)."""
+        return cls.from_values(scenario.values, horizon)
+
+    @classmethod
+    def of(cls, source: Settings | Scenario | Mapping[str, Any],
+           horizon: float | None = None) -> Settings:
+        """Settings from whatever a caller holds: settings (at ``horizon`` if given), a
+        scenario, or a mapping of converted values."""
+        if isinstance(source, Settings):
+            return source if horizon is None else source.with_horizon(horizon)
+        values = getattr(source, "values", None)
+        return cls.from_values(values if isinstance(values, Mapping) else source, horizon)
+
+    def with_horizon(self, horizon: float) -> Settings:
+        """The same settings run to ``horizon`` days."""
+        return dataclasses.replace(self, horizon=float(horizon))
+
+    # -- derived across sections -------------------------------------------------------
+
+    @property
+    def card_trial(self) -> bool:
+        """Whether starting a trial needs a card: ``pricing.model = "trial"`` and
+        ``trial.card_required`` (a reverse trial never asks for one)."""
+        return self.pricing.model == "trial" and self.trial.card_required
+
+    @property
+    def card_signup_factor(self) -> float:
+        """Share of contacts reaching a new company who still start (the card's toll):
+        ``trial.card_signup_factor`` in a card trial, else 1."""
+        return self.trial.card_signup_factor if self.card_trial else 1.0
+
+    @property
+    def trial_convert_probability(self) -> float:
+        """Probability a trial team with an active user buys at the trial's end: the card
+        probability in a card trial, else the opt-in one."""
+        return (self.trial.card_convert_probability if self.card_trial
+                else self.trial.convert_probability)
+
+    @property
+    def track_usage(self) -> bool:
+        """Whether teams' usage must be accrued: a free-tier usage limit, or the PQL usage
+        signal switched on."""
+        return bool(self.free_tier.usage_limit) or (self.sales.pql_on
+                                                    and self.sales.pql_usage > 0)
+
+    @property
+    def sales_motion(self) -> bool:
+        """Whether any sales motion is on: sales-led pricing, or a sales team (PQLs,
+        outbound, contracts)."""
+        return self.pricing.sales_led or self.sales.reps > 0
+
