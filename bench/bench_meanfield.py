@@ -26,7 +26,7 @@ import time
 
 def scaled(name: str, factor: float) -> list[str]:
     """Overrides that multiply the market and the acquisition by ``factor``."""
-    from flywheel.scenario import load_scenario
+    from flywheel.scenario.files import load_scenario
 
     sc = load_scenario(name)
     if factor == 1:
@@ -37,10 +37,10 @@ def scaled(name: str, factor: float) -> list[str]:
 
 
 def one(name: str, factor: float) -> dict[str, float]:
-    from flywheel import meanfield
-    from flywheel.rng import replication_seeds
-    from flywheel.runner import run_replication
-    from flywheel.scenario import load_scenario
+    from flywheel.engines import meanfield
+    from flywheel.engines.rng import replication_seeds
+    from flywheel.scenario.files import load_scenario
+    from flywheel.studies.runner import run_replication
 
     sc = load_scenario(name, scaled(name, factor))
     best = float("inf")
@@ -66,9 +66,9 @@ def convergence(path: str, scales: tuple[int, ...] = (1, 4, 16, 64), reps: int =
     import numpy as np
     from matplotlib.figure import Figure
 
-    from flywheel.plots import png_bytes
-    from flywheel.results import write_file
-    from flywheel.validation import convergence_gaps  # the test's measurement, one definition
+    from flywheel.outputs.plots import png_bytes
+    from flywheel.outputs.results import write_file
+    from flywheel.studies.validation import convergence_gaps  # the test's measurement, one definition
 
     gaps, ses = [], []
     for s in scales:

@@ -34,9 +34,9 @@ def overrides(signups: int) -> list[str]:
 
 
 def one(signups: int) -> dict[str, float]:
-    from flywheel.rng import replication_seeds
-    from flywheel.runner import run_replication
-    from flywheel.scenario import load_scenario
+    from flywheel.engines.rng import replication_seeds
+    from flywheel.scenario.files import load_scenario
+    from flywheel.studies.runner import run_replication
 
     sc = load_scenario("baseline", overrides(signups))
     seq = replication_seeds(int(sc["simulation.seed"]), 1)[0]

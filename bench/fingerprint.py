@@ -22,7 +22,7 @@ import sys
 from typing import Any
 
 import flywheel
-from flywheel.scenario import load_scenario
+from flywheel.scenario.files import load_scenario
 
 SCENARIOS = ("baseline", "reverse-trial", "data-integration-trial", "plg-sales-assist",
              "sales-led")
@@ -65,7 +65,7 @@ def fingerprints() -> dict[str, dict[str, str]]:
         run = flywheel.simulate(sc, replications=REPLICATIONS, seed=SEED, jobs=1)
         found[f"{name} des"] = parts(run)
         if name in ("baseline", "reverse-trial", "data-integration-trial"):
-            from flywheel import meanfield
+            from flywheel.engines import meanfield
 
             found[f"{name} meanfield"] = parts(meanfield.simulate(sc))
     return found

@@ -7,20 +7,19 @@
 MeanCI(mean=0.36..., lo=0.35..., hi=0.37...)
 >>> run.summary_frame()  # doctest: +SKIP
 
-``flywheel.sensitivity`` is a module; run a sensitivity with
-:func:`flywheel.sensitivity_analysis`.
+The package is in layers, each a folder, each importing only from those below it:
+``scenario`` (reading a scenario) -> ``engines`` (the simulation and the mean-field
+twin) -> ``metrics`` -> ``studies`` (replications, comparisons, sweeps, sensitivity,
+validation) -> ``outputs`` (results folders, charts, reports) -> ``cli``.  See
+docs/architecture.md.
 """
 
-__version__ = "0.1.0"
-
-from flywheel.comparisons import Comparison, Sweep, compare, sweep  # noqa: E402
-from flywheel.metrics import MeanCI  # noqa: E402
-from flywheel.runner import RunResult, simulate  # noqa: E402
-from flywheel.scenario import Scenario, load_scenario  # noqa: E402
-
-# ``flywheel.sensitivity`` is the module (``import flywheel.sensitivity as m`` gives it);
-# the function is ``flywheel.sensitivity_analysis``.
-from flywheel.sensitivity import Sensitivity, sensitivity_analysis  # noqa: E402
+from flywheel.metrics import MeanCI
+from flywheel.scenario import Scenario, load_scenario
+from flywheel.studies.comparisons import Comparison, Sweep, compare, sweep
+from flywheel.studies.runner import RunResult, simulate
+from flywheel.studies.sensitivity import Sensitivity, sensitivity_analysis
+from flywheel.version import __version__
 
 __all__ = ["Comparison", "MeanCI", "RunResult", "Scenario", "Sensitivity", "Sweep",
            "__version__", "compare", "load_scenario", "sensitivity_analysis", "simulate",

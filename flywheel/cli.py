@@ -11,10 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from flywheel import __version__, workload
-from flywheel.distributions import DistributionError
 from flywheel.metrics import HEADLINE, METRICS, format_value
-from flywheel.results import (
+from flywheel.outputs.results import (
     OutputError,
     ResultsExistError,
     check_out,
@@ -22,10 +20,13 @@ from flywheel.results import (
     is_ours,
     write_results,
 )
-from flywheel.runner import EngineError, RunResult, default_jobs, simulate, worker_pool
-from flywheel.scenario import ScenarioError, format_resolved, list_scenarios, load_scenario
-from flywheel.units import UnitError, parse_duration
-from flywheel.workload import WorkloadError
+from flywheel.scenario.distributions import DistributionError
+from flywheel.scenario.files import ScenarioError, format_resolved, list_scenarios, load_scenario
+from flywheel.scenario.units import UnitError, parse_duration
+from flywheel.studies import workload
+from flywheel.studies.runner import EngineError, RunResult, default_jobs, simulate, worker_pool
+from flywheel.studies.workload import WorkloadError
+from flywheel.version import __version__
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -187,7 +188,7 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
                    jobs: int | None, horizon: str | None, sets: tuple[str, ...],
                    out: Path | None, force: bool) -> None:
     """``flywheel run --engine meanfield``: one deterministic run of the twin."""
-    from flywheel import meanfield
+    from flywheel.engines import meanfield
 
     given = [name for name, value in (("-n/--replications", replications), ("--seed", seed),
                                       ("-j/--jobs", jobs)) if value is not None]
@@ -252,7 +253,7 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
                                            ("--quiet", quiet)) if given]
     if suite_only:
         raise click.UsageError(f"{', '.join(suite_only)}: only with --suite")
-    from flywheel.comparisons import is_comparison_file, load_comparison
+    from flywheel.studies.comparisons import is_comparison_file, load_comparison
 
     failed = False
     for f in files:
@@ -282,7 +283,7 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
 def _twin_notes(sc: Any) -> str:
     """What the mean-field twin (``run --engine meanfield``) approximates or leaves out in
     this scenario, as comment lines (the resolved scenario above stays valid TOML)."""
-    from flywheel import meanfield
+    from flywheel.engines import meanfield
 
     notes = meanfield.mechanism_notes(sc)
     lines = ["# The mean-field twin (flywheel run --engine meanfield) on this scenario:"]
@@ -298,7 +299,7 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
                       jobs: int | None, quiet: bool) -> None:
     """``flywheel validate --suite``: run, print the tables, write the folder, exit 1 on a
     failed closed-form check."""
-    from flywheel import validation as v
+    from flywheel.studies import validation as v
 
     known = [*v.CHECKS, v.BANDS]
     for name in checks:
@@ -331,8 +332,8 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
 @main.command("list")
 def list_() -> None:
     """List the shipped scenarios and comparisons with their descriptions."""
-    from flywheel.comparisons import load_comparison
-    from flywheel.scenario import builtin_scenarios_dir
+    from flywheel.scenario.files import builtin_scenarios_dir
+    from flywheel.studies.comparisons import load_comparison
 
     rows = list_scenarios()
     comparisons = [load_comparison(p) for p in sorted(builtin_scenarios_dir().glob("compare-*.toml"))]
@@ -378,7 +379,7 @@ def _aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: set[in
 def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
     """Each metric: every scenario's mean and 95% CI, and its paired difference from
     the reference with the difference's own 95% CI."""
-    from flywheel.scenario import toml_value
+    from flywheel.scenario.files import toml_value
 
     labels = comp.labels
     lines = []
@@ -418,7 +419,7 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
 
 def sweep_table(result: Any, names: Sequence[str] | None = None) -> str:
     """Each metric: its mean and 95% CI at every point of the sweep."""
-    from flywheel.scenario import toml_value
+    from flywheel.scenario.files import toml_value
 
     keys = [k for k, _ in result.axes]
     shape = " x ".join(str(n) for n in result.shape)
@@ -467,7 +468,7 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
     each difference against the reference comes from per-replication pairs and
     its 95% CI is tight.
     """
-    from flywheel import comparisons as cmp
+    from flywheel.studies import comparisons as cmp
 
     overrides = _common_overrides(sets, horizon)
     if len(scenarios) == 1:
@@ -520,7 +521,7 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
     Two --vary options span a grid of every combination.  Each point's headline
     metrics are printed with their 95% CIs and written to sweep.csv.
     """
-    from flywheel import comparisons as cmp
+    from flywheel.studies import comparisons as cmp
 
     axes = [cmp.parse_vary(v) for v in varies]
     base = load_scenario(scenario, _common_overrides(sets, horizon))
@@ -611,8 +612,8 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
     difference with a tight 95% CI.  Writes sensitivity.csv, a tornado chart, a
     report.html, summary.json and the scenario as run.
     """
-    from flywheel import report
-    from flywheel.sensitivity import (
+    from flywheel.outputs import report
+    from flywheel.studies.sensitivity import (
         check_target,
         default_sensitivity_dir,
         levers,
@@ -686,9 +687,9 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
     import os
     from datetime import datetime
 
-    from flywheel import comparisons as cmp
-    from flywheel import report
-    from flywheel.scenario import builtin_scenarios_dir
+    from flywheel.outputs import report
+    from flywheel.scenario.files import builtin_scenarios_dir
+    from flywheel.studies import comparisons as cmp
 
     check_out(out, force=False, unique=True)  # a folder of its own, writable (an older
     # demo there is moved aside below, not replaced)
@@ -700,7 +701,7 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
     total = replications * sum(len(s.scenarios) for s in specs)
     click.echo(f"Flywheel demo: {len(specs)} comparisons, {replications} replications per "
                f"scenario, {j} job{'s' if j > 1 else ''}", err=True)
-    from flywheel.results import write_folder
+    from flywheel.outputs.results import write_folder
 
     results = []
     with worker_pool(j, total) as pool:  # runs the replications, then draws the charts

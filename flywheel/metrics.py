@@ -5,7 +5,7 @@ Stocks (levels at an instant: active users, paying teams, MRR) and flows
 labelled here; tables, plots and reports take their labels from
 :data:`METRICS` and :data:`SERIES`, never invent their own.
 
-All computations work on a replication's :class:`~flywheel.model.Outcome`
+All computations work on a replication's :class:`~flywheel.engines.model.Outcome`
 (typed columns of users and teams), after the run, vectorised.
 """
 
@@ -19,8 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from flywheel.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
-from flywheel.model import (
+from flywheel.engines.model import (
     ABANDONED,
     CHANNELS,
     COLD,
@@ -33,6 +32,7 @@ from flywheel.model import (
     USER_STATES,
     Outcome,
 )
+from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 
 @dataclass(frozen=True)
@@ -495,7 +495,7 @@ def replication_cohorts(o: Outcome, max_weeks: int = 52) -> list[tuple[int, int,
 
 
 def user_states(o: Outcome) -> dict[str, int]:
-    """How many signups end in each state of :data:`~flywheel.model.USER_STATES`."""
+    """How many signups end in each state of :data:`~flywheel.engines.model.USER_STATES`."""
     counts = np.bincount(o.users["state"], minlength=len(USER_STATES))
     return {s: int(counts[i]) for i, s in enumerate(USER_STATES)}
 
@@ -523,9 +523,9 @@ def format_value(value: float | None, unit: str) -> str:
 
 def check_metrics(names: Sequence[object], file: str | None = None) -> list[str]:
     """Metric names checked against :data:`METRICS`: an unknown one is a
-    :class:`~flywheel.scenario.ScenarioError` suggesting the nearest name, the same words
+    :class:`~flywheel.scenario.files.ScenarioError` suggesting the nearest name, the same words
     from the command line (``--metric``), a comparison file (``file``) and Python."""
-    from flywheel.scenario import ScenarioError, toml_value
+    from flywheel.scenario.files import ScenarioError, toml_value
 
     checked = []
     for name in names:

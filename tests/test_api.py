@@ -1,6 +1,6 @@
 """The notebook-friendly Python API: DataFrames beside the row methods, short reprs, named
 results (MeanCI), horizons written as durations, either engine from ``simulate``, and a
-``flywheel.sensitivity`` that is the module (the function is ``sensitivity_analysis``)."""
+``flywheel.studies.sensitivity`` that is the module (the function is ``sensitivity_analysis``)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ import pytest
 import flywheel
 from flywheel import metrics
 from flywheel.metrics import HEADLINE, METRICS, MeanCI, format_value
-from flywheel.scenario import load_scenario, load_scenario_text
-from flywheel.units import UnitError
+from flywheel.scenario.files import load_scenario, load_scenario_text
+from flywheel.scenario.units import UnitError
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A market and horizon small enough that a replication takes a few hundredths of a second.
@@ -148,7 +148,7 @@ def test_sensitivity_frame_is_the_rows_with_a_nullable_rank(sens) -> None:
 
 def test_import_flywheel_and_help_load_neither_pandas_nor_matplotlib_nor_scipy_stats() -> None:
     heavy = "[m for m in sys.modules if m.split('.')[0] in ('pandas', 'matplotlib') or m == 'scipy.stats']"
-    code = ("import sys\nimport flywheel\nimport flywheel.sensitivity\n"
+    code = ("import sys\nimport flywheel\nimport flywheel.studies.sensitivity\n"
             f"print({heavy})\n"
             "from flywheel.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
@@ -281,7 +281,7 @@ def test_simulate_runs_the_mean_field_twin() -> None:
     run = flywheel.simulate(sc, engine="meanfield", horizon="2y")
     assert run.engine == "meanfield" and run.n == 1 and run.horizon == 730.5
     assert "engine meanfield" in repr(run) and "1 replication," in repr(run)
-    from flywheel import meanfield
+    from flywheel.engines import meanfield
 
     direct = meanfield.simulate(sc, 730.5)
     assert _same_metrics(run, direct)
@@ -311,16 +311,19 @@ def test_simulate_takes_a_scenario_name_or_path() -> None:
 # -- 6. module and function names ------------------------------------------------------------
 
 
-def test_flywheel_sensitivity_is_the_module_and_the_function_has_its_own_name() -> None:
-    import flywheel.sensitivity as m
+def test_module_and_function_names_do_not_shadow_each_other() -> None:
+    import flywheel.studies.sensitivity as m
 
-    assert isinstance(m, types.ModuleType) and m is sys.modules["flywheel.sensitivity"]
+    assert isinstance(m, types.ModuleType) and m is sys.modules["flywheel.studies.sensitivity"]
     assert m.Sensitivity is flywheel.Sensitivity
-    assert flywheel.sensitivity is m
-    from flywheel import sensitivity
+    assert flywheel.studies.sensitivity is m
+    from flywheel.studies import sensitivity
 
     assert sensitivity is m
     assert flywheel.sensitivity_analysis is m.sensitivity_analysis is m.sensitivity
     assert "sensitivity_analysis" in flywheel.__all__ and "sensitivity" not in flywheel.__all__
-    for module in ("comparisons", "runner", "scenario", "metrics"):
-        assert isinstance(getattr(flywheel, module), types.ModuleType)
+    # every public name of the package is what it says, never a module bound over a function
+    for name in flywheel.__all__:
+        assert not isinstance(getattr(flywheel, name), types.ModuleType), name
+    for layer in ("scenario", "engines", "studies", "outputs", "metrics"):
+        assert isinstance(getattr(flywheel, layer), types.ModuleType), layer

@@ -1,6 +1,6 @@
 """The shipped baseline's measured figures sit inside the published ranges in DESIGN.
 
-The bands and their sources live in one place, :data:`flywheel.validation.PUBLISHED`
+The bands and their sources live in one place, :data:`flywheel.studies.validation.PUBLISHED`
 (which ``flywheel validate --suite`` reports too); this test checks the baseline's: the
 95% CI of the replication mean lies inside each band, over 8 replications of the full
 baseline.  The other scenarios' bands (trial conversion) are reported by the suite, not
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from flywheel.runner import simulate
-from flywheel.scenario import load_scenario
-from flywheel.validation import PUBLISHED
+from flywheel.scenario.files import load_scenario
+from flywheel.studies.runner import simulate
+from flywheel.studies.validation import PUBLISHED
 
 BANDS = {b.metric: (b.low, b.high) for b in PUBLISHED if b.scenario == "baseline"}
 

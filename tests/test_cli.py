@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import write
 
-from flywheel import __version__
 from flywheel.cli import main
-from flywheel.defaults import PARAMS
 from flywheel.metrics import HEADLINE, METRICS
-from flywheel.scenario import builtin_scenarios_dir
+from flywheel.scenario.defaults import PARAMS
+from flywheel.scenario.files import builtin_scenarios_dir
+from flywheel.version import __version__
 
 #: A run small enough to take about a second.
 TINY = ["--replications", "2", "--jobs", "1", "--horizon", "60d",

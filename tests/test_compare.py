@@ -16,7 +16,10 @@ from conftest import write
 from scipy import stats
 
 from flywheel.cli import main
-from flywheel.comparisons import (
+from flywheel.metrics import HEADLINE, METRICS
+from flywheel.outputs.results import _clean
+from flywheel.scenario.files import ScenarioError, builtin_scenarios_dir, load_scenario
+from flywheel.studies.comparisons import (
     Comparison,
     ComparisonSpec,
     Sweep,
@@ -27,10 +30,7 @@ from flywheel.comparisons import (
     sweep,
     welch_ci,
 )
-from flywheel.metrics import HEADLINE, METRICS
-from flywheel.results import _clean
-from flywheel.runner import simulate
-from flywheel.scenario import ScenarioError, builtin_scenarios_dir, load_scenario
+from flywheel.studies.runner import simulate
 
 #: A market and horizon small enough that a replication takes about a tenth of a second.
 SMALL = ["market.companies=2000", "simulation.horizon=90d"]
@@ -116,7 +116,7 @@ def test_unpaired_diff_is_welch(ttv: Comparison) -> None:
 
 def test_paired_diff_skips_missing_pairs() -> None:
     # trial conversion is undefined (NaN) without trials: a pair needs both values
-    from flywheel.comparisons import paired_ci
+    from flywheel.studies.comparisons import paired_ci
 
     assert paired_ci([1.0, math.nan, 3.0], [2.0, 5.0, 5.0])[0] == pytest.approx(1.5)
 

@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import special
 
-from flywheel.defaults import PARAMS
-from flywheel.distributions import (
+from flywheel.scenario.defaults import PARAMS
+from flywheel.scenario.distributions import (
     FAMILIES,
     Distribution,
     DistributionError,

@@ -38,9 +38,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from flywheel.cli import main
-from flywheel.defaults import META_KEYS, PARAMS, PARAMS_BY_PATH, SECTIONS
-from flywheel.distributions import FAMILIES
-from flywheel.scenario import builtin_scenarios_dir
+from flywheel.scenario.defaults import META_KEYS, PARAMS, PARAMS_BY_PATH, SECTIONS
+from flywheel.scenario.distributions import FAMILIES
+from flywheel.scenario.files import builtin_scenarios_dir
 
 T = TypeVar("T")
 #: Picks one item of a non-empty sequence (Hypothesis's draw, or ``random.choice``).
@@ -435,7 +435,7 @@ def _deadline(seconds: float | None) -> Iterator[None]:
 @contextlib.contextmanager
 def _charts(render: bool) -> Iterator[None]:
     """Build charts but skip rendering them (the slow part of a short run)."""
-    from flywheel import plots
+    from flywheel.outputs import plots
 
     if render:
         yield

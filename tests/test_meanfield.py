@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from flywheel import meanfield as mf
 from flywheel.cli import main
-from flywheel.defaults import DAYS_PER_MONTH
+from flywheel.engines import meanfield as mf
+from flywheel.engines.model import CHANNELS, USER_STATES, _size_histogram
 from flywheel.metrics import FUNNEL, HEADLINE, METRICS, SERIES, day_grid
-from flywheel.model import CHANNELS, USER_STATES, _size_histogram
-from flywheel.results import write_results
-from flywheel.runner import RunResult, simulate
-from flywheel.scenario import Scenario, load_scenario
-from flywheel.validation import TWIN_EXACT, convergence_gaps
+from flywheel.outputs.results import write_results
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.files import Scenario, load_scenario
+from flywheel.studies.runner import RunResult, simulate
+from flywheel.studies.validation import TWIN_EXACT, convergence_gaps
 
 #: One-person companies, exponential delays, no free-tier limits: every mechanism left is
 #: one the twin carries exactly in the mean (MECHANISMS), so only the simulation's noise

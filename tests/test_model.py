@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from flywheel.defaults import DAYS_PER_MONTH
+from flywheel.engines.model import ACTIVE, CHANNELS, USER_STATES, Model, Outcome
+from flywheel.engines.rng import replication_seeds
 from flywheel.metrics import replication_metrics, user_states
-from flywheel.model import ACTIVE, CHANNELS, USER_STATES, Model, Outcome
-from flywheel.rng import replication_seeds
-from flywheel.scenario import Scenario, load_scenario
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.files import Scenario, load_scenario
 
 #: A world with nothing random left in it: fixed times, certain decisions, no churn,
 #: no acquisition but what a test injects.

@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner, Result
 from conftest import write
 
-from flywheel import results as results_mod
 from flywheel.cli import main
 from flywheel.metrics import METRICS
-from flywheel.results import (
+from flywheel.outputs import results as results_mod
+from flywheel.outputs.results import (
     MARKER,
     SLUG_LENGTH,
     OutputError,
@@ -35,8 +35,8 @@ from flywheel.results import (
     write_folder,
     write_results,
 )
-from flywheel.runner import RunResult, simulate
-from flywheel.scenario import ScenarioError, load_scenario
+from flywheel.scenario.files import ScenarioError, load_scenario
+from flywheel.studies.runner import RunResult, simulate
 
 TINY = ["--replications", "1", "--jobs", "1", "--horizon", "20d",
         "--set", "market.companies=500"]
@@ -119,7 +119,7 @@ def test_run_with_a_traversing_name_stays_in_results(cwd: Path) -> None:
 _SAME_SECOND = textwrap.dedent("""
     import sys, time
     from datetime import datetime
-    import flywheel.results as r
+    import flywheel.outputs.results as r
 
     class Frozen(datetime):
         @classmethod
@@ -370,7 +370,7 @@ def test_demo_moves_aside_only_a_demo_it_wrote(cwd: Path) -> None:
 def test_twin_refuses_what_it_cannot_solve_in_one_line(cwd: Path) -> None:
     """The mean-field twin takes at most MAX_INVITES invites per activated user; past it,
     one line points to the simulation instead of minutes of integration."""
-    from flywheel.meanfield import MAX_INVITES
+    from flywheel.engines.meanfield import MAX_INVITES
 
     result = invoke("run", "baseline", "--engine", "meanfield", "--out", "o",
                     "--set", f"collaboration.invites.mean={MAX_INVITES + 5}")

@@ -1,4 +1,4 @@
-"""Tests for charts (flywheel.plots) and HTML reports (flywheel.report).
+"""Tests for charts (flywheel.outputs.plots) and HTML reports (flywheel.outputs.report).
 
 Charts must take their labels and units from METRICS / SERIES / FUNNEL, write real
 PNGs at 150 dpi, and leave matplotlib's global state alone.  Reports must be one
@@ -21,11 +21,11 @@ import pytest
 from matplotlib import _pylab_helpers
 from matplotlib.figure import Figure
 
-from flywheel import plots, report
-from flywheel.comparisons import Comparison, Sweep, compare, sweep
 from flywheel.metrics import FUNNEL, METRICS, SERIES
-from flywheel.runner import RunResult, simulate
-from flywheel.scenario import load_scenario
+from flywheel.outputs import plots, report
+from flywheel.scenario.files import load_scenario
+from flywheel.studies.comparisons import Comparison, Sweep, compare, sweep
+from flywheel.studies.runner import RunResult, simulate
 
 SMALL = ["market.companies=2000", "simulation.horizon=60d"]
 REPS = 3

@@ -10,10 +10,10 @@ import sys
 
 import numpy as np
 
-from flywheel.model import LOST_ACCESS, Model
-from flywheel.rng import STREAMS, Streams, replication_seeds, stream_key
-from flywheel.runner import simulate
-from flywheel.scenario import load_scenario
+from flywheel.engines.model import LOST_ACCESS, Model
+from flywheel.engines.rng import STREAMS, Streams, replication_seeds, stream_key
+from flywheel.scenario.files import load_scenario
+from flywheel.studies.runner import simulate
 
 SMALL = ["market.companies=3000", "acquisition.organic=40/day", "simulation.horizon=90d"]
 
@@ -63,7 +63,7 @@ def test_drawing_more_from_one_stream_leaves_the_others_unchanged() -> None:
 
 def test_stream_keys_are_stable_across_processes() -> None:
     """Stream names are digested with blake2b, never hash() (randomised per process)."""
-    code = "from flywheel.rng import stream_key; print(stream_key('ttv'))"
+    code = "from flywheel.engines.rng import stream_key; print(stream_key('ttv'))"
     outs = set()
     for hashseed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hashseed}

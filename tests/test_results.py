@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from flywheel import __version__
-from flywheel import results as results_mod
 from flywheel.metrics import FUNNEL, METRICS, SERIES
-from flywheel.results import ResultsExistError, default_out_dir, write_results
-from flywheel.runner import RunResult, simulate
-from flywheel.scenario import Scenario, load_scenario
+from flywheel.outputs import results as results_mod
+from flywheel.outputs.results import ResultsExistError, default_out_dir, write_results
+from flywheel.scenario.files import Scenario, load_scenario
+from flywheel.studies.runner import RunResult, simulate
+from flywheel.version import __version__
 
 HORIZON = 50.5  # not a whole number of days, so the last day is a half day
 REPS = 3

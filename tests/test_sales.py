@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from test_model import QUIET, run, scenario
 
-from flywheel.comparisons import compare, load_comparison
+from flywheel.engines.model import CONTRACT, L_COLD, L_LOST, L_WON, L_WORKING, PQL, SALES, Model
+from flywheel.engines.rng import replication_seeds
 from flywheel.metrics import replication_metrics, replication_series
-from flywheel.model import CONTRACT, L_COLD, L_LOST, L_WON, L_WORKING, PQL, SALES, Model
-from flywheel.queueing import erlang_a, erlang_c, erlang_c_wait
-from flywheel.rng import replication_seeds
-from flywheel.runner import simulate
-from flywheel.scenario import ScenarioError, builtin_scenarios_dir, load_scenario
-from flywheel.validation import _queue_setup, _reduce_queue
+from flywheel.scenario.files import ScenarioError, builtin_scenarios_dir, load_scenario
+from flywheel.studies.comparisons import compare, load_comparison
+from flywheel.studies.queueing import erlang_a, erlang_c, erlang_c_wait
+from flywheel.studies.runner import simulate
+from flywheel.studies.validation import _queue_setup, _reduce_queue
 
 #: One PQL, worked by one rep with certainty: every time is fixed.
 ONE_PQL = [*QUIET, "free_tier.seat_limit=0", "sales.reps=1", "sales.pql_users=3",
@@ -111,7 +111,7 @@ def test_sales_led_users_arrive_only_after_their_company_signs() -> None:
 
 # -- the queue against its closed forms ----------------------------------------------------
 
-#: The validation suite's sales-only world (flywheel.validation): Poisson outbound leads
+#: The validation suite's sales-only world (flywheel.studies.validation): Poisson outbound leads
 #: (2 a day), a market too large to run out, exponential work (mean 1.2 days), 3
 #: single-slot reps: offered load 2.4, rho = 0.8; 3,000 days.
 LAM, MU, C = 2.0, 1 / 1.2, 3

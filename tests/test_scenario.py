@@ -1,4 +1,4 @@
-"""Tests for flywheel.scenario: loading, merging, validation, overrides and writing back."""
+"""Tests for flywheel.scenario.files: loading, merging, validation, overrides and writing back."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from conftest import write
 
-from flywheel import scenario as scenario_mod
-from flywheel.defaults import PARAMS, PARAMS_BY_PATH, SECTIONS
-from flywheel.distributions import DistributionError, parse_distribution
-from flywheel.scenario import (
+from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH, SECTIONS
+from flywheel.scenario.distributions import DistributionError, parse_distribution
+from flywheel.scenario.files import (
     Scenario,
     ScenarioError,
     format_resolved,
@@ -22,6 +21,7 @@ from flywheel.scenario import (
     load_scenario_text,
     parse_set,
 )
+from flywheel.scenario import files as scenario_mod
 
 
 def load_bad(cwd: Path, text: str) -> Scenario:

@@ -15,15 +15,15 @@ from click.testing import CliRunner, Result
 from matplotlib.figure import Figure
 from scipy import stats
 
-from flywheel import plots, report
 from flywheel.cli import main
-from flywheel.comparisons import welch_ci
-from flywheel.defaults import PARAMS, PARAMS_BY_PATH
-from flywheel.distributions import parse_distribution
-from flywheel.results import _clean
-from flywheel.runner import simulate
-from flywheel.scenario import ScenarioError, load_scenario
-from flywheel.sensitivity import (
+from flywheel.outputs import plots, report
+from flywheel.outputs.results import _clean
+from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH
+from flywheel.scenario.distributions import parse_distribution
+from flywheel.scenario.files import ScenarioError, load_scenario
+from flywheel.studies.comparisons import welch_ci
+from flywheel.studies.runner import simulate
+from flywheel.studies.sensitivity import (
     DES,
     LEVER_KINDS,
     MEANFIELD,
@@ -36,10 +36,10 @@ from flywheel.sensitivity import (
     sensitivity,
     write_sensitivity,
 )
-from flywheel.sensitivity import twin as real_twin
+from flywheel.studies.sensitivity import twin as real_twin
 
 #: The module itself (the function is ``flywheel.sensitivity_analysis``).
-SENS = sys.modules["flywheel.sensitivity"]
+SENS = sys.modules["flywheel.studies.sensitivity"]
 
 #: A market and horizon small enough that a replication takes a few hundredths of a second.
 SMALL = ["market.companies=2000", "simulation.horizon=60d"]
@@ -324,7 +324,7 @@ def test_meanfield_engine_alone(baseline, monkeypatch) -> None:
 
 @pytest.mark.skipif(real_twin() is None, reason="no mean-field twin in this installation")
 def test_the_real_twin_screens_the_baseline() -> None:
-    from flywheel import meanfield
+    from flywheel.engines import meanfield
 
     sc = load_scenario("baseline", SMALL)
     if meanfield.unsupported(sc):

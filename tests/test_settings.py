@@ -1,4 +1,4 @@
-"""The one reading of a scenario (flywheel.settings) and the codes (flywheel.codes)."""
+"""The one reading of a scenario (flywheel.scenario.settings) and the codes (flywheel.engines.codes)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ import pickle
 import numpy as np
 import pytest
 
-from flywheel import meanfield, model, workload
-from flywheel.codes import PAYWALL_PENDING, Channel, LeadKind, LeadOutcome, TeamState, UserState
-from flywheel.defaults import DAYS_PER_MONTH, PARAMS
-from flywheel.distributions import Distribution
-from flywheel.model import Model
-from flywheel.rng import replication_seeds
-from flywheel.scenario import load_scenario
-from flywheel.settings import Settings, Tenure
+from flywheel.engines import meanfield, model
+from flywheel.engines.codes import PAYWALL_PENDING, Channel, LeadKind, LeadOutcome, TeamState, UserState
+from flywheel.engines.model import Model
+from flywheel.engines.rng import replication_seeds
+from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS
+from flywheel.scenario.distributions import Distribution
+from flywheel.scenario.files import load_scenario
+from flywheel.scenario.settings import Settings, Tenure
+from flywheel.studies import workload
 
 SMALL = ["market.companies=2000", "simulation.horizon=60d"]
 

@@ -16,12 +16,12 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from flywheel.defaults import DAYS_PER_MONTH
+from flywheel.engines.model import Model
+from flywheel.engines.rng import replication_seeds
 from flywheel.metrics import mean_ci
-from flywheel.model import Model
-from flywheel.rng import replication_seeds
-from flywheel.runner import RunResult, simulate
-from flywheel.scenario import load_scenario
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.files import load_scenario
+from flywheel.studies.runner import RunResult, simulate
 
 SEED = 20261123
 MINUTE = 1.0 / 1440.0

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flywheel.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
-from flywheel.units import (
+from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
+from flywheel.scenario.units import (
     UnitError,
     format_duration,
     format_rate,

@@ -19,12 +19,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
-from flywheel import plots, report
-from flywheel import validation as v
-from flywheel.defaults import DAYS_PER_MONTH
-from flywheel.distributions import parse_distribution
 from flywheel.metrics import METRICS
-from flywheel.scenario import load_scenario
+from flywheel.outputs import plots, report
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.distributions import parse_distribution
+from flywheel.scenario.files import load_scenario
+from flywheel.studies import validation as v
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -309,7 +309,7 @@ def test_cli_validate_files_unchanged() -> None:
 
 
 def test_docs_validation_lists_every_check_and_band() -> None:
-    """Regenerate with `python -m flywheel.validation --docs` when this fails."""
+    """Regenerate with `python -m flywheel.studies.validation --docs` when this fails."""
     doc = (REPO / "docs" / "validation.md").read_text(encoding="utf-8")
     assert v.DOCS_COMMAND in doc
     for name, c in v.CHECKS.items():

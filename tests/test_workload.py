@@ -1,4 +1,4 @@
-"""The workload estimate (flywheel.workload): honest against measured runs, cheap, and
+"""The workload estimate (flywheel.studies.workload): honest against measured runs, cheap, and
 refusing runs too large to start unasked.
 
 Tolerances, stated once: for every shipped scenario at its own horizon, one replication's
@@ -15,11 +15,11 @@ import time
 
 import pytest
 
+from flywheel.engines.model import Model
+from flywheel.engines.rng import replication_seeds
 from flywheel.metrics import replication_metrics
-from flywheel.model import Model
-from flywheel.rng import replication_seeds
-from flywheel.scenario import list_scenarios, load_scenario
-from flywheel.workload import (
+from flywheel.scenario.files import list_scenarios, load_scenario
+from flywheel.studies.workload import (
     LARGE_SECONDS,
     LIMIT_MEMORY,
     LIMIT_SECONDS,

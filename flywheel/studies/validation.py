@@ -1,7 +1,7 @@
 """The validation suite: the closed forms the model must reproduce, and the published ranges.
 
 Two kinds of evidence, run by ``flywheel validate --suite`` and written to
-``docs/validation.md`` by ``python -m flywheel.validation --docs``:
+``docs/validation.md`` by ``python -m flywheel.studies.validation --docs``:
 
 * **Closed-form checks** (:data:`CHECKS`).  In a limiting case where theory gives
   the answer (word of mouth alone, invites alone, churn alone), the model is run
@@ -46,16 +46,16 @@ from typing import Any
 import numpy as np
 from scipy import integrate, optimize, special, stats
 
-from flywheel import __version__
-from flywheel.defaults import DAYS_PER_MONTH
-from flywheel.distributions import Distribution
+from flywheel.engines.model import Model, Outcome
+from flywheel.engines.rng import replication_seeds
 from flywheel.metrics import METRICS, format_value, mean_ci
-from flywheel.model import Model, Outcome
-from flywheel.queueing import erlang_a, erlang_c, erlang_c_wait
-from flywheel.rng import replication_seeds
-from flywheel.runner import simulate, worker_pool
-from flywheel.scenario import Scenario, load_scenario, parse_set
-from flywheel.settings import Settings
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.distributions import Distribution
+from flywheel.scenario.files import Scenario, load_scenario, parse_set
+from flywheel.scenario.settings import Settings
+from flywheel.studies.queueing import erlang_a, erlang_c, erlang_c_wait
+from flywheel.studies.runner import simulate, worker_pool
+from flywheel.version import __version__
 
 __all__ = [
     "CHECKS",
@@ -92,7 +92,7 @@ BAND_SEED = 20261123
 #: The name ``--check`` takes for the published-range comparison.
 BANDS = "bands"
 #: The command that regenerates docs/validation.md.
-DOCS_COMMAND = "python -m flywheel.validation --docs"
+DOCS_COMMAND = "python -m flywheel.studies.validation --docs"
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -1027,7 +1027,7 @@ GAP_DAYS = (30, 90, 180, 240)
 def twin_exact_world(s: int) -> Any:
     """:data:`TWIN_EXACT` at scale s: a market of 4,000 s companies, organic 6 s and paid
     2 s contacts a day, word of mouth, 240 days."""
-    from flywheel.scenario import load_scenario
+    from flywheel.scenario.files import load_scenario
 
     return load_scenario("baseline", [*TWIN_EXACT, f"market.companies={4000 * s}",
                                       f"acquisition.organic={6 * s}/day",
@@ -1041,8 +1041,8 @@ def convergence_gaps(s: int, reps: int, seed: int = 11,
     """Per quantity at scale s: (twin - mean of ``reps`` replications) / twin, and the
     replications' standard error of the mean / twin: the one measurement of how the
     simulation's mean approaches the twin (the test suite and bench/bench_meanfield.py)."""
-    from flywheel import meanfield
-    from flywheel.runner import simulate
+    from flywheel.engines import meanfield
+    from flywheel.studies.runner import simulate
 
     sc = twin_exact_world(s)
     des = simulate(sc, replications=reps, seed=seed, jobs=jobs)
@@ -1231,7 +1231,7 @@ def suite_markdown(suite: Suite, images: str = "", generated_by: str = DOCS_COMM
 
 def suite_charts(suite: Suite) -> dict[str, bytes]:
     """PNG bytes of every chart of the suite, by file stem (check name, ``bands``)."""
-    from flywheel import plots
+    from flywheel.outputs import plots
 
     pngs = {c.name: plots.png_bytes(plots.validation_check(c))
             for c in suite.checks if c.curve is not None}
@@ -1244,8 +1244,8 @@ def write_suite(suite: Suite, out: Path | str, force: bool = False,
                 unique: bool = False) -> Path:
     """Write ``validation.md``, ``report.html``, the PNGs and ``checks.json`` to the folder
     ``out``, atomically; an existing folder is replaced only with ``force``."""
-    from flywheel import report
-    from flywheel.results import write_folder, write_json
+    from flywheel.outputs import report
+    from flywheel.outputs.results import write_folder, write_json
 
     def fill(tmp: Path) -> None:
         pngs = suite_charts(suite)
@@ -1261,7 +1261,7 @@ def write_suite(suite: Suite, out: Path | str, force: bool = False,
 
 def write_docs(suite: Suite, docs: Path | str = "docs") -> Path:
     """Write ``docs/validation.md`` and its PNGs in ``docs/validation/`` (replacing both)."""
-    from flywheel.results import write_file
+    from flywheel.outputs.results import write_file
 
     docs = Path(docs)
     for name, png in suite_charts(suite).items():  # each image replaced atomically
@@ -1271,9 +1271,9 @@ def write_docs(suite: Suite, docs: Path | str = "docs") -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m flywheel.validation [--docs] [-j N]``: run the suite and print its tables;
+    """``python -m flywheel.studies.validation [--docs] [-j N]``: run the suite and print its tables;
     with ``--docs``, regenerate docs/validation.md and docs/validation/*.png."""
-    parser = argparse.ArgumentParser(prog="python -m flywheel.validation",
+    parser = argparse.ArgumentParser(prog="python -m flywheel.studies.validation",
                                      description=main.__doc__)
     parser.add_argument("--docs", action="store_true",
                         help="regenerate docs/validation.md (run from the repository root)")
@@ -1294,6 +1294,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     # run through the imported module, so workers and reports see one registry of checks
-    from flywheel.validation import main as _main
+    from flywheel.studies.validation import main as _main
 
     raise SystemExit(_main())

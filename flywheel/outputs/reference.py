@@ -1,15 +1,15 @@
 """The parameter reference table of ``docs/scenarios.md``, generated from
-:data:`flywheel.defaults.PARAMS` so the two never drift apart.
+:data:`flywheel.scenario.defaults.PARAMS` so the two never drift apart.
 
-Regenerate after changing a default: ``python -m flywheel.reference`` prints the table;
+Regenerate after changing a default: ``python -m flywheel.outputs.reference`` prints the table;
 ``tests/test_reference.py`` fails while the docs hold an older one.
 """
 
 from __future__ import annotations
 
-from flywheel.defaults import PARAMS, Param
-from flywheel.scenario import toml_value
-from flywheel.units import format_duration, format_rate
+from flywheel.scenario.defaults import PARAMS, Param
+from flywheel.scenario.files import toml_value
+from flywheel.scenario.units import format_duration, format_rate
 
 
 def _cell(s: object) -> str:

@@ -24,8 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from flywheel import __version__
-from flywheel.runner import RunResult
+from flywheel.studies.runner import RunResult
+from flywheel.version import __version__
 
 
 class ResultsExistError(FileExistsError):
@@ -348,7 +348,7 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
         write_csv(tmp / "cohorts.csv", ["replication", "cohort_week", "weeks_since_signup",
                                         "signups", "active", "share_active"], result.cohort_rows())
         if charts:
-            from flywheel import plots, report  # matplotlib only when charts are asked for
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
             # each chart is rendered once: written as a PNG and embedded in the report
             pngs = plots.render(plots.run_chart_jobs(result), executor)

@@ -12,7 +12,7 @@ How the model is built, and why (see ``docs/model.md`` for the full account):
   time order.  A SimPy event costs ~15 µs here, a heap entry ~2 µs; a million
   signups would otherwise spend most of their time in scheduling.
 * **Draws are made in blocks from numpy**, each mechanism from its own named
-  stream (:mod:`flywheel.rng`), and nothing is scheduled past the horizon.
+  stream (:mod:`flywheel.engines.rng`), and nothing is scheduled past the horizon.
 * **Users are rows in typed columns**, not objects: the outcome of a run is a
   set of arrays (signup, value, active-from, active-until times; company;
   channel; final state) from which :mod:`flywheel.metrics` computes every
@@ -37,13 +37,13 @@ from typing import Any
 import numpy as np
 import simpy
 
-from flywheel.codes import Channel, LeadKind, LeadOutcome, TeamState, UserState, labels
-from flywheel.defaults import DAYS_PER_MONTH
-from flywheel.distributions import Distribution
-from flywheel.rng import STANDARD_EXPONENTIAL, STANDARD_UNIFORM, Buffered, Streams
-from flywheel.settings import Settings, size_pmf
+from flywheel.engines.codes import Channel, LeadKind, LeadOutcome, TeamState, UserState, labels
+from flywheel.engines.rng import STANDARD_EXPONENTIAL, STANDARD_UNIFORM, Buffered, Streams
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.distributions import Distribution
+from flywheel.scenario.settings import Settings, size_pmf
 
-# -- codes (declared once in flywheel.codes; plain ints here for the hot paths) -------------
+# -- codes (declared once in flywheel.engines.codes; plain ints here for the hot paths) -------------
 
 #: Final state of a signup at the horizon; every signup is in exactly one.
 USER_STATES = labels(UserState)
@@ -129,7 +129,7 @@ def _col(typecode: str) -> array:
 class Model:
     """One replication of one scenario.
 
-    ``params`` is the run's :class:`~flywheel.settings.Settings`, or a mapping of
+    ``params`` is the run's :class:`~flywheel.scenario.settings.Settings`, or a mapping of
     parameter paths to converted values (a resolved scenario's ``values``) to build them
     from; ``horizon`` (days) overrides theirs.  ``seq`` is the replication's seed
     sequence.

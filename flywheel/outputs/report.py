@@ -28,9 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from flywheel import __version__, plots
-from flywheel.defaults import PARAMS_BY_PATH
 from flywheel.metrics import FUNNEL, HEADLINE, METRICS, format_value, mean_ci
+from flywheel.outputs import plots
+from flywheel.scenario.defaults import PARAMS_BY_PATH
+from flywheel.version import __version__
 
 __all__ = [
     "KEY_PARAMS",
@@ -587,11 +588,11 @@ _HOW_TO_READ_TWIN = (
 
 def _twin_section(sc: Any) -> str:
     """What the mean-field twin approximates, or leaves out, in this scenario."""
-    from flywheel import meanfield
+    from flywheel.engines import meanfield
 
     missing = meanfield.unsupported(sc)
     notes = meanfield.mechanism_notes(sc)
-    parts = ["<p>These figures come from the mean-field twin (flywheel.meanfield): the "
+    parts = ["<p>These figures come from the mean-field twin (flywheel.engines.meanfield): the "
              "same flywheel as the simulation, followed as expected numbers. As markets and "
              "signup volumes grow, the simulation's mean approaches it; here is what it "
              "approximates in this scenario.</p>"]
@@ -764,7 +765,7 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None,
 def write_report(html_text: str, path: str | os.PathLike[str]) -> Path:
     """Write ``html_text`` to ``path`` atomically: a temporary file in the same folder,
     then :func:`os.replace`, so a reader never sees half a report."""
-    from flywheel.results import write_file
+    from flywheel.outputs.results import write_file
 
     return write_file(path, html_text.encode("utf-8"))
 
@@ -865,7 +866,7 @@ def _lever_sentence(result: Any, bar: Any, lead: str) -> str:
 
 
 def sensitivity_findings(result: Any, top: int = 5) -> list[str]:
-    """Plain-language findings of a :class:`~flywheel.sensitivity.Sensitivity`: the lever
+    """Plain-language findings of a :class:`~flywheel.studies.sensitivity.Sensitivity`: the lever
     the target is most sensitive to and the next few, each side's change with its 95% CI;
     levers with no clear change; levers the scenario does not use; the twin's bars;
     skipped parameters."""
@@ -977,10 +978,10 @@ def sensitivity_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> 
 # -- the validation suite -----------------------------------------------------------------
 
 def validation_report(suite: Any, pngs: Mapping[str, bytes] | None = None) -> str:
-    """The HTML report of the validation suite (:class:`flywheel.validation.Suite`): the
+    """The HTML report of the validation suite (:class:`flywheel.studies.validation.Suite`): the
     summary table, each closed-form check with its chart, and the published ranges
     (``pngs``: charts already rendered, by check name and ``"bands"``)."""
-    from flywheel import validation as v
+    from flywheel.studies import validation as v
 
     charts = dict(pngs) if pngs is not None else v.suite_charts(suite)
     failed = [c.title for c in suite.checks if not c.passed]

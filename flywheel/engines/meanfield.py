@@ -1,6 +1,6 @@
 """The mean-field twin: the same self-serve flywheel as ordinary differential equations.
 
-Where :mod:`flywheel.model` plays out every user and team, the twin follows the
+Where :mod:`flywheel.engines.model` plays out every user and team, the twin follows the
 *expected* number of users and teams in each state, as a system of ODEs that
 :func:`scipy.integrate.solve_ivp` integrates from launch day to the horizon.  It
 reads the same parameters (a resolved scenario's ``values``) with the same
@@ -52,13 +52,13 @@ import numpy as np
 from scipy import sparse
 from scipy.integrate import solve_ivp
 
-from flywheel.codes import PAYWALL_PENDING, TeamState
-from flywheel.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
-from flywheel.distributions import Distribution, Exponential
+from flywheel.engines.codes import PAYWALL_PENDING, TeamState
+from flywheel.engines.model import CHANNELS, USER_STATES
 from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid
-from flywheel.model import CHANNELS, USER_STATES
-from flywheel.scenario import Scenario
-from flywheel.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings, Tenure, size_pmf
+from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
+from flywheel.scenario.distributions import Distribution, Exponential
+from flywheel.scenario.files import Scenario
+from flywheel.scenario.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings, Tenure, size_pmf
 
 __all__ = [
     "APPROXIMATED",
@@ -77,7 +77,7 @@ __all__ = [
 
 EXACT, APPROXIMATED, NOT_REPRESENTED = "same in the mean", "approximated", "not represented"
 
-# (the pricing models the twin carries: SELF_SERVE_MODELS, from flywheel.settings)
+# (the pricing models the twin carries: SELF_SERVE_MODELS, from flywheel.scenario.settings)
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
 
 def _non_default(path: str, value: object) -> bool:
     """Whether a converted value differs from its parameter's default and is truthy."""
-    from flywheel.scenario import convert_value
+    from flywheel.scenario.files import convert_value
 
     param = PARAMS_BY_PATH.get(path)
     if param is None:
@@ -533,7 +533,7 @@ def _delay_chain(dist: Distribution, allow_instant: bool = True) -> Chain:
 
 def _tenure_chain(tenure: Tenure) -> tuple[Chain | None, float]:
     """The seats' tenure: ``(None, hazard per day)`` for a constant hazard, else a chain
-    fitted to the Weibull tenure of the DES (:class:`flywheel.settings.Tenure`), with the
+    fitted to the Weibull tenure of the DES (:class:`flywheel.scenario.settings.Tenure`), with the
     hazard -ln(1 - c) per month beside it; a certain churn is the fastest rate, MAX_RATE."""
     c = tenure.churn_monthly
     if c <= 0:
@@ -563,7 +563,7 @@ def _tenure_chain(tenure: Tenure) -> tuple[Chain | None, float]:
 
 def _size_pmf(dist: Distribution) -> tuple[np.ndarray, np.ndarray]:
     """Company sizes (as floats) and their probabilities, as the simulation draws them
-    (:meth:`flywheel.settings.Market.size_pmf`)."""
+    (:meth:`flywheel.scenario.settings.Market.size_pmf`)."""
     sizes, pmf = size_pmf(dist)
     return sizes.astype(float), pmf
 
@@ -609,7 +609,7 @@ def _representatives(sizes: np.ndarray, counts: np.ndarray, exact_up_to: float =
 
 # -- team classes --------------------------------------------------------------------------
 
-#: Plans of the team classes: the simulation's team states (flywheel.codes.TeamState), and
+#: Plans of the team classes: the simulation's team states (flywheel.engines.codes.TeamState), and
 #: PENDING, a free team whose paywall decision is under way (a class of its own here; a
 #: flag beside FREE in the simulation).
 FREE, TRIAL, PAYING, CAPPED, NO_ACCESS = (int(TeamState.FREE), int(TeamState.TRIAL),
@@ -1752,7 +1752,7 @@ def _integrate(tw: _Twin, horizon: float, t_eval: np.ndarray) -> Any:
             sol.method = method
             return sol
         messages.append(f"{method}: {sol.message}")
-    from flywheel.runner import EngineError
+    from flywheel.studies.runner import EngineError
 
     raise EngineError("the mean-field twin's integration failed ("  # pragma: no cover
                       + "; ".join(messages) + "); run it with --engine des")
@@ -1955,10 +1955,10 @@ def _cohorts(tw: _Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
 
 
 def simulate(scenario: Scenario, horizon: float | None = None) -> Any:
-    """The twin's run as a :class:`flywheel.runner.RunResult` of one deterministic
+    """The twin's run as a :class:`flywheel.studies.runner.RunResult` of one deterministic
     "replication" (engine ``"meanfield"``), so that summaries, result folders, plots
     and reports work as for a simulation; confidence intervals are empty."""
-    from flywheel.runner import ReplicationResult, RunResult
+    from flywheel.studies.runner import ReplicationResult, RunResult
 
     settings = Settings.from_scenario(scenario, horizon)
     h = settings.horizon
@@ -1966,7 +1966,7 @@ def simulate(scenario: Scenario, horizon: float | None = None) -> Any:
         scenario = scenario.with_overrides({"simulation.horizon": f"{h!r}d"})
     invites = settings.collaboration.invites_mean
     if invites > MAX_INVITES:
-        from flywheel.runner import EngineError
+        from flywheel.studies.runner import EngineError
 
         raise EngineError(f"collaboration.invites: a mean of {invites:g} invites per activated "
                           f"user is more than the mean-field twin takes on ({MAX_INVITES:g}); "

@@ -4,9 +4,9 @@ Every lever a founder can move is set X% lower and X% higher (default 20%), one
 at a time, everything else held at the scenario's values, and the change of a
 target metric (default: ARR at the horizon) is measured against the scenario
 itself.  The levers are ranked by the larger of their two changes and drawn as a
-tornado chart (:func:`flywheel.plots.tornado`).
+tornado chart (:func:`flywheel.outputs.plots.tornado`).
 
-Which parameters are levers.  Every parameter of :data:`~flywheel.defaults.PARAMS`
+Which parameters are levers.  Every parameter of :data:`~flywheel.scenario.defaults.PARAMS`
 whose kind is a number (``number``, ``rate``, ``probability``, ``count``,
 ``duration``) or a ``distribution``, outside two sections:
 
@@ -40,7 +40,7 @@ Engines.  ``"des"`` runs the discrete-event simulation: the scenario and each
 moved copy run with the same seed and replication count (common random numbers),
 so each change is the mean of per-replication differences with a Student t 95%
 CI, and noise the runs share cancels.  ``"meanfield"`` runs the deterministic
-mean-field twin (:mod:`flywheel.meanfield`): one evaluation per setting, no CI.
+mean-field twin (:mod:`flywheel.engines.meanfield`): one evaluation per setting, no CI.
 ``"auto"`` screens every lever with the twin when it supports the scenario,
 then re-runs the ``top`` levers with the DES; the other bars keep the twin's
 figures.  Every bar records the engine that produced it.
@@ -59,14 +59,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from flywheel import __version__
-from flywheel.comparisons import paired_ci, welch_ci
-from flywheel.defaults import PARAMS, PARAMS_BY_PATH, Param
-from flywheel.distributions import FAMILIES, Distribution
 from flywheel.metrics import METRICS, format_value
-from flywheel.results import default_out_dir, write_csv, write_folder, write_json
-from flywheel.runner import RunResult, _ci_text, _html_table, simulate, worker_pool
-from flywheel.scenario import (
+from flywheel.outputs.results import default_out_dir, write_csv, write_folder, write_json
+from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH, Param
+from flywheel.scenario.distributions import FAMILIES, Distribution
+from flywheel.scenario.files import (
     Scenario,
     ScenarioError,
     _did_you_mean,
@@ -75,6 +72,9 @@ from flywheel.scenario import (
     parse_set,
     toml_value,
 )
+from flywheel.studies.comparisons import paired_ci, welch_ci
+from flywheel.studies.runner import RunResult, _ci_text, _html_table, simulate, worker_pool
+from flywheel.version import __version__
 
 if TYPE_CHECKING:  # pandas is imported only by the method that returns a DataFrame
     import pandas as pd
@@ -177,9 +177,9 @@ def parse_params(text: str | Sequence[str] | None) -> list[str] | None:
 def twin() -> ModuleType | None:
     """The mean-field twin module, or None when this installation has none."""
     try:
-        return importlib.import_module("flywheel.meanfield")
+        return importlib.import_module("flywheel.engines.meanfield")
     except ModuleNotFoundError as exc:
-        if exc.name == "flywheel.meanfield":
+        if exc.name == "flywheel.engines.meanfield":
             return None
         raise
 
@@ -615,7 +615,7 @@ def _shown(param: Param, value: object) -> str:
     if value is None:
         return ""
     if param.kind == "distribution":
-        from flywheel.distributions import parse_distribution
+        from flywheel.scenario.distributions import parse_distribution
 
         return parse_distribution(value, param.domain).describe()
     if isinstance(value, float):
@@ -775,7 +775,7 @@ def sensitivity_analysis(scenario: Scenario | str | Path, target: str = DEFAULT_
                        runs={k: v for k, v in runs.items() if v})
 
 
-#: The function's former name, for ``from flywheel.sensitivity import sensitivity``.
+#: The function's former name, for ``from flywheel.studies.sensitivity import sensitivity``.
 sensitivity = sensitivity_analysis
 
 
@@ -865,7 +865,7 @@ def write_sensitivity(result: Sensitivity, out: Path | str, force: bool = False,
                 f"seed = {result.seed}, replications = {result.replications}\n")
         (tmp / "scenario.toml").write_text(head + result.scenario.to_toml())
         if charts:
-            from flywheel import plots, report  # matplotlib only when charts are asked for
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
             png = plots.png_bytes(plots.tornado(result))
             (tmp / "tornado.png").write_bytes(png)

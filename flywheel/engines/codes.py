@@ -1,6 +1,6 @@
 """The codes of the engines' states, channels and leads, declared once.
 
-The simulation stores them as small integers in its columns (:mod:`flywheel.model`),
+The simulation stores them as small integers in its columns (:mod:`flywheel.engines.model`),
 :mod:`flywheel.metrics` reads them back, and the mean-field twin's team classes use the
 team states it shares with the simulation.  Each enum's member order is its code, and
 its labels (``labels(UserState)`` -> ``("onboarding", "active", ...)``) are the names the

@@ -50,8 +50,8 @@ from typing import Any
 
 import numpy as np
 
-from flywheel.defaults import DAYS_PER_MONTH
-from flywheel.settings import Settings
+from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.settings import Settings
 
 __all__ = [
     "LARGE_SECONDS",
@@ -119,7 +119,7 @@ LARGE_SECONDS: float = 30.0
 
 #: Quantile bins of the team-size distribution (denser in the tail, which holds the
 #: large companies that contacts, being people, reach first); the model drops the top
-#: 1e-7 too (``flywheel.model._size_histogram``).
+#: 1e-7 too (``flywheel.engines.model._size_histogram``).
 _SIZE_EDGES = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99,
                         0.995, 0.999, 0.9995, 0.9999, 1 - 1e-5, 1 - 1e-6, 1 - 1e-7])
 #: Quantile midpoints for durations (time to value, friction, patience).
@@ -162,7 +162,7 @@ class Estimate:
 
 def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     """Estimate the work of one replication of ``scenario`` (a Scenario, its
-    :class:`~flywheel.settings.Settings`, or a mapping of parameter paths to converted
+    :class:`~flywheel.scenario.settings.Settings`, or a mapping of parameter paths to converted
     values) at ``horizon`` days (default: its own)."""
     st = Settings.of(scenario, horizon)
     H = st.horizon
@@ -280,7 +280,7 @@ def check(scenario: Any, replications: int, jobs: int, horizon: float | None = N
         sources = getattr(scenario, "sources", None)
         raw = getattr(scenario, "raw", None)
         if sources is not None and raw is not None:
-            from flywheel.scenario import toml_value
+            from flywheel.scenario.files import toml_value
 
             source = sources.get(est.driver, "default")
             where = (f"{source}: " if source != "default" else

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flywheel import __version__
+from flywheel.engines.model import Model
+from flywheel.engines.rng import replication_seeds
 from flywheel.metrics import (
     FUNNEL,
     HEADLINE,
@@ -42,16 +43,15 @@ from flywheel.metrics import (
     summarise,
     user_states,
 )
-from flywheel.model import Model
-from flywheel.rng import replication_seeds
-from flywheel.scenario import Scenario, load_scenario
-from flywheel.units import parse_duration
+from flywheel.scenario.files import Scenario, load_scenario
+from flywheel.scenario.units import parse_duration
+from flywheel.version import __version__
 
 if TYPE_CHECKING:  # pandas is imported only by the methods that return a DataFrame
     import pandas as pd
 
 #: The engines :func:`simulate` runs: the discrete-event simulation, or one deterministic
-#: run of the mean-field twin (:mod:`flywheel.meanfield`).
+#: run of the mean-field twin (:mod:`flywheel.engines.meanfield`).
 ENGINES = ("des", "meanfield")
 #: The metrics a one-line ``repr`` shows, with the CI.
 REPR_METRICS = ("signups", "activation_rate", "paying_teams", "arr_end")
@@ -107,7 +107,7 @@ class RunResult:
     horizon: float
     replications: list[ReplicationResult] = field(default_factory=list)
     #: What produced the replications: "des" (the simulation) or "meanfield" (one
-    #: deterministic run of the mean-field twin, :mod:`flywheel.meanfield`).
+    #: deterministic run of the mean-field twin, :mod:`flywheel.engines.meanfield`).
     engine: str = "des"
 
     @property
@@ -116,7 +116,7 @@ class RunResult:
 
     def values(self, metric: str) -> list[float]:
         """Per-replication values of a metric, in replication order (an unknown name is a
-        :class:`~flywheel.scenario.ScenarioError` suggesting the nearest)."""
+        :class:`~flywheel.scenario.files.ScenarioError` suggesting the nearest)."""
         check_metrics([metric])
         return [r.metrics[metric] for r in self.replications]
 
@@ -329,7 +329,7 @@ def _ignore_interrupt() -> None:
 
 def horizon_days(horizon: float | str | None) -> float | None:
     """A horizon as :func:`simulate` takes it: a duration as the CLI writes it (``"2y"``,
-    ``"30d"``; :func:`~flywheel.units.parse_duration`) or a number of days."""
+    ``"30d"``; :func:`~flywheel.scenario.units.parse_duration`) or a number of days."""
     if horizon is None:
         return None
     if isinstance(horizon, str):
@@ -348,7 +348,7 @@ def simulate(scenario: Scenario | str | Path, replications: int | None = None,
     """Run the scenario's replications and collect the results.
 
     ``scenario`` is a :class:`Scenario`, or a shipped scenario's name or a file's path
-    (read with :func:`~flywheel.scenario.load_scenario`).  ``replications``, ``seed``
+    (read with :func:`~flywheel.scenario.files.load_scenario`).  ``replications``, ``seed``
     and ``horizon`` default to the scenario's ``simulation`` section; ``horizon`` is a
     duration as the CLI writes it (``"2y"``, ``"30d"``) or a number of days.  ``jobs``
     is the number of worker processes of the default local pool (1 runs in this
@@ -356,7 +356,7 @@ def simulate(scenario: Scenario | str | Path, replications: int | None = None,
     finished replication.
 
     ``engine="meanfield"`` runs the deterministic mean-field twin instead
-    (:func:`flywheel.meanfield.simulate`): one "replication", no CI; ``replications``,
+    (:func:`flywheel.engines.meanfield.simulate`): one "replication", no CI; ``replications``,
     ``seed``, ``jobs`` and ``executor`` are refused with it, as ``flywheel run --engine
     meanfield`` refuses them.
     """
@@ -398,7 +398,7 @@ def _simulate_meanfield(scenario: Scenario, horizon: float | None,
     if given:
         raise ValueError(f"{', '.join(given)}: only with engine=\"des\" (the mean-field twin "
                          "is deterministic: one run, no replications)")
-    from flywheel import meanfield
+    from flywheel.engines import meanfield
 
     for line in meanfield.unsupported(scenario):
         warnings.warn(f"the mean-field twin does not represent {line}", stacklevel=3)

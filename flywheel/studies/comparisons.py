@@ -38,12 +38,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flywheel import __version__
-from flywheel.defaults import PARAMS, PARAMS_BY_PATH
 from flywheel.metrics import HEADLINE, METRICS, MeanCI, check_metrics, format_value, mean_ci
-from flywheel.results import default_out_dir, slug, write_csv, write_folder, write_json
-from flywheel.runner import RunResult, _ci_range, _ci_text, _html_table, simulate, worker_pool
-from flywheel.scenario import (
+from flywheel.outputs.results import default_out_dir, slug, write_csv, write_folder, write_json
+from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH
+from flywheel.scenario.files import (
     SET_SOURCE,
     Scenario,
     ScenarioError,
@@ -55,7 +53,9 @@ from flywheel.scenario import (
     parse_set,
     toml_value,
 )
-from flywheel.units import UnitError, parse_duration, parse_rate
+from flywheel.scenario.units import UnitError, parse_duration, parse_rate
+from flywheel.studies.runner import RunResult, _ci_range, _ci_text, _html_table, simulate, worker_pool
+from flywheel.version import __version__
 
 if TYPE_CHECKING:  # pandas is imported only by the methods that return a DataFrame
     import pandas as pd
@@ -469,7 +469,7 @@ def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | 
     :class:`ComparisonSpec`), which also sets the metrics, question and name.
     ``replications`` and ``seed`` default to the first scenario's; ``overrides``
     (``KEY.PATH=VALUE``) apply to every scenario.  ``jobs`` and ``executor`` as in
-    :func:`~flywheel.runner.simulate`, one pool serving all scenarios; ``progress``
+    :func:`~flywheel.studies.runner.simulate`, one pool serving all scenarios; ``progress``
     is called with 1 after each replication of each scenario.
     """
     spec: ComparisonSpec | None = None
@@ -820,7 +820,7 @@ def write_comparison(comparison: Comparison, out: Path | str, force: bool = Fals
                     f"# seed = {comparison.seed}, replications = {comparison.replications}\n")
             (tmp / _scenario_file(i, sc.name)).write_text(head + sc.to_toml())
         if charts:
-            from flywheel import plots, report  # matplotlib only when charts are asked for
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
             # each chart is rendered once (side by side in ``executor``'s workers): written
             # as a PNG and embedded in the report
@@ -853,7 +853,7 @@ def write_sweep(result: Sweep, out: Path | str, force: bool = False,
                     f"# seed = {result.seed}, replications = {result.replications}\n")
             (tmp / _scenario_file(i, sc.name)).write_text(head + sc.to_toml())
         if charts:
-            from flywheel import plots, report  # matplotlib only when charts are asked for
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
             # each curve is rendered once (side by side in ``executor``'s workers): written
             # as a PNG and embedded in the report

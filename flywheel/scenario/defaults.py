@@ -6,7 +6,7 @@ describe a believable freemium B2B developer tool (the shipped
 the ``source`` says which (see DESIGN's validity section for the ranges the
 baseline's *measured* figures are checked against).
 
-Kinds (how a TOML value is read, see :mod:`flywheel.scenario`):
+Kinds (how a TOML value is read, see :mod:`flywheel.scenario.files`):
 
 ``duration``      a string with a unit (``"10min"``, ``"2h"``, ``"3d"``, ``"2w"``, ``"1mo"``,
                   ``"1y"``); stored in days.

@@ -12,7 +12,7 @@ import math
 import re
 from decimal import Decimal
 
-from flywheel.defaults import (
+from flywheel.scenario.defaults import (
     DAYS_PER_MONTH,
     DAYS_PER_WEEK,
     DAYS_PER_YEAR,
@@ -101,7 +101,7 @@ def parse_duration(value: object) -> float:
     """Read a duration such as ``"10min"``, ``"1.5d"`` or ``"2 w"`` and return days.
 
     Bare numbers are refused: a scenario must say which unit it means.  Durations
-    are at most 1000 years (:data:`~flywheel.defaults.MAX_DURATION`).
+    are at most 1000 years (:data:`~flywheel.scenario.defaults.MAX_DURATION`).
     """
     if isinstance(value, bool):
         raise UnitError(f'{value!r} is not a duration; write one such as "3d", {_ALLOWED}')

@@ -24,8 +24,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from flywheel.defaults import GAMMA_CV_MAX, GAMMA_CV_MIN, LOGNORMAL_MAX_SPREAD, MAX_COUNT
-from flywheel.units import UnitError, format_duration, parse_duration
+from flywheel.scenario.defaults import GAMMA_CV_MAX, GAMMA_CV_MIN, LOGNORMAL_MAX_SPREAD, MAX_COUNT
+from flywheel.scenario.units import UnitError, format_duration, parse_duration
 
 __all__ = [
     "DOMAINS",

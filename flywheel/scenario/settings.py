@@ -1,15 +1,15 @@
 """One reading of a scenario: every converted value, typed, and every derived quantity.
 
 A resolved scenario's ``values`` map parameter paths to converted values (durations in
-days, rates per day, :class:`~flywheel.distributions.Distribution` objects).
+days, rates per day, :class:`~flywheel.scenario.distributions.Distribution` objects).
 :class:`Settings` reads them once into frozen, typed sections that mirror
-:mod:`flywheel.defaults` (``settings.onboarding.no_show`` is ``onboarding.no_show``)
+:mod:`flywheel.scenario.defaults` (``settings.onboarding.no_show`` is ``onboarding.no_show``)
 and derives, in one place, what the engines need beyond the raw numbers: whether a
 card-required trial applies and the factors in effect, the contact rates by channel, the
 time to value in effect, the Weibull tenures of users and paying teams, the sales team's
 servers, whether PQLs and usage tracking are on, and the horizon.  The simulation
-(:class:`flywheel.model.Model`), the mean-field twin (:mod:`flywheel.meanfield`) and
-the workload estimate (:mod:`flywheel.workload`) all read it and derive none of these
+(:class:`flywheel.engines.model.Model`), the mean-field twin (:mod:`flywheel.engines.meanfield`) and
+the workload estimate (:mod:`flywheel.studies.workload`) all read it and derive none of these
 themselves.
 
     settings = Settings.from_scenario(scenario)          # or Settings.from_values(values)
@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flywheel.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
-from flywheel.distributions import Distribution
+from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
+from flywheel.scenario.distributions import Distribution
 
 if TYPE_CHECKING:
-    from flywheel.scenario import Scenario
+    from flywheel.scenario.files import Scenario
 
 __all__ = [
     "FREE_TIER_MODELS",
@@ -135,7 +135,7 @@ class Tenure:
         return np.exp(math.log1p(-c) * (np.maximum(t, 0.0) / DAYS_PER_MONTH) ** k)
 
 
-# -- the sections, as in flywheel.defaults ----------------------------------------------------
+# -- the sections, as in flywheel.scenario.defaults ----------------------------------------------------
 
 @dataclass(**_SLOTS)
 class Simulation:
@@ -380,7 +380,7 @@ class Costs:
     serving_cost_per_free_user: float
 
 
-#: The section classes, by section name (the order of :data:`flywheel.defaults.SECTIONS`).
+#: The section classes, by section name (the order of :data:`flywheel.scenario.defaults.SECTIONS`).
 _SECTIONS: dict[str, type] = {
     "simulation": Simulation, "market": Market, "acquisition": Acquisition,
     "onboarding": Onboarding, "collaboration": Collaboration, "retention": Retention,

@@ -1,7 +1,7 @@
 """Scenario files: read, merge, validate and write them back.
 
 A scenario is a TOML file that lists only what differs from
-:data:`flywheel.defaults.PARAMS`::
+:data:`flywheel.scenario.defaults.PARAMS`::
 
     name = "sandbox"
     description = "Baseline plus a sample-data sandbox"
@@ -14,7 +14,7 @@ A scenario is a TOML file that lists only what differs from
 Loading resolves the ``extends`` chain (base first, each file overriding the
 one it extends key by key), applies ``--set KEY.PATH=VALUE`` overrides, and
 converts every parameter by its kind, so the engine only ever sees checked
-values in days, per-day rates and :class:`~flywheel.distributions.Distribution`
+values in days, per-day rates and :class:`~flywheel.scenario.distributions.Distribution`
 objects.  Every mistake becomes one :class:`ScenarioError` line that names the
 file, the key, the offending value and what would be allowed.  Nothing is
 evaluated: TOML is parsed with :mod:`tomllib` and values are checked by kind.
@@ -39,9 +39,9 @@ from typing import Any
 
 import tomli_w
 
-from flywheel.defaults import META_KEYS, PARAMS, PARAMS_BY_PATH, SECTIONS, Param
-from flywheel.distributions import Distribution, DistributionError, parse_distribution
-from flywheel.units import (
+from flywheel.scenario.defaults import META_KEYS, PARAMS, PARAMS_BY_PATH, SECTIONS, Param
+from flywheel.scenario.distributions import Distribution, DistributionError, parse_distribution
+from flywheel.scenario.units import (
     UnitError,
     format_duration,
     format_rate,
@@ -746,13 +746,13 @@ def builtin_scenarios_dir() -> Path:
     try:
         found = importlib.resources.files("flywheel.scenarios")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "scenarios"
+        return Path(__file__).resolve().parents[2] / "scenarios"
     if isinstance(found, Path):
         return found
     # A namespace package (no __init__.py) gives a MultiplexedPath; use a real folder.
     for entry in found.iterdir():
         return Path(str(entry)).parent
-    return Path(__file__).resolve().parent / "scenarios"
+    return Path(__file__).resolve().parents[1] / "scenarios"
 
 
 def _shipped_names() -> list[str]:

@@ -33,8 +33,9 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from flywheel.defaults import PARAMS_BY_PATH
 from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid, format_value, mean_ci
+from flywheel.scenario.defaults import PARAMS_BY_PATH
+from flywheel.scenario.settings import Settings
 
 __all__ = [
     "BAND",
@@ -375,7 +376,7 @@ def sales(result: Any) -> Figure:
                    title_fontsize=11, alignment="left")
     for i, name in enumerate(("sales_queue", "reps_busy")):
         _series_axes(ax_queue, result, name, _color(i + 4), SERIES[name].label, None)
-    slots = int(result.scenario["sales.reps"]) * int(result.scenario["sales.rep_capacity"])
+    slots = Settings.from_scenario(result.scenario).sales.servers
     ax_queue.axhline(slots, color="#444444", linestyle="--", linewidth=1.2,
                      label=f"deal slots ({slots})")
     ax_queue.set_title("The sales queue", loc="left")
@@ -510,7 +511,7 @@ def _axis_title(path: str, values: Sequence[object]) -> str:
 def _show(v: object) -> str:
     """A swept value as the user wrote it: 10min, 0.3, true, { median = "1h" }."""
     if isinstance(v, (dict, list, tuple)):
-        from flywheel.scenario import toml_value
+        from flywheel.scenario.files import toml_value
 
         return toml_value(v)
     if isinstance(v, bool):
@@ -611,7 +612,7 @@ def render(jobs: dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]],
 def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Write the figure as a PNG at ``dpi`` (150) with a tight bounding box, atomically
     (a temporary file beside it, then renamed into place)."""
-    from flywheel.results import write_file
+    from flywheel.outputs.results import write_file
 
     return write_file(path, png_bytes(fig, dpi))
 
@@ -632,7 +633,7 @@ def _lever_values(row: dict[str, Any]) -> str:
 
 @_styled
 def tornado(result: Any, max_bars: int = TORNADO_BARS) -> Figure:
-    """A tornado chart of a :class:`~flywheel.sensitivity.Sensitivity`: one row per lever,
+    """A tornado chart of a :class:`~flywheel.studies.sensitivity.Sensitivity`: one row per lever,
     largest swing on top, bars from the target's base value to its value with the lever
     moved low (lower half of the row) and high (upper half).  Bars the DES measured are
     solid with 95% CI whiskers (paired, common random numbers); bars of the mean-field
@@ -735,7 +736,7 @@ def _short_number(x: float) -> str:
 
 @_styled
 def validation_check(check: Any) -> Figure:
-    """One closed-form check (:class:`flywheel.validation.CheckResult`): the simulated mean
+    """One closed-form check (:class:`flywheel.studies.validation.CheckResult`): the simulated mean
     with its 95% CI band beside the analytic curve and, below, the deviation of the mean
     from the analytic curve with the tolerance shaded (relative, on a log scale)."""
     c = check.curve
@@ -792,7 +793,7 @@ def validation_check(check: Any) -> Figure:
 
 @_styled
 def validation_bands(results: Sequence[Any]) -> Figure:
-    """Measured figures (:class:`flywheel.validation.BandResult`: mean, 95% CI whiskers)
+    """Measured figures (:class:`flywheel.studies.validation.BandResult`: mean, 95% CI whiskers)
     beside their published ranges (shaded), one panel each, coloured by status."""
     n = max(1, len(results))
     fig = Figure(figsize=(10, 1.0 + 1.15 * n), layout="constrained")
