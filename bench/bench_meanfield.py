@@ -66,8 +66,8 @@ def convergence(path: str, scales: tuple[int, ...] = (1, 4, 16, 64), reps: int =
     import numpy as np
     from matplotlib.figure import Figure
 
+    from flywheel.outputs.files import write_file
     from flywheel.outputs.plots import png_bytes
-    from flywheel.outputs.results import write_file
     from flywheel.studies.validation import convergence_gaps  # the test's measurement, one definition
 
     gaps, ses = [], []

@@ -65,9 +65,9 @@ def fingerprints() -> dict[str, dict[str, str]]:
         run = flywheel.simulate(sc, replications=REPLICATIONS, seed=SEED, jobs=1)
         found[f"{name} des"] = parts(run)
         if name in ("baseline", "reverse-trial", "data-integration-trial"):
-            from flywheel.engines import meanfield
+            from flywheel.studies.runner import simulate_twin
 
-            found[f"{name} meanfield"] = parts(meanfield.simulate(sc))
+            found[f"{name} meanfield"] = parts(simulate_twin(sc))
     return found
 
 

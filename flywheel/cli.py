@@ -11,20 +11,30 @@ from typing import Any, TypeVar
 
 import click
 
+from flywheel.engines import EngineError
 from flywheel.metrics import HEADLINE, METRICS, format_value
-from flywheel.outputs.results import (
+from flywheel.outputs.files import (
     OutputError,
     ResultsExistError,
     check_out,
     default_out_dir,
     is_ours,
+)
+from flywheel.outputs.results import (
+    default_compare_dir,
+    default_sensitivity_dir,
+    default_sweep_dir,
+    write_comparison,
     write_results,
+    write_sensitivity,
+    write_suite,
+    write_sweep,
 )
 from flywheel.scenario.distributions import DistributionError
 from flywheel.scenario.files import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.scenario.units import UnitError, parse_duration
 from flywheel.studies import workload
-from flywheel.studies.runner import EngineError, RunResult, default_jobs, simulate, worker_pool
+from flywheel.studies.runner import RunResult, default_jobs, simulate, simulate_twin, worker_pool
 from flywheel.studies.workload import WorkloadError
 from flywheel.version import __version__
 
@@ -202,7 +212,7 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
                f"replications)", err=True)
     for line in meanfield.unsupported(sc):
         click.echo(f"warning: the mean-field twin does not represent {line}", err=True)
-    result = meanfield.simulate(sc)
+    result = simulate_twin(sc)
     path = write_results(result, out_dir, force=force, unique=out is None)
     click.echo(headline_table(result))
     click.echo("\nEngine: mean-field twin. Its values are deterministic (no 95% CIs); "
@@ -299,6 +309,7 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
                       jobs: int | None, quiet: bool) -> None:
     """``flywheel validate --suite``: run, print the tables, write the folder, exit 1 on a
     failed closed-form check."""
+    from flywheel.outputs import validation_report as vr
     from flywheel.studies import validation as v
 
     known = [*v.CHECKS, v.BANDS]
@@ -316,12 +327,12 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
                f"{j} job{'s' if j > 1 else ''}", err=True)
     with _progress(v.suite_size(chosen), quiet, "validate") as bar:
         result = v.run_suite(chosen, jobs=j, progress=bar.update)
-    path = v.write_suite(result, out_dir, force=force, unique=out is None)
+    path = write_suite(result, out_dir, force=force, unique=out is None)
     if result.checks:
-        click.echo(v.text_table(v.CHECK_HEADER, v.check_rows(result)))
+        click.echo(vr.text_table(vr.CHECK_HEADER, vr.check_rows(result)))
     if result.bands:
         click.echo("\nPublished ranges (reported, never failing the suite):")
-        click.echo(v.text_table(v.BAND_HEADER, v.band_rows(result)))
+        click.echo(vr.text_table(vr.BAND_HEADER, vr.band_rows(result)))
     passed = sum(c.passed for c in result.checks)
     click.echo(f"\n{passed} of {len(result.checks)} closed-form checks pass "
                f"({result.seconds:.0f} s). Results in {path}/")
@@ -483,7 +494,7 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
         what = [load_scenario(s, overrides) for s in scenarios]
         name = "-vs-".join(sc.name for sc in what)[:80]
     chosen = cmp.check_metrics(metrics) if metrics else None
-    out_dir = out or cmp.default_compare_dir(name)
+    out_dir = out or default_compare_dir(name)
     check_out(out_dir, force, unique=out is None)
     listed = what.scenarios if isinstance(what, cmp.ComparisonSpec) else what
     first = listed[0]
@@ -498,7 +509,7 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
         with _progress(n * k, quiet, "compare") as bar:
             result = cmp.compare(what, replications=n, seed=seed, jobs=j, progress=bar.update,
                                  metrics=chosen, name=name, executor=pool)
-        path = cmp.write_comparison(result, out_dir, force=force, unique=out is None,
+        path = write_comparison(result, out_dir, force=force, unique=out is None,
                                     executor=pool)
     click.echo(comparison_table(result))
     click.echo(f"\nResults in {path}/")
@@ -527,7 +538,7 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
     base = load_scenario(scenario, _common_overrides(sets, horizon))
     chosen = cmp.check_metrics(metrics) if metrics else None
     _, grid, point_scenarios, _ = cmp.sweep_points(base, axes, replications, seed)  # checked now
-    out_dir = out or cmp.default_sweep_dir(base.name)
+    out_dir = out or default_sweep_dir(base.name)
     check_out(out_dir, force, unique=out is None)
     points = len(grid)
     n = replications or int(base["simulation.replications"])
@@ -541,7 +552,7 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
         with _progress(points * n, quiet, "sweep") as bar:
             result = cmp.sweep(base, axes, replications=n, seed=seed, jobs=j,
                                progress=bar.update, metrics=chosen, executor=pool)
-        path = cmp.write_sweep(result, out_dir, force=force, unique=out is None, executor=pool)
+        path = write_sweep(result, out_dir, force=force, unique=out is None, executor=pool)
     click.echo(sweep_table(result))
     click.echo(f"\nResults in {path}/")
 
@@ -615,12 +626,10 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
     from flywheel.outputs import report
     from flywheel.studies.sensitivity import (
         check_target,
-        default_sensitivity_dir,
         levers,
         parse_delta,
         parse_params,
         sensitivity,
-        write_sensitivity,
     )
 
     base = load_scenario(scenario, _common_overrides(sets, horizon))
@@ -701,7 +710,7 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
     total = replications * sum(len(s.scenarios) for s in specs)
     click.echo(f"Flywheel demo: {len(specs)} comparisons, {replications} replications per "
                f"scenario, {j} job{'s' if j > 1 else ''}", err=True)
-    from flywheel.outputs.results import write_folder
+    from flywheel.outputs.files import write_folder
 
     results = []
     with worker_pool(j, total) as pool:  # runs the replications, then draws the charts
@@ -726,7 +735,7 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
         def fill(tmp: Path) -> None:
             (tmp / "report.html").write_text(report.demo_report(results), encoding="utf-8")
             for spec, res in zip(specs, results, strict=True):
-                cmp.write_comparison(res, tmp / spec.name, executor=pool)
+                write_comparison(res, tmp / spec.name, executor=pool)
 
         path = write_folder(out, False, fill, kind="demo")
     if kept is not None:

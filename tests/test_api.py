@@ -19,6 +19,7 @@ from flywheel import metrics
 from flywheel.metrics import HEADLINE, METRICS, MeanCI, format_value
 from flywheel.scenario.files import load_scenario, load_scenario_text
 from flywheel.scenario.units import UnitError
+from flywheel.studies.runner import simulate_twin
 
 ROOT = Path(__file__).resolve().parents[1]
 #: A market and horizon small enough that a replication takes a few hundredths of a second.
@@ -281,9 +282,8 @@ def test_simulate_runs_the_mean_field_twin() -> None:
     run = flywheel.simulate(sc, engine="meanfield", horizon="2y")
     assert run.engine == "meanfield" and run.n == 1 and run.horizon == 730.5
     assert "engine meanfield" in repr(run) and "1 replication," in repr(run)
-    from flywheel.engines import meanfield
 
-    direct = meanfield.simulate(sc, 730.5)
+    direct = simulate_twin(sc, 730.5)
     assert _same_metrics(run, direct)
 
 

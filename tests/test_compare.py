@@ -17,7 +17,7 @@ from scipy import stats
 
 from flywheel.cli import main
 from flywheel.metrics import HEADLINE, METRICS
-from flywheel.outputs.results import _clean
+from flywheel.outputs.files import _clean
 from flywheel.scenario.files import ScenarioError, builtin_scenarios_dir, load_scenario
 from flywheel.studies.comparisons import (
     Comparison,

@@ -19,7 +19,7 @@ from flywheel.metrics import FUNNEL, HEADLINE, METRICS, SERIES, day_grid
 from flywheel.outputs.results import write_results
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 from flywheel.scenario.files import Scenario, load_scenario
-from flywheel.studies.runner import RunResult, simulate
+from flywheel.studies.runner import RunResult, simulate, simulate_twin
 from flywheel.studies.validation import TWIN_EXACT, convergence_gaps
 
 #: One-person companies, exponential delays, no free-tier limits: every mechanism left is
@@ -239,7 +239,7 @@ def test_runtime_is_measured_not_asserted(record_property: pytest.RecordProperty
 
 def test_simulate_gives_a_run_result_that_writes_a_results_folder(tmp_path: Path) -> None:
     sc = scenario(base="trial")
-    result = mf.simulate(sc, horizon=120)
+    result = simulate_twin(sc, horizon=120)
     assert isinstance(result, RunResult) and result.engine == "meanfield" and result.n == 1
     assert result.horizon == 120 and result.scenario["simulation.horizon"] == 120
     summary = result.summary()

@@ -22,7 +22,7 @@ from conftest import write
 from flywheel.cli import main
 from flywheel.metrics import METRICS
 from flywheel.outputs import results as results_mod
-from flywheel.outputs.results import (
+from flywheel.outputs.files import (
     MARKER,
     SLUG_LENGTH,
     OutputError,
@@ -33,8 +33,8 @@ from flywheel.outputs.results import (
     default_out_dir,
     slug,
     write_folder,
-    write_results,
 )
+from flywheel.outputs.results import write_results
 from flywheel.scenario.files import ScenarioError, load_scenario
 from flywheel.studies.runner import RunResult, simulate
 
@@ -119,7 +119,7 @@ def test_run_with_a_traversing_name_stays_in_results(cwd: Path) -> None:
 _SAME_SECOND = textwrap.dedent("""
     import sys, time
     from datetime import datetime
-    import flywheel.outputs.results as r
+    import flywheel.outputs.files as r
 
     class Frozen(datetime):
         @classmethod

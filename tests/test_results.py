@@ -12,7 +12,8 @@ import pytest
 
 from flywheel.metrics import FUNNEL, METRICS, SERIES
 from flywheel.outputs import results as results_mod
-from flywheel.outputs.results import ResultsExistError, default_out_dir, write_results
+from flywheel.outputs.files import ResultsExistError, default_out_dir
+from flywheel.outputs.results import write_results
 from flywheel.scenario.files import Scenario, load_scenario
 from flywheel.studies.runner import RunResult, simulate
 from flywheel.version import __version__

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import write
 
+from flywheel.scenario import files as scenario_mod
 from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH, SECTIONS
 from flywheel.scenario.distributions import DistributionError, parse_distribution
 from flywheel.scenario.files import (
@@ -21,7 +22,6 @@ from flywheel.scenario.files import (
     load_scenario_text,
     parse_set,
 )
-from flywheel.scenario import files as scenario_mod
 
 
 def load_bad(cwd: Path, text: str) -> Scenario:

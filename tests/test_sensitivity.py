@@ -17,7 +17,8 @@ from scipy import stats
 
 from flywheel.cli import main
 from flywheel.outputs import plots, report
-from flywheel.outputs.results import _clean
+from flywheel.outputs.files import _clean
+from flywheel.outputs.results import write_sensitivity
 from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH
 from flywheel.scenario.distributions import parse_distribution
 from flywheel.scenario.files import ScenarioError, load_scenario
@@ -34,7 +35,6 @@ from flywheel.studies.sensitivity import (
     move,
     parse_delta,
     sensitivity,
-    write_sensitivity,
 )
 from flywheel.studies.sensitivity import twin as real_twin
 

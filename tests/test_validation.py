@@ -21,6 +21,7 @@ from click.testing import CliRunner, Result
 
 from flywheel.metrics import METRICS
 from flywheel.outputs import plots, report
+from flywheel.outputs import validation_report as vr
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 from flywheel.scenario.distributions import parse_distribution
 from flywheel.scenario.files import load_scenario
@@ -196,7 +197,7 @@ def test_adding_a_check_is_one_decorated_function(toy_check) -> None:  # noqa: A
     assert res.mean == pytest.approx(0.6) and not res.passed  # |0.6 − 1| > 0.1
     suite = v.run_suite(["toy"], jobs=1)
     assert not suite.passed
-    assert "### Toy" in v.suite_markdown(suite)
+    assert "### Toy" in vr.suite_markdown(suite)
     with pytest.raises(ValueError, match="already exists"):
         v.check("toy", title="", mechanism="", closed_form="", citation="", replications=1)(
             toy_check)
@@ -309,11 +310,11 @@ def test_cli_validate_files_unchanged() -> None:
 
 
 def test_docs_validation_lists_every_check_and_band() -> None:
-    """Regenerate with `python -m flywheel.studies.validation --docs` when this fails."""
+    """Regenerate with `python -m flywheel.outputs.validation_report --docs` when this fails."""
     doc = (REPO / "docs" / "validation.md").read_text(encoding="utf-8")
-    assert v.DOCS_COMMAND in doc
+    assert vr.DOCS_COMMAND in doc
     for name, c in v.CHECKS.items():
-        assert f"### {c.title}" in doc, f"{name} missing: run {v.DOCS_COMMAND}"
+        assert f"### {c.title}" in doc, f"{name} missing: run {vr.DOCS_COMMAND}"
         assert f"(validation/{name}.png)" in doc
         assert (REPO / "docs" / "validation" / f"{name}.png").is_file()
     for b in v.PUBLISHED:

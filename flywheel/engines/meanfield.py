@@ -52,6 +52,7 @@ import numpy as np
 from scipy import sparse
 from scipy.integrate import solve_ivp
 
+from flywheel.engines import EngineError
 from flywheel.engines.codes import PAYWALL_PENDING, TeamState
 from flywheel.engines.model import CHANNELS, USER_STATES
 from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid
@@ -67,8 +68,8 @@ __all__ = [
     "NOT_REPRESENTED",
     "MeanFieldResult",
     "Mechanism",
+    "check_supported",
     "mechanism_notes",
-    "simulate",
     "solve",
     "unsupported",
 ]
@@ -1752,8 +1753,6 @@ def _integrate(tw: _Twin, horizon: float, t_eval: np.ndarray) -> Any:
             sol.method = method
             return sol
         messages.append(f"{method}: {sol.message}")
-    from flywheel.studies.runner import EngineError
-
     raise EngineError("the mean-field twin's integration failed ("  # pragma: no cover
                       + "; ".join(messages) + "); run it with --engine des")
 
@@ -1954,25 +1953,10 @@ def _cohorts(tw: _Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
     return rows
 
 
-def simulate(scenario: Scenario, horizon: float | None = None) -> Any:
-    """The twin's run as a :class:`flywheel.studies.runner.RunResult` of one deterministic
-    "replication" (engine ``"meanfield"``), so that summaries, result folders, plots
-    and reports work as for a simulation; confidence intervals are empty."""
-    from flywheel.studies.runner import ReplicationResult, RunResult
-
-    settings = Settings.from_scenario(scenario, horizon)
-    h = settings.horizon
-    if h != settings.simulation.horizon:  # the scenario records what ran
-        scenario = scenario.with_overrides({"simulation.horizon": f"{h!r}d"})
+def check_supported(settings: Settings) -> None:
+    """Refuse, in one line, a scenario the twin cannot solve in reasonable time."""
     invites = settings.collaboration.invites_mean
     if invites > MAX_INVITES:
-        from flywheel.studies.runner import EngineError
-
         raise EngineError(f"collaboration.invites: a mean of {invites:g} invites per activated "
                           f"user is more than the mean-field twin takes on ({MAX_INVITES:g}); "
                           "run it with --engine des")
-    res = solve(scenario, h)
-    rep = ReplicationResult(index=0, metrics=res.metrics, series=res.series,
-                            funnel=res.funnel, cohorts=res.cohorts, states=res.states)
-    return RunResult(scenario=scenario, seed=int(scenario["simulation.seed"]), horizon=h,
-                     replications=[rep], engine="meanfield")

@@ -612,7 +612,7 @@ def render(jobs: dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]],
 def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:
     """Write the figure as a PNG at ``dpi`` (150) with a tight bounding box, atomically
     (a temporary file beside it, then renamed into place)."""
-    from flywheel.outputs.results import write_file
+    from flywheel.outputs.files import write_file
 
     return write_file(path, png_bytes(fig, dpi))
 

@@ -765,7 +765,7 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None,
 def write_report(html_text: str, path: str | os.PathLike[str]) -> Path:
     """Write ``html_text`` to ``path`` atomically: a temporary file in the same folder,
     then :func:`os.replace`, so a reader never sees half a report."""
-    from flywheel.outputs.results import write_file
+    from flywheel.outputs.files import write_file
 
     return write_file(path, html_text.encode("utf-8"))
 
@@ -981,7 +981,7 @@ def validation_report(suite: Any, pngs: Mapping[str, bytes] | None = None) -> st
     """The HTML report of the validation suite (:class:`flywheel.studies.validation.Suite`): the
     summary table, each closed-form check with its chart, and the published ranges
     (``pngs``: charts already rendered, by check name and ``"bands"``)."""
-    from flywheel.studies import validation as v
+    from flywheel.outputs import validation_report as v
 
     charts = dict(pngs) if pngs is not None else v.suite_charts(suite)
     failed = [c.title for c in suite.checks if not c.passed]

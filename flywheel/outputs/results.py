@@ -1,332 +1,27 @@
-"""Writing a run's results folder, atomically and never over an older one by accident.
-
-The folder is first written in full under a hidden temporary name beside its
-destination, then renamed into place in one step: a reader never sees half a
-result, and a crash leaves no partial folder under the real name.  An existing
-folder is replaced only when asked (``force``), and then only once the new one
-is complete.
-"""
+"""What goes in each kind of results folder: a run's, a comparison's, a sweep's and a
+sensitivity's and a validation suite's files, charts and report, written through
+:func:`flywheel.outputs.files.write_folder` (atomically, never over anything but an older
+folder of Flywheel's, with ``force``)."""
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import json
-import math
-import os
-import re
-import shutil
-import tempfile
-import unicodedata
-from collections.abc import Callable
 from concurrent.futures import Executor
-from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from flywheel.outputs.files import (
+    default_out_dir,
+    write_csv,
+    write_folder,
+    write_json,
+)
+from flywheel.scenario.files import toml_value
+from flywheel.studies.comparisons import COMPARISON_COLUMNS, Comparison, Sweep, scenario_file
 from flywheel.studies.runner import RunResult
-from flywheel.version import __version__
+from flywheel.studies.sensitivity import SENSITIVITY_COLUMNS, Sensitivity, pct
 
-
-class ResultsExistError(FileExistsError):
-    """The output folder exists and overwriting was not asked for (or is not allowed)."""
-
-
-class OutputError(OSError):
-    """The results cannot be written there: not a folder, not writable, disk full..."""
-
-
-#: The marker file inside every folder Flywheel writes: JSON naming the writer and every
-#: file it wrote.  ``--force`` replaces a folder only when the marker lists all it holds.
-MARKER = ".flywheel.json"
-#: Longest scenario-name part of a default folder name (the whole name stays far below
-#: the 255 bytes a file name may have).
-SLUG_LENGTH = 60
-_PARTIAL = re.compile(r"^\..+\.(?P<pid>\d+)\.[A-Za-z0-9_]+\.(partial|old)$")
-
-
-def slug(name: str, limit: int = SLUG_LENGTH) -> str:
-    """``name`` made safe as one part of a file name: letters, digits, ``.``, ``_`` and
-    ``-`` kept, any other run of characters (separators, ``..``, spaces, control
-    characters, NUL) turned into one ``-``, no leading or trailing dot or dash, at most
-    ``limit`` characters; ``"scenario"`` when nothing is left."""
-    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
-    text = re.sub(r"(?:\.{2,}|[^A-Za-z0-9._-])+", "-", text)
-    text = re.sub(r"-{2,}", "-", text).strip("-.")
-    return text[:limit].rstrip("-.") or "scenario"
-
-
-def default_out_dir(name: str, root: Path | str = "results",
-                    now: datetime | None = None) -> Path:
-    """``results/<slug of name>-<YYYYmmdd-HHMMSS>``: the one place every command's default
-    results folder is named.  The name alone does not make it unique; writing it with
-    ``unique=True`` does (two runs started in the same second get ``...-2``)."""
-    stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    return Path(root) / f"{slug(name)}-{stamp}"
-
-
-def _clean(x: Any) -> Any:
-    """JSON has no NaN: missing values are written as null."""
-    if isinstance(x, float) and (math.isnan(x) or math.isinf(x)):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    return x
-
-
-def write_json(path: Path, data: Any) -> None:
-    """``data`` as indented JSON, NaN and infinities written as null."""
-    path.write_text(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
-
-
-#: A text cell starting with one of these is read as a formula by spreadsheets.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """One CSV cell: NaN empty, floats to 10 significant digits, and text that a
-    spreadsheet would run as a formula (``=HYPERLINK(...)``) prefixed with ``'``."""
-    if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.10g}"
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def write_csv(path: Path, header: list[str], rows: Any) -> None:
-    """A CSV table with a header row; cells through :func:`csv_cell`."""
-    with path.open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow([csv_cell(h) for h in header])
-        for row in rows:
-            w.writerow([csv_cell(v) for v in row])
-
-
-def _protected(path: Path) -> str | None:
-    """Why ``path`` may never be a results folder, or None: the current folder or one
-    above it, the home folder, the file-system root."""
-    try:
-        here = Path.cwd().resolve()
-    except OSError:
-        here = None
-    home = Path.home().resolve()
-    if path == Path(path.anchor):
-        return "is the root of the file system"
-    if path == home:
-        return "is your home folder"
-    if here is not None and (path == here or path in here.parents):
-        return "is the current folder or one above it"
-    return None
-
-
-def _manifest(folder: Path) -> dict[str, Any] | None:
-    """The marker of a folder Flywheel wrote, or None."""
-    try:
-        data = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and isinstance(data.get("files"), list) else None
-
-
-def _files(folder: Path) -> list[str]:
-    """Every file and link under ``folder``, as relative POSIX paths, the marker left out."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        base = Path(dirpath).relative_to(folder)
-        for name in filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
-            rel = (base / name).as_posix()
-            if rel != MARKER:
-                found.append(rel)
-    return sorted(found)
-
-
-def _foreign(folder: Path) -> list[str]:
-    """What in ``folder`` Flywheel did not write (everything, without a marker)."""
-    manifest = _manifest(folder)
-    ours = set(manifest["files"]) if manifest else set()
-    return [f for f in _files(folder) if f not in ours]
-
-
-def is_ours(folder: Path | str) -> bool:
-    """Whether ``folder`` is a folder Flywheel wrote that holds nothing else (what
-    ``--force`` may replace, and what the demo may move aside)."""
-    folder = Path(folder)
-    return (folder.is_dir() and not folder.is_symlink() and _manifest(folder) is not None
-            and not _foreign(folder))
-
-
-def check_out(out: Path | str, force: bool, unique: bool = False) -> None:
-    """Check a results folder before anything runs, so nobody waits for a run that
-    cannot be saved; checked again when writing.
-
-    Refused: an existing path without ``force``; with ``force``, anything but an empty
-    folder or a folder Flywheel wrote (a file, a folder holding other files); always the
-    current folder or one above it, the home folder and the root; a folder whose nearest
-    existing parent is not a writable folder.  With ``unique`` (a default folder name,
-    made unique when written) an existing folder of that name is no obstacle.
-    """
-    out = Path(out)
-    try:
-        resolved = out.resolve()
-        exists = os.path.lexists(out)
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise OutputError(f"{out}: not a usable results folder ({_reason(exc)})") from None
-    why = _protected(resolved)
-    if why:
-        raise ResultsExistError(f"{out} {why}; give --out a folder of its own, such as "
-                                "results/my-run")
-    if exists and not unique:
-        if not force:
-            raise ResultsExistError(
-                f"{out} already exists; choose another --out or pass --force to replace it")
-        if out.is_symlink() or not out.is_dir():
-            raise ResultsExistError(f"{out} is a file, not a results folder; --force replaces "
-                                    "only a folder Flywheel wrote")
-        foreign = _foreign(out)
-        if foreign:
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more"
-                                              if len(foreign) > 3 else "")
-            raise ResultsExistError(
-                f"{out} holds files Flywheel did not write ({shown}); --force replaces only "
-                "a folder Flywheel wrote: choose another --out")
-    parent = resolved.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"{out}: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: cannot write in {parent} (permission denied)")
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower() if exc.strerror[:1].isupper() else exc.strerror
-    return str(exc) or type(exc).__name__
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process: alive
-        return True
-    return True
-
-
-def clean_leftovers(folder: Path | str) -> list[Path]:
-    """Remove what killed runs left in ``folder``: the hidden ``.<name>.<pid>.<x>.partial``
-    (and ``.old``) folders of writers no longer running, recognised by Flywheel's marker.
-    Returns what was removed."""
-    folder = Path(folder)
-    removed = []
-    try:
-        entries = list(folder.iterdir())
-    except OSError:
-        return removed
-    for entry in entries:
-        m = _PARTIAL.match(entry.name)
-        if (m and not entry.is_symlink() and entry.is_dir() and not _alive(int(m["pid"]))
-                and (entry / MARKER).is_file()):
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
-
-
-def write_file(path: Path | str, data: bytes) -> Path:
-    """Write one file atomically: a temporary file in the same folder, then
-    :func:`os.replace`, so a reader never sees half of it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for reading
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _marker(folder: Path, kind: str, state: str) -> None:
-    (folder / MARKER).write_text(json.dumps(
-        {"written_by": f"flywheel {__version__}", "kind": kind, "state": state,
-         "files": _files(folder)}, indent=2) + "\n")
-
-
-def _claim(out: Path, unique: bool) -> Path:
-    """Create ``out`` (empty) as this writer's own; with ``unique``, the first free one of
-    ``out``, ``out-2``, ``out-3``... so writers started together never share a folder."""
-    k = 1
-    while True:
-        target = out if k == 1 else out.with_name(f"{out.name}-{k}")
-        try:
-            os.mkdir(target)
-            return target
-        except FileExistsError:
-            if not unique:
-                raise ResultsExistError(f"{out} appeared while this run was working; its "
-                                        "results were not written: choose another --out") from None
-            k += 1
-
-
-def write_folder(out: Path | str, force: bool, fill: Callable[[Path], None],
-                 unique: bool = False, kind: str = "run") -> Path:
-    """Write a results folder through ``fill(tmp)`` under a hidden temporary name beside
-    ``out``, then move it into place in one step, and return where it went.
-
-    ``out`` must pass :func:`check_out` (with ``force``, an existing folder Flywheel wrote
-    is replaced, only once the new one is complete).  With ``unique`` (default folder
-    names), a folder of that name already there is left alone and ``out-2``, ``out-3``...
-    is used.  Any failure (disk full, permissions) removes what was written and raises
-    :class:`OutputError`; leftovers of killed writers beside ``out`` are cleaned first.
-    """
-    out = Path(out)
-    check_out(out, force, unique)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        clean_leftovers(out.parent)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial",
-                                    dir=out.parent))
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write results ({_reason(exc)})") from None
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; results are for reading
-        _marker(tmp, kind, "partial")  # so a leftover is known for ours
-        fill(tmp)
-        _marker(tmp, kind, "complete")
-        if unique:
-            target = _claim(out, unique=True)
-            os.rename(tmp, target)  # onto our own empty claim
-        elif os.path.lexists(out):
-            check_out(out, force)  # still ours, and still asked for
-            old = out.with_name(f".{out.name}.{os.getpid()}.x.old")
-            os.rename(out, old)
-            os.rename(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-            target = out
-        else:
-            target = _claim(out, unique=False)
-            os.rename(tmp, target)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, (ResultsExistError, OutputError)):
-            raise
-        raise OutputError(f"{out}: cannot write results ({_reason(exc)}); nothing was "
-                          "kept") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+if TYPE_CHECKING:  # the validation study loads scipy.stats: only when a suite is written
+    from flywheel.studies.validation import Suite
 
 
 def write_results(result: RunResult, out: Path | str, force: bool = False,
@@ -357,3 +52,136 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
             (tmp / "report.html").write_text(report.run_report(result, pngs), encoding="utf-8")
 
     return write_folder(out, force, fill, unique=unique, kind="run")
+
+
+# -- results folders -------------------------------------------------------------------
+
+
+def _write_rows(path: Path, rows: list[dict[str, object]], header: list[str]) -> None:
+    write_csv(path, header, ([row[h] for h in header] for row in rows))
+
+
+def default_compare_dir(name: str) -> Path:
+    """``results/compare-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"compare-{name}")
+
+
+def default_sweep_dir(name: str) -> Path:
+    """``results/sweep-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"sweep-{name}")
+
+
+
+
+def write_comparison(comparison: Comparison, out: Path | str, force: bool = False,
+                     charts: bool = True, unique: bool = False,
+                     executor: Executor | None = None) -> Path:
+    """Write summary.json, comparison.csv, each scenario-<i>-<name>.toml and (with
+    ``charts``) PNG charts and a self-contained report.html to ``out``."""
+
+    def fill(tmp: Path) -> None:
+        write_json(tmp / "summary.json", comparison.summary())
+        _write_rows(tmp / "comparison.csv", comparison.rows(), COMPARISON_COLUMNS)
+        for i, (sc, label) in enumerate(zip(comparison.scenarios, comparison.labels, strict=True)):
+            role = "the reference" if i == 0 else f"compared against {comparison.labels[0]}"
+            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                    f"# comparison {comparison.name}, scenario {i} ({label}, {role})\n"
+                    f"# seed = {comparison.seed}, replications = {comparison.replications}\n")
+            (tmp / scenario_file(i, sc.name)).write_text(head + sc.to_toml())
+        if charts:
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
+
+            # each chart is rendered once (side by side in ``executor``'s workers): written
+            # as a PNG and embedded in the report
+            jobs = {"overlay": (plots.comparison_overlay, (comparison,))}
+            jobs.update({m: (plots.comparison_bars, (comparison, m)) for m in comparison.metrics})
+            pngs = plots.render(jobs, executor)
+            for name, png in pngs.items():
+                (tmp / f"{name}.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.comparison_report(comparison, pngs),
+                                             encoding="utf-8")
+
+    return write_folder(out, force, fill, unique=unique, kind="comparison")
+
+
+def write_sweep(result: Sweep, out: Path | str, force: bool = False,
+                charts: bool = True, unique: bool = False,
+                executor: Executor | None = None) -> Path:
+    """Write summary.json, sweep.csv, each point's scenario-<i>-<name>.toml and (with
+    ``charts``) a PNG curve per metric and a self-contained report.html to ``out``."""
+    keys = [k for k, _ in result.axes]
+    header = ["point", *keys, "metric", "label", "unit", "mean", "ci95_lo", "ci95_hi"]
+
+    def fill(tmp: Path) -> None:
+        write_json(tmp / "summary.json", result.summary())
+        _write_rows(tmp / "sweep.csv", result.rows(), header)
+        for i, (point, sc) in enumerate(zip(result.points, (r.scenario for r in result.results), strict=True)):
+            where = ", ".join(f"{k} = {toml_value(v)}" for k, v in point.items())
+            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                    f"# sweep of {result.base.name}, point {i}: {where}\n"
+                    f"# seed = {result.seed}, replications = {result.replications}\n")
+            (tmp / scenario_file(i, sc.name)).write_text(head + sc.to_toml())
+        if charts:
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
+
+            # each curve is rendered once (side by side in ``executor``'s workers): written
+            # as a PNG and embedded in the report
+            pngs = plots.render({m: (plots.sweep_curves, (result, m)) for m in result.metrics},
+                                executor)
+            for name, png in pngs.items():
+                (tmp / f"{name}.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.sweep_report(result, pngs=pngs),
+                                             encoding="utf-8")
+
+    return write_folder(out, force, fill, unique=unique, kind="sweep")
+
+
+# -- results folder -----------------------------------------------------------------------
+
+
+
+def default_sensitivity_dir(name: str) -> Path:
+    """``results/sensitivity-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"sensitivity-{name}")
+
+
+def write_sensitivity(result: Sensitivity, out: Path | str, force: bool = False,
+                      charts: bool = True, unique: bool = False) -> Path:
+    """Write sensitivity.csv, summary.json, scenario.toml (the scenario as run, before any
+    move) and (with ``charts``) tornado.png and a self-contained report.html to ``out``,
+    atomically; an existing ``out`` is replaced only with ``force``."""
+
+    def fill(tmp: Path) -> None:
+        write_json(tmp / "summary.json", result.summary())
+        _write_rows(tmp / "sensitivity.csv", result.rows(), SENSITIVITY_COLUMNS)
+        head = (f"# Resolved scenario written by flywheel: every parameter, as run, before any move\n"
+                f"# sensitivity of {result.target} to ±{pct(result.delta)} moves; "
+                f"seed = {result.seed}, replications = {result.replications}\n")
+        (tmp / "scenario.toml").write_text(head + result.scenario.to_toml())
+        if charts:
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
+
+            png = plots.png_bytes(plots.tornado(result))
+            (tmp / "tornado.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.sensitivity_report(result, {"tornado": png}),
+                                             encoding="utf-8")
+
+    return write_folder(out, force, fill, unique=unique, kind="sensitivity")
+
+
+def write_suite(suite: Suite, out: Path | str, force: bool = False,
+                unique: bool = False) -> Path:
+    """Write ``validation.md``, ``report.html``, the PNGs and ``checks.json`` to the folder
+    ``out``, atomically; an existing folder is replaced only with ``force``."""
+    from flywheel.outputs import report, validation_report
+
+    def fill(tmp: Path) -> None:
+        pngs = validation_report.suite_charts(suite)
+        for name, png in pngs.items():
+            (tmp / f"{name}.png").write_bytes(png)
+        (tmp / "validation.md").write_text(
+            validation_report.suite_markdown(suite, generated_by="flywheel validate --suite"), encoding="utf-8")
+        (tmp / "report.html").write_text(report.validation_report(suite, pngs), encoding="utf-8")
+        write_json(tmp / "checks.json", suite.to_json())
+
+    return write_folder(out, force, fill, unique=unique, kind="validation")

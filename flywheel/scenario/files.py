@@ -32,6 +32,7 @@ import numbers
 import os
 import re
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,7 @@ __all__ = [
     "load_scenario",
     "load_scenario_text",
     "parse_set",
+    "slug",
     "toml_value",
 ]
 
@@ -732,6 +734,25 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
         raise ScenarioError('pricing.model = "sales_led" needs a sales team',
                             file=file, key="sales.reps", value=values["sales.reps"],
                             allowed="a whole number >= 1")
+
+
+# -- names ----------------------------------------------------------------------------
+
+#: Longest scenario-name part of a default folder name (the whole name stays far below
+#: the 255 bytes a file name may have).
+SLUG_LENGTH = 60
+
+
+def slug(name: str, limit: int = SLUG_LENGTH) -> str:
+    """``name`` made safe as one part of a file name: letters, digits, ``.``, ``_`` and
+    ``-`` kept, any other run of characters (separators, ``..``, spaces, control
+    characters, NUL) turned into one ``-``, no leading or trailing dot or dash, at most
+    ``limit`` characters; ``"scenario"`` when nothing is left."""
+    text = unicodedata.normalize("NFKD", str(name)).encode("ascii", "ignore").decode()
+    text = re.sub(r"(?:\.{2,}|[^A-Za-z0-9._-])+", "-", text)
+    text = re.sub(r"-{2,}", "-", text).strip("-.")
+    return text[:limit].rstrip("-.") or "scenario"
+
 
 
 # -- public loading -------------------------------------------------------------------

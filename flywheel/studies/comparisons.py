@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from flywheel.metrics import HEADLINE, METRICS, MeanCI, check_metrics, format_value, mean_ci
-from flywheel.outputs.results import default_out_dir, slug, write_csv, write_folder, write_json
 from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH
 from flywheel.scenario.files import (
     SET_SOURCE,
@@ -51,6 +50,7 @@ from flywheel.scenario.files import (
     _read_toml,
     load_scenario,
     parse_set,
+    slug,
     toml_value,
 )
 from flywheel.scenario.units import UnitError, parse_duration, parse_rate
@@ -65,10 +65,9 @@ __all__ = [
     "Comparison",
     "ComparisonSpec",
     "Sweep",
+    "COMPARISON_COLUMNS",
     "check_metrics",
     "compare",
-    "default_compare_dir",
-    "default_sweep_dir",
     "is_comparison_file",
     "load_comparison",
     "paired_ci",
@@ -77,8 +76,6 @@ __all__ = [
     "sweep",
     "sweep_points",
     "welch_ci",
-    "write_comparison",
-    "write_sweep",
 ]
 
 #: The keys a comparison file may have.
@@ -170,7 +167,12 @@ def _unique_labels(names: Sequence[str]) -> list[str]:
     return labels
 
 
-def _scenario_file(i: int, name: str) -> str:
+#: The columns of a comparison's table (comparison.csv, :meth:`Comparison.frame`).
+COMPARISON_COLUMNS = ["metric", "label", "unit", "scenario", "mean", "ci95_lo", "ci95_hi",
+                      "diff", "diff_lo", "diff_hi"]
+
+
+def scenario_file(i: int, name: str) -> str:
     return f"scenario-{i}-{slug(name)}.toml"
 
 
@@ -258,7 +260,7 @@ class Comparison:
         """:meth:`rows` as a pandas DataFrame (the columns of ``comparison.csv``)."""
         import pandas as pd
 
-        return pd.DataFrame(self.rows(metrics), columns=_COMPARISON_HEADER)
+        return pd.DataFrame(self.rows(metrics), columns=COMPARISON_COLUMNS)
 
     def _described(self) -> str:
         labels = self.labels
@@ -332,7 +334,7 @@ class Comparison:
             "replications": self.replications,
             "reference": labels[0] if labels else None,
             "scenarios": [{"index": i, "name": labels[i], "description": sc.description,
-                           "horizon_days": r.horizon, "file": _scenario_file(i, sc.name)}
+                           "horizon_days": r.horizon, "file": scenario_file(i, sc.name)}
                           for i, (sc, r) in enumerate(zip(self.scenarios, self.results, strict=True))],
             "parameter_differences": self.parameter_differences(),
             "shown_metrics": list(self.metrics),
@@ -663,7 +665,7 @@ class Sweep:
                      for k, v in self.axes],
             "shape": list(self.shape),
             "points": [{"index": i, "values": dict(p), "horizon_days": r.horizon,
-                        "file": _scenario_file(i, self.base.name)}
+                        "file": scenario_file(i, self.base.name)}
                        for i, (p, r) in enumerate(zip(self.points, self.results, strict=True))],
             "shown_metrics": list(self.metrics),
             "metrics": metrics,
@@ -781,87 +783,3 @@ def sweep(scenario: Scenario | str | Path, vary: Sequence[tuple[str, Sequence[ob
     n, _ = _common(base, replications, seed)
     results = _run_all(scenarios, n, s, jobs, executor, progress)
     return Sweep(base=base, axes=axes, points=points, results=results, seed=s, metrics=chosen)
-
-
-# -- results folders -------------------------------------------------------------------
-
-
-def _write_rows(path: Path, rows: list[dict[str, object]], header: list[str]) -> None:
-    write_csv(path, header, ([row[h] for h in header] for row in rows))
-
-
-def default_compare_dir(name: str) -> Path:
-    """``results/compare-<name>-<YYYYmmdd-HHMMSS>``."""
-    return default_out_dir(f"compare-{name}")
-
-
-def default_sweep_dir(name: str) -> Path:
-    """``results/sweep-<name>-<YYYYmmdd-HHMMSS>``."""
-    return default_out_dir(f"sweep-{name}")
-
-
-_COMPARISON_HEADER = ["metric", "label", "unit", "scenario", "mean", "ci95_lo", "ci95_hi",
-                      "diff", "diff_lo", "diff_hi"]
-
-
-def write_comparison(comparison: Comparison, out: Path | str, force: bool = False,
-                     charts: bool = True, unique: bool = False,
-                     executor: Executor | None = None) -> Path:
-    """Write summary.json, comparison.csv, each scenario-<i>-<name>.toml and (with
-    ``charts``) PNG charts and a self-contained report.html to ``out``."""
-
-    def fill(tmp: Path) -> None:
-        write_json(tmp / "summary.json", comparison.summary())
-        _write_rows(tmp / "comparison.csv", comparison.rows(), _COMPARISON_HEADER)
-        for i, (sc, label) in enumerate(zip(comparison.scenarios, comparison.labels, strict=True)):
-            role = "the reference" if i == 0 else f"compared against {comparison.labels[0]}"
-            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                    f"# comparison {comparison.name}, scenario {i} ({label}, {role})\n"
-                    f"# seed = {comparison.seed}, replications = {comparison.replications}\n")
-            (tmp / _scenario_file(i, sc.name)).write_text(head + sc.to_toml())
-        if charts:
-            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
-
-            # each chart is rendered once (side by side in ``executor``'s workers): written
-            # as a PNG and embedded in the report
-            jobs = {"overlay": (plots.comparison_overlay, (comparison,))}
-            jobs.update({m: (plots.comparison_bars, (comparison, m)) for m in comparison.metrics})
-            pngs = plots.render(jobs, executor)
-            for name, png in pngs.items():
-                (tmp / f"{name}.png").write_bytes(png)
-            (tmp / "report.html").write_text(report.comparison_report(comparison, pngs),
-                                             encoding="utf-8")
-
-    return write_folder(out, force, fill, unique=unique, kind="comparison")
-
-
-def write_sweep(result: Sweep, out: Path | str, force: bool = False,
-                charts: bool = True, unique: bool = False,
-                executor: Executor | None = None) -> Path:
-    """Write summary.json, sweep.csv, each point's scenario-<i>-<name>.toml and (with
-    ``charts``) a PNG curve per metric and a self-contained report.html to ``out``."""
-    keys = [k for k, _ in result.axes]
-    header = ["point", *keys, "metric", "label", "unit", "mean", "ci95_lo", "ci95_hi"]
-
-    def fill(tmp: Path) -> None:
-        write_json(tmp / "summary.json", result.summary())
-        _write_rows(tmp / "sweep.csv", result.rows(), header)
-        for i, (point, sc) in enumerate(zip(result.points, (r.scenario for r in result.results), strict=True)):
-            where = ", ".join(f"{k} = {toml_value(v)}" for k, v in point.items())
-            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                    f"# sweep of {result.base.name}, point {i}: {where}\n"
-                    f"# seed = {result.seed}, replications = {result.replications}\n")
-            (tmp / _scenario_file(i, sc.name)).write_text(head + sc.to_toml())
-        if charts:
-            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
-
-            # each curve is rendered once (side by side in ``executor``'s workers): written
-            # as a PNG and embedded in the report
-            pngs = plots.render({m: (plots.sweep_curves, (result, m)) for m in result.metrics},
-                                executor)
-            for name, png in pngs.items():
-                (tmp / f"{name}.png").write_bytes(png)
-            (tmp / "report.html").write_text(report.sweep_report(result, pngs=pngs),
-                                             encoding="utf-8")
-
-    return write_folder(out, force, fill, unique=unique, kind="sweep")

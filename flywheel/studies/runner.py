@@ -44,6 +44,7 @@ from flywheel.metrics import (
     user_states,
 )
 from flywheel.scenario.files import Scenario, load_scenario
+from flywheel.scenario.settings import Settings
 from flywheel.scenario.units import parse_duration
 from flywheel.version import __version__
 
@@ -60,11 +61,6 @@ REPR_METRICS = ("signups", "activation_rate", "paying_teams", "arr_end")
 FUNNEL_HEADER = ["stage", "label", "unit", "mean", "ci95_lo", "ci95_hi", "share_of_previous"]
 COHORT_HEADER = ["replication", "cohort_week", "weeks_since_signup", "signups", "active",
                  "share_active"]
-
-
-class EngineError(ValueError):
-    """An engine cannot run this scenario (the mean-field twin past what it takes on):
-    one line for the user, naming the engine that can."""
 
 
 @dataclass
@@ -356,7 +352,7 @@ def simulate(scenario: Scenario | str | Path, replications: int | None = None,
     finished replication.
 
     ``engine="meanfield"`` runs the deterministic mean-field twin instead
-    (:func:`flywheel.engines.meanfield.simulate`): one "replication", no CI; ``replications``,
+    (:func:`simulate_twin`): one "replication", no CI; ``replications``,
     ``seed``, ``jobs`` and ``executor`` are refused with it, as ``flywheel run --engine
     meanfield`` refuses them.
     """
@@ -402,7 +398,25 @@ def _simulate_meanfield(scenario: Scenario, horizon: float | None,
 
     for line in meanfield.unsupported(scenario):
         warnings.warn(f"the mean-field twin does not represent {line}", stacklevel=3)
-    result = meanfield.simulate(scenario, horizon)
+    result = simulate_twin(scenario, horizon)
     if progress:
         progress(1)
     return result
+
+
+def simulate_twin(scenario: Scenario, horizon: float | None = None) -> RunResult:
+    """The mean-field twin's run as a :class:`RunResult` of one deterministic
+    "replication" (engine ``"meanfield"``), so that summaries, result folders, plots
+    and reports work as for a simulation; confidence intervals are empty."""
+    from flywheel.engines import meanfield
+
+    settings = Settings.from_scenario(scenario, horizon)
+    h = settings.horizon
+    if h != settings.simulation.horizon:  # the scenario records what ran
+        scenario = scenario.with_overrides({"simulation.horizon": f"{h!r}d"})
+    meanfield.check_supported(settings)
+    res = meanfield.solve(scenario, h)
+    rep = ReplicationResult(index=0, metrics=res.metrics, series=res.series,
+                            funnel=res.funnel, cohorts=res.cohorts, states=res.states)
+    return RunResult(scenario=scenario, seed=int(scenario["simulation.seed"]), horizon=h,
+                     replications=[rep], engine="meanfield")

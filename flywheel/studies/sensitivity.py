@@ -60,7 +60,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from flywheel.metrics import METRICS, format_value
-from flywheel.outputs.results import default_out_dir, write_csv, write_folder, write_json
 from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH, Param
 from flywheel.scenario.distributions import FAMILIES, Distribution
 from flywheel.scenario.files import (
@@ -90,7 +89,6 @@ __all__ = [
     "Sensitivity",
     "check_target",
     "choose_levers",
-    "default_sensitivity_dir",
     "levers",
     "move",
     "parse_delta",
@@ -98,7 +96,6 @@ __all__ = [
     "sensitivity",
     "sensitivity_analysis",
     "twin",
-    "write_sensitivity",
 ]
 
 #: How far each lever moves, each way, unless asked otherwise.
@@ -318,7 +315,16 @@ def _bounds(param: Param) -> tuple[float, float]:
     return lo, hi
 
 
-def _pct(delta: float) -> str:
+#: The columns of a sensitivity's table (sensitivity.csv, :meth:`Sensitivity.frame`).
+SENSITIVITY_COLUMNS = [
+    "rank", "parameter", "label", "unit", "kind", "base_value", "low_value", "high_value",
+    "low_factor", "high_factor", "engine", "target", "target_label", "target_unit",
+    "base_target", "effect_low", "effect_low_ci95_lo", "effect_low_ci95_hi", "effect_high",
+    "effect_high_ci95_lo", "effect_high_ci95_hi", "effect_low_pct", "effect_high_pct",
+    "swing", "status", "notes"]
+
+
+def pct(delta: float) -> str:
     return f"{_num(round(100 * delta, 6))}%"
 
 
@@ -326,12 +332,12 @@ def move(scenario: Scenario, param: Param, delta: float) -> Move:
     """``param``'s low and high settings in ``scenario`` for a ±``delta`` move (see the
     module's notes for clipping, rounding and parameters at 0)."""
     path, raw, value = param.path, scenario.raw[param.path], scenario.values[param.path]
-    down, up = f"−{_pct(delta)}", f"+{_pct(delta)}"
+    down, up = f"−{pct(delta)}", f"+{pct(delta)}"
     if param.kind == "distribution":
         dist: Distribution = value  # type: ignore[assignment]
         if dist.scaled(1 + delta) == dist:
             return Move(path, raw, None, None, math.nan, math.nan,
-                        skipped=f"always 0 ({dist.describe()}): scaling it by ±{_pct(delta)} "
+                        skipped=f"always 0 ({dist.describe()}): scaling it by ±{pct(delta)} "
                                 "leaves it at 0")
         table = raw if isinstance(raw, dict) else dist.to_table()
         return Move(path, raw, _scale_table(dict(table), 1 - delta),
@@ -340,7 +346,7 @@ def move(scenario: Scenario, param: Param, delta: float) -> Move:
     x = float(value)  # type: ignore[arg-type]
     if x == 0:
         return Move(path, raw, None, None, math.nan, math.nan,
-                    skipped=f"at 0: a ±{_pct(delta)} move of 0 is still 0")
+                    skipped=f"at 0: a ±{pct(delta)} move of 0 is still 0")
     lo_b, hi_b = _bounds(param)
     notes: list[str] = []
     targets = {LOW: x * (1 - delta), HIGH: x * (1 + delta)}
@@ -520,14 +526,14 @@ class Sensitivity:
         is a nullable integer, missing on a skipped parameter's row (``""`` in :meth:`rows`)."""
         import pandas as pd
 
-        df = pd.DataFrame(self.rows(), columns=_HEADER)
+        df = pd.DataFrame(self.rows(), columns=SENSITIVITY_COLUMNS)
         df["rank"] = pd.array([r if isinstance(r, int) else None for r in df["rank"]],
                               dtype="Int64")
         return df
 
     def _described(self) -> str:
         engines = ", ".join(f"{v} {k}" for k, v in self.runs.items())
-        return (f"{self.target} to ±{_pct(self.delta)} moves of {len(self.bars)} lever"
+        return (f"{self.target} to ±{pct(self.delta)} moves of {len(self.bars)} lever"
                 f"{'s' if len(self.bars) != 1 else ''}, engine {self.engine}"
                 + (f" (runs: {engines})" if engines else "")
                 + (f", {self.replications} replications, seed {self.seed}"
@@ -551,8 +557,8 @@ class Sensitivity:
         meta = METRICS[self.target]
         return _html_table(f"Sensitivity {self.name}: {self._described()}; base "
                            f"{meta.label} {format_value(self.base_value, meta.unit)}",
-                           ["rank", "parameter", "value", f"change at −{_pct(self.delta)}",
-                            f"change at +{_pct(self.delta)}", "engine"], rows,
+                           ["rank", "parameter", "value", f"change at −{pct(self.delta)}",
+                            f"change at +{pct(self.delta)}", "engine"], rows,
                            more=max(0, len(self.bars) - limit))
 
     def summary(self) -> dict[str, Any]:
@@ -835,41 +841,3 @@ def _des_bar(m: Move, des_base: RunResult, by_run: dict[tuple[str, str], RunResu
     return Bar(m, DES, des_base.mean_ci(target)[0], eff[LOW], eff[HIGH], diffs[LOW],
                diffs[HIGH], unp[LOW], unp[HIGH],
                screened=(screened.effect_low[0], screened.effect_high[0]) if screened else None)
-
-
-# -- results folder -----------------------------------------------------------------------
-
-_HEADER = ["rank", "parameter", "label", "unit", "kind", "base_value", "low_value", "high_value",
-           "low_factor", "high_factor", "engine", "target", "target_label", "target_unit",
-           "base_target", "effect_low", "effect_low_ci95_lo", "effect_low_ci95_hi", "effect_high",
-           "effect_high_ci95_lo", "effect_high_ci95_hi", "effect_low_pct", "effect_high_pct",
-           "swing", "status", "notes"]
-
-
-def default_sensitivity_dir(name: str) -> Path:
-    """``results/sensitivity-<name>-<YYYYmmdd-HHMMSS>``."""
-    return default_out_dir(f"sensitivity-{name}")
-
-
-def write_sensitivity(result: Sensitivity, out: Path | str, force: bool = False,
-                      charts: bool = True, unique: bool = False) -> Path:
-    """Write sensitivity.csv, summary.json, scenario.toml (the scenario as run, before any
-    move) and (with ``charts``) tornado.png and a self-contained report.html to ``out``,
-    atomically; an existing ``out`` is replaced only with ``force``."""
-
-    def fill(tmp: Path) -> None:
-        write_json(tmp / "summary.json", result.summary())
-        write_csv(tmp / "sensitivity.csv", _HEADER, ([row[h] for h in _HEADER] for row in result.rows()))
-        head = (f"# Resolved scenario written by flywheel: every parameter, as run, before any move\n"
-                f"# sensitivity of {result.target} to ±{_pct(result.delta)} moves; "
-                f"seed = {result.seed}, replications = {result.replications}\n")
-        (tmp / "scenario.toml").write_text(head + result.scenario.to_toml())
-        if charts:
-            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
-
-            png = plots.png_bytes(plots.tornado(result))
-            (tmp / "tornado.png").write_bytes(png)
-            (tmp / "report.html").write_text(report.sensitivity_report(result, {"tornado": png}),
-                                             encoding="utf-8")
-
-    return write_folder(out, force, fill, unique=unique, kind="sensitivity")

@@ -1,7 +1,7 @@
 """The validation suite: the closed forms the model must reproduce, and the published ranges.
 
 Two kinds of evidence, run by ``flywheel validate --suite`` and written to
-``docs/validation.md`` by ``python -m flywheel.studies.validation --docs``:
+``docs/validation.md`` by ``python -m flywheel.outputs.validation_report --docs``:
 
 * **Closed-form checks** (:data:`CHECKS`).  In a limiting case where theory gives
   the answer (word of mouth alone, invites alone, churn alone), the model is run
@@ -33,14 +33,11 @@ suite gives the same numbers for any number of worker processes.
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -48,7 +45,7 @@ from scipy import integrate, optimize, special, stats
 
 from flywheel.engines.model import Model, Outcome
 from flywheel.engines.rng import replication_seeds
-from flywheel.metrics import METRICS, format_value, mean_ci
+from flywheel.metrics import METRICS, mean_ci
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 from flywheel.scenario.distributions import Distribution
 from flywheel.scenario.files import Scenario, load_scenario, parse_set
@@ -78,9 +75,6 @@ __all__ = [
     "measure_bands",
     "run_check",
     "run_suite",
-    "suite_markdown",
-    "write_docs",
-    "write_suite",
 ]
 
 #: Root seed of every check (each check's replication i uses child i of it).
@@ -91,8 +85,6 @@ BAND_REPLICATIONS = 20
 BAND_SEED = 20261123
 #: The name ``--check`` takes for the published-range comparison.
 BANDS = "bands"
-#: The command that regenerates docs/validation.md.
-DOCS_COMMAND = "python -m flywheel.studies.validation --docs"
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -1104,196 +1096,3 @@ def run_suite(names: Iterable[str] | None = None, jobs: int | None = None, seed:
                   for c in chosen if c in CHECKS]
         bands = measure_bands(executor=pool, progress=progress) if BANDS in chosen else []
     return Suite(checks, bands, time.perf_counter() - t0)
-
-
-# -- tables and the markdown report ----------------------------------------------------------------
-
-
-def check_rows(suite: Suite) -> list[list[str]]:
-    """One row per check: check, analytic, simulated [95% CI], tolerance, PASS/FAIL."""
-    f = format_number
-    return [[c.title, f(c.analytic), f"{f(c.mean)} [{f(c.lo)}, {f(c.hi)}]", f"±{f(c.tolerance)}",
-             "PASS" if c.passed else "FAIL"] for c in suite.checks]
-
-
-def _band_value(x: float, metric: str) -> str:
-    return format_value(x, METRICS[metric].unit)
-
-
-def _band_range(b: Band) -> str:
-    unit = METRICS[b.metric].unit
-    if unit.startswith("share"):
-        return f"{100 * b.low:g}–{100 * b.high:g}%"
-    return f"{b.low:g}–{b.high:g}" + (" days" if unit == "days" else "")
-
-
-def band_rows(suite: Suite) -> list[list[str]]:
-    """One row per published range: figure, scenario, measured [95% CI], band, status."""
-    rows = []
-    for r in suite.bands:
-        m = r.band.metric
-        ci = "" if math.isnan(r.lo) else f" [{_band_value(r.lo, m)}, {_band_value(r.hi, m)}]"
-        rows.append([METRICS[m].label, r.band.scenario, _band_value(r.mean, m) + ci,
-                     _band_range(r.band), r.status])
-    return rows
-
-
-def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A plain-text table for the terminal."""
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = "  ".join(f"{h:<{w}}" for h, w in zip(header, widths, strict=True)).rstrip()
-    out = [line, "-" * len(line)]
-    out += ["  ".join(f"{c:<{w}}" for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
-    return "\n".join(out)
-
-
-CHECK_HEADER = ("check", "analytic", "simulated [95% CI]", "tolerance", "result")
-BAND_HEADER = ("figure", "scenario", "measured [95% CI]", "published band", "status")
-
-
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    esc = [[str(c).replace("|", "\\|") for c in r] for r in rows]
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(r) + " |" for r in esc)]
-
-
-def suite_markdown(suite: Suite, images: str = "", generated_by: str = DOCS_COMMAND) -> str:
-    """The suite as markdown: summary tables, then each check with its plot (PNG files
-    named ``<images><check>.png`` and ``<images>bands.png``)."""
-    verdict = ("every closed-form check passes" if suite.passed else
-               "SOME CLOSED-FORM CHECKS FAIL: " + ", ".join(c.title for c in suite.checks
-                                                            if not c.passed))
-    if generated_by == DOCS_COMMAND:
-        how = (f"Regenerate this page with `{DOCS_COMMAND}` (from the repository root); "
-               f"`flywheel validate --suite` runs the same checks and writes a results folder.")
-    else:
-        how = f"Written by `{generated_by}`."
-    lines = [
-        "# Validation", "",
-        f"<!-- Generated by `{generated_by}`; do not edit by hand. -->", "",
-        how, "",
-        "Flywheel reproduces, in limiting cases, the closed forms it must agree with; each "
-        "check below runs the model in such a case over Monte Carlo replications (fixed "
-        "seeds) and compares the mean, with its 95% confidence interval, with the analytic "
-        "value within a stated tolerance.  The shipped scenarios' measured figures are then "
-        "set beside the published ranges in DESIGN: ranges, not laws, so they are reported "
-        "inside or outside and never fail the suite.", "",
-        f"Result: {verdict}.", "",
-    ]
-    if suite.checks:
-        lines += ["## Closed forms", "", *_md_table(CHECK_HEADER, check_rows(suite)), ""]
-    for c in suite.checks:
-        lines += [f"### {c.title}", "",
-                  f"- **Mechanism.** {c.mechanism}",
-                  f"- **Closed form.** `{c.closed_form}`",
-                  f"- **Source.** {c.citation}",
-                  f"- **Set-up.** {c.setup}",
-                  f"- **Checked.** {c.quantity}: analytic {format_number(c.analytic)} {c.unit}; "
-                  f"simulated {format_number(c.mean)} (95% CI {format_number(c.lo)} to "
-                  f"{format_number(c.hi)}) over "
-                  f"{c.replications} replications, seed {c.seed}; deviation "
-                  f"{c.deviation:+.4g}.",
-                  f"- **Tolerance** ±{format_number(c.tolerance)}: {c.tolerance_note}"]
-        if c.curve is not None and c.curve.tolerance is not None:
-            lines.append(f"- **Curve.** Largest deviation of the mean from the analytic curve "
-                         f"{c.curve.max_deviation:.4g}; every point "
-                         f"{'within' if c.curve.within else 'NOT within'} its tolerance.")
-        lines += [f"- {n}" for n in c.notes]
-        lines += [f"- **Result: {'PASS' if c.passed else 'FAIL'}.**", ""]
-        if c.overrides:
-            lines += ["<details><summary>Scenario: the baseline with these overrides"
-                      + (f"; {c.inject}" if c.inject else "") + "</summary>", "", "```",
-                      *c.overrides, "```", "", "</details>", ""]
-        if c.curve is not None:
-            lines += [f"![{c.title}: simulated mean with 95% CI vs analytic]({images}{c.name}.png)",
-                      ""]
-    pending = [v for k, v in PLANNED.items() if k not in CHECKS]
-    if pending:
-        lines += ["### Not yet checked", "", *(f"- {p}" for p in pending), ""]
-    if suite.bands:
-        reps = sorted({r.replications for r in suite.bands})
-        seeds = sorted({r.seed for r in suite.bands})
-        lines += ["## Published ranges", "",
-                  f"Each shipped scenario run with its own defaults: "
-                  f"{', '.join(map(str, reps))} replications, seed "
-                  f"{', '.join(map(str, seeds))}.  *inside*: the whole 95% CI lies in the band; "
-                  f"*edge*: it straddles a bound; *outside*: it misses the band.", "",
-                  *_md_table(BAND_HEADER, band_rows(suite)), "", "Sources:", ""]
-        for r in suite.bands:
-            lines.append(f"- {METRICS[r.band.metric].label} ({r.band.scenario}) — "
-                         f"{r.band.figure}: {r.band.published}. Source: {r.band.source}.")
-        lines += ["", "Figures in DESIGN not measured here:", ""]
-        lines += [f"- {fig} ({rng}; {src}): {why}." for fig, rng, src, why in UNMEASURED]
-        lines += ["", f"![Measured figures beside the published ranges]({images}bands.png)", ""]
-    lines += [f"Made by flywheel {__version__}.", ""]
-    return "\n".join(lines)
-
-
-def suite_charts(suite: Suite) -> dict[str, bytes]:
-    """PNG bytes of every chart of the suite, by file stem (check name, ``bands``)."""
-    from flywheel.outputs import plots
-
-    pngs = {c.name: plots.png_bytes(plots.validation_check(c))
-            for c in suite.checks if c.curve is not None}
-    if suite.bands:
-        pngs[BANDS] = plots.png_bytes(plots.validation_bands(suite.bands))
-    return pngs
-
-
-def write_suite(suite: Suite, out: Path | str, force: bool = False,
-                unique: bool = False) -> Path:
-    """Write ``validation.md``, ``report.html``, the PNGs and ``checks.json`` to the folder
-    ``out``, atomically; an existing folder is replaced only with ``force``."""
-    from flywheel.outputs import report
-    from flywheel.outputs.results import write_folder, write_json
-
-    def fill(tmp: Path) -> None:
-        pngs = suite_charts(suite)
-        for name, png in pngs.items():
-            (tmp / f"{name}.png").write_bytes(png)
-        (tmp / "validation.md").write_text(
-            suite_markdown(suite, generated_by="flywheel validate --suite"), encoding="utf-8")
-        (tmp / "report.html").write_text(report.validation_report(suite, pngs), encoding="utf-8")
-        write_json(tmp / "checks.json", suite.to_json())
-
-    return write_folder(out, force, fill, unique=unique, kind="validation")
-
-
-def write_docs(suite: Suite, docs: Path | str = "docs") -> Path:
-    """Write ``docs/validation.md`` and its PNGs in ``docs/validation/`` (replacing both)."""
-    from flywheel.outputs.results import write_file
-
-    docs = Path(docs)
-    for name, png in suite_charts(suite).items():  # each image replaced atomically
-        write_file(docs / "validation" / f"{name}.png", png)
-    return write_file(docs / "validation.md",
-                      suite_markdown(suite, images="validation/").encode("utf-8"))
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m flywheel.studies.validation [--docs] [-j N]``: run the suite and print its tables;
-    with ``--docs``, regenerate docs/validation.md and docs/validation/*.png."""
-    parser = argparse.ArgumentParser(prog="python -m flywheel.studies.validation",
-                                     description=main.__doc__)
-    parser.add_argument("--docs", action="store_true",
-                        help="regenerate docs/validation.md (run from the repository root)")
-    parser.add_argument("--docs-dir", default="docs", help="the docs folder [docs]")
-    parser.add_argument("-j", "--jobs", type=int, default=None, help="worker processes")
-    args = parser.parse_args(argv)
-    if args.docs and not Path(args.docs_dir).is_dir():
-        parser.error(f"{args.docs_dir}/ not found: run from the repository root")
-    suite = run_suite(jobs=args.jobs)
-    out = sys.stdout
-    out.write(text_table(CHECK_HEADER, check_rows(suite)) + "\n\n")
-    out.write(text_table(BAND_HEADER, band_rows(suite)) + "\n")
-    if args.docs:
-        path = write_docs(suite, args.docs_dir)
-        out.write(f"\nWrote {path} ({suite.seconds:.0f} s)\n")
-    return 0 if suite.passed else 1
-
-
-if __name__ == "__main__":
-    # run through the imported module, so workers and reports see one registry of checks
-    from flywheel.studies.validation import main as _main
-
-    raise SystemExit(_main())
