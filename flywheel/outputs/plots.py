@@ -26,12 +26,12 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from matplotlib import rc_context
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid, format_value, mean_ci
 from flywheel.scenario.defaults import PARAMS_BY_PATH
@@ -88,7 +88,17 @@ COLORS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0
 _BAND_TEXT = f"{BAND[0]:g}–{BAND[1]:g}% of replications"
 _DAY_LABEL = "Day since launch"
 
-F = TypeVar("F", bound=Callable[..., Figure])
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _load_matplotlib() -> None:
+    """Import matplotlib's pieces on the first chart, not with this module: the report and
+    a run's parent process use this module's helpers without drawing, and a run's charts
+    are drawn in its worker processes (each imports matplotlib once, side by side)."""
+    global Figure, FuncFormatter, MaxNLocator, PercentFormatter, rc_context
+    from matplotlib import rc_context
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 
 def _styled(fn: F) -> F:
@@ -96,6 +106,7 @@ def _styled(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Figure:
+        _load_matplotlib()
         with rc_context(STYLE):
             return fn(*args, **kwargs)
 
@@ -431,7 +442,6 @@ def _scenario_names(cmp: Any) -> list[str]:
     return names
 
 
-@_styled
 def comparison_series(cmp: Any) -> tuple[str, ...]:
     """The daily series a comparison overlays: active users and MRR, and the sales views
     (ARR by motion, the queue) when any scenario has a sales team."""
@@ -440,6 +450,7 @@ def comparison_series(cmp: Any) -> tuple[str, ...]:
     return ("active_users", "mrr")
 
 
+@_styled
 def comparison_overlay(cmp: Any, series: Sequence[str] | None = None) -> Figure:
     """Each scenario's mean line and percentile band, one panel per daily series
     (default: :func:`comparison_series`)."""
@@ -588,9 +599,10 @@ def sweep_curves(sweep: Any, metric: str) -> Figure:
 # -- writing --------------------------------------------------------------------------------
 
 def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
-    """The figure as PNG bytes (tight bounding box)."""
+    """The figure as PNG bytes (every figure is laid out "constrained": nothing is cut)."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    fig.savefig(buf, format="png", dpi=dpi, facecolor="white")  # constrained layout: no
+    # second, "tight" drawing pass is needed
     return buf.getvalue()
 
 
@@ -599,14 +611,22 @@ def _draw_png(job: tuple[Callable[..., Figure], tuple[Any, ...]]) -> bytes:
     return png_bytes(fn(*args))
 
 
+def start_render(jobs: dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]],
+                 executor: Executor | None = None) -> Callable[[], dict[str, bytes]]:
+    """Start drawing each chart, and return what collects the PNG bytes by name.  With
+    ``executor`` (the pool that ran the replications) the charts are drawn in its workers,
+    side by side, while this process writes the other files; without, they are drawn
+    here when collected."""
+    if executor is None or len(jobs) < 2:
+        return lambda: {name: png_bytes(fn(*args)) for name, (fn, args) in jobs.items()}
+    futures = {name: executor.submit(_draw_png, job) for name, job in jobs.items()}
+    return lambda: {name: future.result() for name, future in futures.items()}
+
+
 def render(jobs: dict[str, tuple[Callable[..., Figure], tuple[Any, ...]]],
            executor: Executor | None = None) -> dict[str, bytes]:
-    """Each chart drawn and encoded as PNG bytes, by name.  With ``executor`` (the pool
-    that ran the replications) the charts are drawn in its workers, side by side, instead
-    of one after another in this process: a run's last step is no longer serial."""
-    if executor is None or len(jobs) < 2:
-        return {name: png_bytes(fn(*args)) for name, (fn, args) in jobs.items()}
-    return dict(zip(jobs, executor.map(_draw_png, jobs.values()), strict=True))
+    """Each chart drawn and encoded as PNG bytes, by name (see :func:`start_render`)."""
+    return start_render(jobs, executor)()
 
 
 def save(fig: Figure, path: str | os.PathLike[str], dpi: int = DPI) -> Path:

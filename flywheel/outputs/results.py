@@ -33,20 +33,23 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
     ``executor`` (e.g. the pool that ran the replications) draws the charts in parallel."""
 
     def fill(tmp: Path) -> None:
+        collect = None
+        if charts:
+            from flywheel.outputs import plots, report
+
+            # the charts are drawn first (in the pool's workers, side by side, when there is
+            # one) while this process writes the tables; each is drawn once, written as a
+            # PNG and embedded in the report
+            collect = plots.start_render(plots.run_chart_jobs(result), executor)
         header = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
                   f"# seed = {result.seed}, replications = {result.n}\n")
         (tmp / "scenario.toml").write_text(header + result.scenario.to_toml())
         write_json(tmp / "summary.json", result.summary())
         write_csv(tmp / "timeseries.csv", result.timeseries_header(), result.timeseries_rows())
-        write_csv(tmp / "funnel.csv", ["stage", "label", "unit", "mean", "ci95_lo", "ci95_hi",
-                                       "share_of_previous"], result.funnel_rows())
-        write_csv(tmp / "cohorts.csv", ["replication", "cohort_week", "weeks_since_signup",
-                                        "signups", "active", "share_active"], result.cohort_rows())
-        if charts:
-            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
-
-            # each chart is rendered once: written as a PNG and embedded in the report
-            pngs = plots.render(plots.run_chart_jobs(result), executor)
+        write_csv(tmp / "funnel.csv", result.funnel_header(), result.funnel_rows())
+        write_csv(tmp / "cohorts.csv", result.cohort_header(), result.cohort_rows())
+        if collect is not None:
+            pngs = collect()
             for name, png in pngs.items():
                 (tmp / f"{name}.png").write_bytes(png)
             (tmp / "report.html").write_text(report.run_report(result, pngs), encoding="utf-8")
