@@ -150,3 +150,63 @@ def test_the_checks_catch_what_they_should() -> None:
     assert layer_of("flywheel.scenario.files") < layer_of("flywheel.engines.model") \
         < layer_of("flywheel.metrics") < layer_of("flywheel.studies.runner") \
         < layer_of("flywheel.outputs.plots") < layer_of("flywheel.cli")
+
+
+def test_adding_a_metric_as_the_architecture_doc_says(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    """docs/architecture.md's worked example, step by step: declare "invites accepted" in
+    METRICS, compute it in replication_metrics, and it reaches the summary, the results
+    folder, the DataFrame, comparisons and the `-m` option with its label and unit."""
+    import json
+
+    from click.testing import CliRunner
+
+    from flywheel import metrics
+    from flywheel.cli import main
+    from flywheel.outputs.results import write_results
+    from flywheel.scenario import load_scenario
+    from flywheel.studies import runner
+    from flywheel.studies.comparisons import compare
+
+    doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert '_m("invites_accepted", "Invites accepted", "invites", "flow",' in doc
+    assert 'm["invites_accepted"] = float(o.counters.get("invites_accepted", 0))' in doc
+
+    # step 1: declare it once
+    metric = metrics.Metric("invites_accepted", "Invites accepted", "invites", "flow",
+                            "Invites that led to a signup.")
+    monkeypatch.setitem(metrics.METRICS, metric.name, metric)
+    # step 2: compute it from the replication's outcome
+    real = metrics.replication_metrics
+    seen: list[float] = []
+
+    def with_it(o):  # noqa: ANN001, ANN202
+        # (the real function checks every declared metric is computed: it is called here
+        # without the new one, which this wrapper then adds, as step 2 would inside it)
+        with monkeypatch.context() as undeclared:
+            undeclared.delitem(metrics.METRICS, "invites_accepted")
+            m = real(o)
+        m["invites_accepted"] = float(o.counters.get("invites_accepted", 0))
+        seen.append(m["invites_accepted"])
+        return m
+
+    monkeypatch.setattr(runner, "replication_metrics", with_it)  # the runner's reference to it
+
+    sc = load_scenario("baseline", ["market.companies=1000", "simulation.horizon=60d"])
+    run = runner.simulate(sc, replications=2, seed=3, jobs=1)
+    assert run.values("invites_accepted") == seen and sum(seen) > 0
+    entry = run.summary()["metrics"]["invites_accepted"]
+    assert (entry["label"], entry["unit"], entry["kind"]) == ("Invites accepted", "invites", "flow")
+    frame = run.summary_frame().set_index("name")
+    assert frame.loc["invites_accepted", "mean"] == sum(seen) / 2
+    out = write_results(run, tmp_path / "run", charts=False)
+    written = json.loads((out / "summary.json").read_text())["metrics"]["invites_accepted"]
+    assert written["values"] == seen
+    cmp = compare([sc, sc.with_overrides({"collaboration.acceptance": 0.5})], replications=2,
+                  seed=3, jobs=1, metrics=["invites_accepted"])
+    assert cmp.paired_diff("invites_accepted", 1).mean > 0  # more accepted at a higher rate
+    result = CliRunner().invoke(main, ["compare", "baseline", "fast-ttv", "-n", "2", "-j", "1",
+                                       "--horizon", "30d", "--set", "market.companies=500",
+                                       "-q", "-m", "invites_accepted", "--out",
+                                       str(tmp_path / "cli")])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert "Invites accepted [invites]" in result.stdout
