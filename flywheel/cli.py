@@ -629,7 +629,7 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
         levers,
         parse_delta,
         parse_params,
-        sensitivity,
+        sensitivity_analysis,
     )
 
     base = load_scenario(scenario, _common_overrides(sets, horizon))
@@ -653,7 +653,7 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
             bar.total = t
             bar.refresh()
 
-        result = sensitivity(base, target=target, delta=d, params=[p.path for p in chosen],
+        result = sensitivity_analysis(base, target=target, delta=d, params=[p.path for p in chosen],
                              top=top, engine=engine, replications=n, seed=seed, jobs=j,
                              progress=bar.update, on_total=total)
     path = write_sensitivity(result, out_dir, force=force, unique=out is None)

@@ -34,7 +34,7 @@ from flywheel.studies.sensitivity import (
     levers,
     move,
     parse_delta,
-    sensitivity,
+    sensitivity_analysis,
 )
 from flywheel.studies.sensitivity import twin as real_twin
 
@@ -74,7 +74,7 @@ def baseline():
 @pytest.fixture(scope="module")
 def acquisition() -> Sensitivity:
     """Organic rate, price and TTV moved ±20%, target signups, acquisition only."""
-    return sensitivity("baseline", target="signups", engine="des", replications=10, seed=5,
+    return sensitivity_analysis("baseline", target="signups", engine="des", replications=10, seed=5,
                        jobs=1, params="acquisition.organic,pricing.price_per_seat,onboarding.ttv",
                        overrides=ACQUISITION_ONLY)
 
@@ -175,14 +175,14 @@ def test_parameters_at_zero_are_skipped_with_the_reason(baseline) -> None:
                                              {"dist": "fixed", "value": "0d"}}),
                     PARAMS_BY_PATH["onboarding.setup_friction"], 0.2)
     assert friction.skipped.startswith("always 0 (fixed, 0d)")
-    res = sensitivity(baseline, params="acquisition.organic_growth,pricing.price_per_seat",
+    res = sensitivity_analysis(baseline, params="acquisition.organic_growth,pricing.price_per_seat",
                       engine="des", replications=2, seed=1, jobs=1)
     assert [m.path for m in res.skipped] == ["acquisition.organic_growth"]
     assert [b.path for b in res.bars] == ["pricing.price_per_seat"]
     skipped_row = res.rows()[-1]
     assert skipped_row["status"] == "skipped" and "at 0" in skipped_row["notes"]
     with pytest.raises(ScenarioError, match="no parameter can move"):
-        sensitivity(baseline, params="acquisition.organic_growth", engine="des",
+        sensitivity_analysis(baseline, params="acquisition.organic_growth", engine="des",
                     replications=2, jobs=1)
 
 
@@ -236,7 +236,7 @@ def test_acquisition_only_signups_move_with_the_organic_rate(acquisition: Sensit
 def test_common_random_numbers_narrow_the_interval(baseline) -> None:
     """The paired CI of a paywall change against the same runs with independent seeds:
     measured about 7x narrower (seed 5, 8 replications); asserted at least 3x."""
-    res = sensitivity(baseline, target="arr_end", params="pricing.upgrade_probability",
+    res = sensitivity_analysis(baseline, target="arr_end", params="pricing.upgrade_probability",
                       engine="des", replications=8, seed=5, jobs=1)
     bar = res.bar("pricing.upgrade_probability")
     _, lo, hi = bar.effect_high
@@ -252,8 +252,8 @@ def test_common_random_numbers_narrow_the_interval(baseline) -> None:
 def test_same_seed_same_rows_whatever_the_jobs(baseline) -> None:
     kwargs = dict(params="pricing.upgrade_probability,free_tier.seat_limit",
                   engine="des", replications=4, seed=9)
-    one = sensitivity(baseline, jobs=1, **kwargs)
-    two = sensitivity(baseline, jobs=2, **kwargs)
+    one = sensitivity_analysis(baseline, jobs=1, **kwargs)
+    two = sensitivity_analysis(baseline, jobs=2, **kwargs)
     assert _clean(one.rows()) == _clean(two.rows())
     assert one.runs == two.runs == {DES: 5}
 
@@ -276,7 +276,7 @@ PARAMS4 = "pricing.price_per_seat,pricing.upgrade_probability,costs.serving_cost
 
 def test_auto_screens_with_the_twin_and_reruns_the_top(baseline, monkeypatch) -> None:
     monkeypatch.setattr(SENS, "twin", lambda: fake_twin())
-    res = sensitivity(baseline, params=PARAMS4, top=2, engine="auto", replications=3, seed=2,
+    res = sensitivity_analysis(baseline, params=PARAMS4, top=2, engine="auto", replications=3, seed=2,
                       jobs=1)
     engines = {b.path: b.engine for b in res.bars}
     assert sorted(engines.values()) == [DES, DES, MEANFIELD, MEANFIELD]
@@ -299,23 +299,23 @@ def test_auto_screens_with_the_twin_and_reruns_the_top(baseline, monkeypatch) ->
 
 def test_auto_falls_back_to_the_des(baseline, monkeypatch) -> None:
     monkeypatch.setattr(SENS, "twin", lambda: None)
-    res = sensitivity(baseline, params="pricing.price_per_seat", replications=2, jobs=1)
+    res = sensitivity_analysis(baseline, params="pricing.price_per_seat", replications=2, jobs=1)
     assert [b.engine for b in res.bars] == [DES] and MEANFIELD not in res.runs
     assert res.engine_note == ("the mean-field twin is not part of this installation; every "
                                "lever ran with the DES")
     with pytest.raises(ScenarioError, match="--engine: \"meanfield\": the mean-field twin is not part"):
-        sensitivity(baseline, params="pricing.price_per_seat", engine="meanfield")
+        sensitivity_analysis(baseline, params="pricing.price_per_seat", engine="meanfield")
     monkeypatch.setattr(SENS, "twin", lambda: fake_twin(["sales-led motions"]))
-    res = sensitivity(baseline, params="pricing.price_per_seat", replications=2, jobs=1)
+    res = sensitivity_analysis(baseline, params="pricing.price_per_seat", replications=2, jobs=1)
     assert [b.engine for b in res.bars] == [DES]
     assert res.engine_note.startswith("the mean-field twin does not carry: sales-led motions")
     with pytest.raises(ScenarioError, match="does not carry: sales-led motions"):
-        sensitivity(baseline, params="pricing.price_per_seat", engine="meanfield")
+        sensitivity_analysis(baseline, params="pricing.price_per_seat", engine="meanfield")
 
 
 def test_meanfield_engine_alone(baseline, monkeypatch) -> None:
     monkeypatch.setattr(SENS, "twin", lambda: fake_twin())
-    res = sensitivity(baseline, params="pricing.price_per_seat", engine="meanfield")
+    res = sensitivity_analysis(baseline, params="pricing.price_per_seat", engine="meanfield")
     (bar,) = res.bars
     assert bar.engine == MEANFIELD and res.runs == {MEANFIELD: 3}
     assert bar.effect_high[0] == pytest.approx(0.2 * bar.base)  # ARR is price x seats
@@ -329,7 +329,7 @@ def test_the_real_twin_screens_the_baseline() -> None:
     sc = load_scenario("baseline", SMALL)
     if meanfield.unsupported(sc):
         pytest.skip("the twin does not carry the baseline: " + "; ".join(meanfield.unsupported(sc)))
-    res = sensitivity(sc, params=PARAMS4, engine="meanfield", jobs=1)
+    res = sensitivity_analysis(sc, params=PARAMS4, engine="meanfield", jobs=1)
     assert {b.engine for b in res.bars} == {MEANFIELD}
     # ARR is price x paid seats in the twin too: +20% on the price is +20% on ARR
     assert res.bar("pricing.price_per_seat").effect_high[0] == pytest.approx(0.2 * res.base_value,

@@ -54,7 +54,7 @@ from flywheel.scenario.files import (
     toml_value,
 )
 from flywheel.scenario.units import UnitError, parse_duration, parse_rate
-from flywheel.studies.runner import RunResult, _ci_range, _ci_text, _html_table, simulate, worker_pool
+from flywheel.studies.runner import RunResult, ci_range, ci_text, html_table, simulate, worker_pool
 from flywheel.version import __version__
 
 if TYPE_CHECKING:  # pandas is imported only by the methods that return a DataFrame
@@ -269,7 +269,7 @@ class Comparison:
 
     def __repr__(self) -> str:
         labels = self.labels
-        shown = [f"{m} {labels[i]} {_ci_text(self.paired_diff(m, i), m, signed=True)}"
+        shown = [f"{m} {labels[i]} {ci_text(self.paired_diff(m, i), m, signed=True)}"
                  for m in self.metrics[:3] for i in range(1, min(len(self.results), 4))]
         more = len(self.results) - 4
         tail = f"; ... {more} more scenarios" if more > 0 else ""
@@ -283,10 +283,10 @@ class Comparison:
             meta = METRICS[m]
             for i, result in enumerate(self.results):
                 mci = result.mean_ci(m)
-                diff = "" if i == 0 else _ci_text(self.paired_diff(m, i), m, signed=True)
+                diff = "" if i == 0 else ci_text(self.paired_diff(m, i), m, signed=True)
                 rows.append([meta.label if i == 0 else "", labels[i],
-                             format_value(mci.mean, meta.unit), _ci_range(mci, m), diff])
-        return _html_table(f"Comparison {self.name}: {self._described()}",
+                             format_value(mci.mean, meta.unit), ci_range(mci, m), diff])
+        return html_table(f"Comparison {self.name}: {self._described()}",
                            ["metric", "scenario", "mean", "95% CI",
                             f"paired difference vs {labels[0] if labels else '-'} [95% CI]"],
                            rows)
@@ -636,10 +636,10 @@ class Sweep:
         rows = []
         for i, (point, result) in enumerate(zip(self.points[:limit], self.results, strict=False)):
             cells: list[object] = [i, *(_shown(point[k]) for k in keys)]
-            cells += [_ci_text(result.mean_ci(m), m) for m in metrics]
+            cells += [ci_text(result.mean_ci(m), m) for m in metrics]
             rows.append(cells)
         header = ["point", *keys, *(f"{METRICS[m].label} [95% CI]" for m in metrics)]
-        return _html_table(f"Sweep {self.name}: {self._described()}", header, rows,
+        return html_table(f"Sweep {self.name}: {self._described()}", header, rows,
                            more=max(0, len(self.points) - limit))
 
     def summary(self) -> dict[str, Any]:

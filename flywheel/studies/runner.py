@@ -217,7 +217,7 @@ class RunResult:
         return f"{reps}, seed {self.seed}, {self.horizon:g} days, engine {self.engine}"
 
     def __repr__(self) -> str:
-        shown = "; ".join(f"{m} {_ci_text(self.mean_ci(m), m)}" for m in REPR_METRICS) \
+        shown = "; ".join(f"{m} {ci_text(self.mean_ci(m), m)}" for m in REPR_METRICS) \
             if self.replications else "no replications"
         return f"<RunResult {self.scenario.name}: {self._described()}; {shown}>"
 
@@ -228,12 +228,12 @@ class RunResult:
                 meta = METRICS[m]
                 mci = self.mean_ci(m)
                 rows.append([meta.label, format_value(mci.mean, meta.unit),
-                             _ci_range(mci, m), meta.unit])
-        return _html_table(f"RunResult {self.scenario.name}: {self._described()}",
+                             ci_range(mci, m), meta.unit])
+        return html_table(f"RunResult {self.scenario.name}: {self._described()}",
                            ["metric", "mean", "95% CI", "unit"], rows)
 
 
-def _ci_range(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
+def ci_range(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
     """``[lo, hi]`` of a metric's CI cut to its bounds (unless ``signed``: a difference),
     formatted as the CLI does; ``""`` without a CI (one replication)."""
     meta = METRICS[metric]
@@ -255,15 +255,15 @@ def _fmt(value: float, unit: str, signed: bool = False) -> str:
     return ("-" if value < 0 else "+") + format_value(abs(value), unit)
 
 
-def _ci_text(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
+def ci_text(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
     """A metric's mean and 95% CI in one short phrase: ``9,866 [9,828, 9,904]``."""
     mean = value[0]
-    ci = _ci_range(value, metric, signed)
+    ci = ci_range(value, metric, signed)
     text = _fmt(mean, METRICS[metric].unit, signed)
     return f"{text} {ci}" if ci else text
 
 
-def _html_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]],
+def html_table(caption: str, header: Sequence[str], rows: Sequence[Sequence[object]],
                 more: int = 0) -> str:
     """A small HTML table for a notebook: a caption, a header row and text cells (all
     escaped); ``more`` rows left out are counted in a last line."""

@@ -72,7 +72,7 @@ from flywheel.scenario.files import (
     toml_value,
 )
 from flywheel.studies.comparisons import paired_ci, welch_ci
-from flywheel.studies.runner import RunResult, _ci_text, _html_table, simulate, worker_pool
+from flywheel.studies.runner import RunResult, ci_text, html_table, simulate, worker_pool
 from flywheel.version import __version__
 
 if TYPE_CHECKING:  # pandas is imported only by the method that returns a DataFrame
@@ -93,7 +93,6 @@ __all__ = [
     "move",
     "parse_delta",
     "parse_params",
-    "sensitivity",
     "sensitivity_analysis",
     "twin",
 ]
@@ -541,7 +540,7 @@ class Sensitivity:
 
     def _effect(self, bar: Bar, side: str) -> str:
         effect = bar.effect(side)
-        return "-" if math.isnan(effect[0]) else _ci_text(effect, self.target, signed=True)
+        return "-" if math.isnan(effect[0]) else ci_text(effect, self.target, signed=True)
 
     def __repr__(self) -> str:
         unit = METRICS[self.target].unit
@@ -555,7 +554,7 @@ class Sensitivity:
                  self._effect(b, HIGH), b.engine]
                 for rank, b in enumerate(self.bars[:limit], start=1)]
         meta = METRICS[self.target]
-        return _html_table(f"Sensitivity {self.name}: {self._described()}; base "
+        return html_table(f"Sensitivity {self.name}: {self._described()}; base "
                            f"{meta.label} {format_value(self.base_value, meta.unit)}",
                            ["rank", "parameter", "value", f"change at −{pct(self.delta)}",
                             f"change at +{pct(self.delta)}", "engine"], rows,
@@ -781,8 +780,6 @@ def sensitivity_analysis(scenario: Scenario | str | Path, target: str = DEFAULT_
                        runs={k: v for k, v in runs.items() if v})
 
 
-#: The function's former name, for ``from flywheel.studies.sensitivity import sensitivity``.
-sensitivity = sensitivity_analysis
 
 
 def _engine_plan(engine: str, base: Scenario) -> tuple[ModuleType | None, bool, str]:
