@@ -122,8 +122,71 @@ class Outcome:
     trace: list[tuple[float, str, int, int]] | None = None
 
 
-def _col(typecode: str) -> array:
-    return array(typecode)
+# -- the data columns, each declared once ---------------------------------------------------
+#
+# A column is (name, array typecode, how the Outcome carries it): "" as stored, "bool" as
+# booleans, None not at all (working state of the run).  ``Model`` holds each as a typed
+# ``array`` attribute, the table's prefix + name (``self.u_signup``, ``self.c_state``,
+# ``self.l_acv``); :meth:`Model._outcome` reads them as numpy arrays of the typecode's
+# dtype.  The Outcome's dicts follow the tables' order.
+
+#: numpy dtype of each array typecode used here (same item size, so views need no copy)
+_DTYPES = {"b": np.dtype(np.int8), "i": np.dtype(np.int32), "d": np.dtype(np.float64)}
+
+#: One row per signup.
+USER_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("company", "i", ""),
+    ("channel", "b", ""),
+    ("signup", "d", ""),
+    ("value", "d", ""),
+    ("abandon", "d", ""),
+    ("start", "d", ""),
+    ("end", "d", ""),
+    ("state", "b", ""),
+    ("inviter", "i", ""),
+)
+
+#: One row per company touched (c_remaining and c_cumsize, numpy arrays, are kept apart).
+TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("created", "d", ""),
+    ("size", "i", ""),
+    ("paywall", "d", ""),
+    ("trial_end", "d", ""),
+    ("trial_converted", "b", "bool"),
+    ("paid_start", "d", ""),
+    ("paid_end", "d", ""),
+    ("upsold", "b", "bool"),
+    ("prospect", "b", "bool"),  # came to be as a sales prospect, not by a signup
+    ("contract_start", "d", ""),
+    ("contract_end", "d", ""),
+    ("contract_acv", "d", ""),
+    ("contract_seats", "i", ""),
+    ("access_end", "d", ""),
+    ("state", "b", ""),
+    ("active", "i", None),
+    ("pending", "b", None),  # a paywall decision is under way
+    ("usage", "d", None),  # usage accrued up to c_usage_t
+    ("usage_t", "d", None),
+    ("usage_due", "d", None),  # earliest usage check on the calendar
+    ("pql_last", "d", None),  # when the company last became a PQL
+    ("pql_due", "d", None),  # the usage signal's check on the calendar
+    ("in_pipeline", "b", None),  # a lead of this company is open
+)
+
+#: One row per sales lead.
+LEAD_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("company", "i", ""),
+    ("kind", "b", ""),
+    ("arrive", "d", ""),
+    ("start", "d", ""),
+    ("left", "d", ""),
+    ("end", "d", ""),
+    ("outcome", "b", ""),
+    ("acv", "d", ""),
+)
+
+#: Each table with the prefix of its attributes on ``Model``.
+_TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS), ("l_", LEAD_COLUMNS))
 
 
 class Model:
@@ -206,55 +269,14 @@ class Model:
         self.market_people = float(np.dot(self.size_values, self.size_counts))
         self.untouched_people = self.market_people
 
-        # -- users ----------------------------------------------------------------------
-        self.u_company = _col("i")
-        self.u_channel = _col("b")
-        self.u_signup = _col("d")
-        self.u_value = _col("d")
-        self.u_abandon = _col("d")
-        self.u_start = _col("d")
-        self.u_end = _col("d")
-        self.u_state = _col("b")
-        self.u_inviter = _col("i")
-
-        # -- teams ----------------------------------------------------------------------
-        self.c_created = _col("d")
-        self.c_size = _col("i")
+        # -- users, teams and sales leads: typed columns (see USER_COLUMNS, ...) -------------
+        for prefix, columns in _TABLES:
+            for name, typecode, _ in columns:
+                setattr(self, prefix + name, array(typecode))
         self.c_remaining = np.zeros(1024, dtype=np.int64)  # potential users not yet reached
         self.c_cumsize = np.zeros(1024, dtype=np.float64)  # people in companies 0..i
         self.touched_people = 0.0
-        self.c_active = _col("i")
-        self.c_state = _col("b")
-        self.c_pending = _col("b")  # a paywall decision is under way
-        self.c_usage = _col("d")  # usage accrued up to c_usage_t
-        self.c_usage_t = _col("d")
-        self.c_usage_due = _col("d")  # earliest usage check on the calendar
-        self.c_paywall = _col("d")
-        self.c_trial_end = _col("d")
-        self.c_trial_converted = _col("b")
-        self.c_paid_start = _col("d")
-        self.c_paid_end = _col("d")
-        self.c_access_end = _col("d")
-        self.c_upsold = _col("b")
-        self.c_prospect = _col("b")  # came to be as a sales prospect, not by a signup
-        self.c_contract_start = _col("d")
-        self.c_contract_end = _col("d")
-        self.c_contract_acv = _col("d")
-        self.c_contract_seats = _col("i")
-        self.c_pql_last = _col("d")  # when the company last became a PQL
-        self.c_pql_due = _col("d")  # the usage signal's check on the calendar
-        self.c_in_pipeline = _col("b")  # a lead of this company is open
         self.waiting: dict[int, list[int]] = {}
-
-        # -- sales leads ----------------------------------------------------------------
-        self.l_company = _col("i")
-        self.l_kind = _col("b")
-        self.l_arrive = _col("d")
-        self.l_start = _col("d")
-        self.l_left = _col("d")
-        self.l_end = _col("d")
-        self.l_outcome = _col("b")
-        self.l_acv = _col("d")
 
         # -- running state ----------------------------------------------------------------
         self.n_active = 0
@@ -311,11 +333,14 @@ class Model:
         ev.callbacks.append(arrive)
 
     def _push(self, t: float, kind: int, a: int, b: int = 0) -> None:
-        """Put a per-user event on the calendar: today's heap, or the bucket of its day.
+        """Put a per-user event on the calendar: today's heap, or the bucket of its day;
+        nothing at or past the horizon (nor at NaN).
 
         Keeping later days in unsorted buckets keeps the heap small (a heap pop
         costs ~1 µs with a day's entries, ~4 µs with a year's).
         """
+        if not t < self.H:
+            return
         if t < self.day_end:
             heapq.heappush(self.heap, (t, next(self._seq), kind, a, b))
         else:
@@ -331,7 +356,10 @@ class Model:
             self.buckets[day] = []
 
     def _at(self, t: float, callback: Any, value: Any) -> None:
-        """Schedule a SimPy event at absolute time ``t`` (``t`` >= now)."""
+        """Schedule a SimPy event at absolute time ``t`` (``t`` >= now); nothing at or past
+        the horizon (nor at NaN)."""
+        if not t < self.H:
+            return
         ev = self.env.timeout(t - self.env.now, value)
         ev.callbacks.append(callback)
         if t < self.next_simpy:
@@ -511,8 +539,7 @@ class Model:
         self.c_contract_seats.extend(array("i", [0]) * k)
         if state == TRIAL:
             for c, t in zip(ids.tolist(), times.tolist(), strict=True):
-                if t + self.trial_length < self.H:
-                    self._at(t + self.trial_length, self._on_trial_end, c)
+                self._at(t + self.trial_length, self._on_trial_end, c)
         return ids
 
     def _signups(self, times: np.ndarray, chans: np.ndarray, companies: np.ndarray) -> None:
@@ -597,8 +624,7 @@ class Model:
         if shows and ttv <= patience:
             self.u_value.append(t + ttv)
             self.u_abandon.append(_NAN)
-            if t + ttv < self.H:
-                self._push(t + ttv, _ACTIVATE, uid)
+            self._push(t + ttv, _ACTIVATE, uid)
         else:
             self.u_value.append(_NAN)
             self.u_abandon.append(t + patience)
@@ -634,8 +660,7 @@ class Model:
         self.n_active += 1
         if self.churn_scale < _INF:
             tc = t + self.churn_scale * self.churn_u.one() ** self.churn_shape
-            if tc < self.H:
-                self._push(tc, _CHURN, uid)
+            self._push(tc, _CHURN, uid)
         self._usage_check(t, c)
         if self.pql_on:
             self._pql_check(t, c)
@@ -662,8 +687,7 @@ class Model:
             counters["invites_accepted"] += 1
             ta = t + self.invite_delay.one()
             self._log(t, "invite", uid, c)
-            if ta < self.H:
-                self._push(ta, _INVITEE, c, uid)
+            self._push(ta, _INVITEE, c, uid)
 
     def _on_churn(self, t: float, uid: int, _: int) -> None:
         c = self.u_company[uid]
@@ -728,8 +752,7 @@ class Model:
             self.c_paywall[c] = t
         self._log(t, f"paywall:{reason}", -1, c)
         td = t + self.decision_delay.one()
-        if td < self.H:
-            self._at(td, self._on_decision, c)
+        self._at(td, self._on_decision, c)
 
     def _on_decision(self, ev: simpy.Event) -> None:
         c: int = ev.value
@@ -761,8 +784,7 @@ class Model:
         self._log(t, how, -1, c)
         if self.paid_churn_scale < _INF:
             tc = t + self.paid_churn_scale * self.paid_churn_u.one()
-            if tc < self.H:
-                self._at(tc, self._on_paid_churn, c)
+            self._at(tc, self._on_paid_churn, c)
 
     def _on_paid_churn(self, ev: simpy.Event) -> None:
         c: int = ev.value
@@ -928,16 +950,14 @@ class Model:
         self.c_contract_acv[c] = seats * self.contract_price * 12.0
         self.c_contract_seats[c] = seats
         self._log(t, "won", -1, c)
-        if t + self.term < self.H:
-            self._at(t + self.term, self._on_contract_end, c)
+        self._at(t + self.term, self._on_contract_end, c)
         for uid in self.waiting.pop(c, []):
             self._seat(t, uid, c)
         new = min(seats - int(self.c_active[c]), int(self.c_remaining[c]))
         for _ in range(max(new, 0)):
             self.c_remaining[c] -= 1
             ta = t + self.rollout.one()
-            if ta < self.H:
-                self._push(ta, _INVITEE, c, _ROLLOUT)
+            self._push(ta, _INVITEE, c, _ROLLOUT)
 
     def _on_contract_end(self, ev: simpy.Event) -> None:
         c: int = ev.value
@@ -947,8 +967,7 @@ class Model:
         if self.renewal_u.one() < self.renewal_p:
             self.counters["contracts_renewed"] += 1
             self._log(t, "renewed", -1, c)
-            if t + self.term < self.H:
-                self._at(t + self.term, self._on_contract_end, c)
+            self._at(t + self.term, self._on_contract_end, c)
         else:
             self.counters["contracts_ended"] += 1
             self.c_contract_end[c] = t
@@ -960,17 +979,11 @@ class Model:
 
     def _outcome(self) -> Outcome:
         H = self.H
-        # numpy views of the columns (no copy: the arrays keep their buffers alive)
-        f = lambda col, dt: np.frombuffer(col, dtype=dt) if len(col) else np.empty(0, dt)  # noqa: E731
         self.heap, self.buckets = [], []
-        company = f(self.u_company, np.int32)
-        state = f(self.u_state, np.int8)
-        start = f(self.u_start, np.float64)
-        end = f(self.u_end, np.float64)
-        abandon = f(self.u_abandon, np.float64)
-        value = f(self.u_value, np.float64)
-        u_signup = f(self.u_signup, np.float64)
-        access_end = f(self.c_access_end, np.float64)
+        users, teams, leads = (self._views(prefix, columns) for prefix, columns in _TABLES)
+        company, state, end = users["company"], users["state"], users["end"]
+        abandon, value, u_signup = users["abandon"], users["value"], users["signup"]
+        access_end = teams["access_end"]
         cut = access_end[company] if len(company) else np.empty(0)
         # the team lost access: active users' spells end then
         lost = (state == ACTIVE) & (cut <= H)
@@ -990,45 +1003,6 @@ class Model:
         value[value >= H] = np.nan
         abandon[(abandon >= H) | (state != ABANDONED)] = np.nan
 
-        users = {
-            "company": company,
-            "channel": f(self.u_channel, np.int8),
-            "signup": u_signup,
-            "value": value,
-            "abandon": abandon,
-            "start": start,
-            "end": end,
-            "state": state,
-            "inviter": f(self.u_inviter, np.int32),
-        }
-        paid_end = f(self.c_paid_end, np.float64)
-        teams = {
-            "created": f(self.c_created, np.float64),
-            "size": f(self.c_size, np.int32),
-            "paywall": f(self.c_paywall, np.float64),
-            "trial_end": f(self.c_trial_end, np.float64),
-            "trial_converted": f(self.c_trial_converted, np.int8).astype(bool),
-            "paid_start": f(self.c_paid_start, np.float64),
-            "paid_end": paid_end,
-            "upsold": f(self.c_upsold, np.int8).astype(bool),
-            "prospect": f(self.c_prospect, np.int8).astype(bool),
-            "contract_start": f(self.c_contract_start, np.float64),
-            "contract_end": f(self.c_contract_end, np.float64),
-            "contract_acv": f(self.c_contract_acv, np.float64),
-            "contract_seats": f(self.c_contract_seats, np.int32),
-            "access_end": access_end,
-            "state": f(self.c_state, np.int8),
-        }
-        leads = {
-            "company": f(self.l_company, np.int32),
-            "kind": f(self.l_kind, np.int8),
-            "arrive": f(self.l_arrive, np.float64),
-            "start": f(self.l_start, np.float64),
-            "left": f(self.l_left, np.float64),
-            "end": f(self.l_end, np.float64),
-            "outcome": f(self.l_outcome, np.int8),
-            "acv": f(self.l_acv, np.float64),
-        }
         st = self.settings
         counters = dict(self.counters)
         counters["paid_spend"] = st.acquisition.paid_budget * H
@@ -1040,6 +1014,20 @@ class Model:
                        market_people=self.market_people, leads=leads,
                        sales_servers=self.servers,
                        sales_cost_per_month=st.sales.cost_per_day * DAYS_PER_MONTH, trace=trace)
+
+    def _views(self, prefix: str, columns: tuple[tuple[str, str, str | None], ...]
+               ) -> dict[str, np.ndarray]:
+        """The Outcome's columns of one table, by name: numpy views of the arrays (no copy:
+        the arrays keep their buffers alive; writing to a view writes to its array), or
+        boolean copies."""
+        out: dict[str, np.ndarray] = {}
+        for name, typecode, carried in columns:
+            if carried is None:
+                continue
+            col, dt = getattr(self, prefix + name), _DTYPES[typecode]
+            v = np.frombuffer(col, dtype=dt) if len(col) else np.empty(0, dt)
+            out[name] = v.astype(bool) if carried == "bool" else v
+        return out
 
 
 # -- helpers ---------------------------------------------------------------------------------
