@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import click
 
 from flywheel.engines import EngineError
-from flywheel.metrics import HEADLINE, METRICS, format_value
+from flywheel.metrics import HEADLINE, METRICS, format_difference, format_value
 from flywheel.outputs.files import (
     OutputError,
     ResultsExistError,
@@ -361,16 +361,6 @@ def list_() -> None:
 # -- compare and sweep ---------------------------------------------------------------
 
 
-def _format_diff(value: float, unit: str) -> str:
-    """A difference with its sign; shares as percentage points."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    if unit.startswith("share"):
-        return f"{100 * value:+.1f} pp"
-    sign = "-" if value < 0 else "+"
-    return sign + format_value(abs(value), unit)
-
-
 def _ci(lo: float, hi: float, fmt: Callable[[float, str], str], unit: str) -> str:
     return "" if math.isnan(lo) else f"[{fmt(lo, unit)}, {fmt(hi, unit)}]"
 
@@ -419,7 +409,7 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
                 d, dci = "reference", ""
             else:
                 dm, dlo, dhi = comp.paired_diff(name, i)
-                d, dci = _format_diff(dm, meta.unit), _ci(dlo, dhi, _format_diff, meta.unit)
+                d, dci = format_difference(dm, meta.unit), _ci(dlo, dhi, format_difference, meta.unit)
             rows.append([labels[i], format_value(mean, meta.unit),
                          _ci(lo, hi, format_value, meta.unit), d, dci])
         lines += ["", f"{meta.label} [{meta.unit}]"]
@@ -574,7 +564,7 @@ def sensitivity_table(result: Any) -> str:
         cells = []
         for side in ("low", "high"):
             d, lo, hi = bar.effect(side)
-            cells += [_format_diff(d, meta.unit), _ci(lo, hi, _format_diff, meta.unit)]
+            cells += [format_difference(d, meta.unit), _ci(lo, hi, format_difference, meta.unit)]
         rows.append([str(row["rank"]), row["parameter"],
                      f"{row['low_value'] or '-'} | {row['base_value']} | {row['high_value'] or '-'}"
                      if row["kind"] != "distribution" else

@@ -519,6 +519,16 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.3g}"
 
 
+def format_difference(value: float | None, unit: str) -> str:
+    """A difference between two values of a metric, with its sign: shares in percentage
+    points (``+62.6 pp``), the rest as :func:`format_value` (``+$1,200``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit.startswith("share"):
+        return f"{100 * value:+.1f} pp"
+    return ("-" if value < 0 else "+") + format_value(abs(value), unit)
+
+
 # -- across replications -------------------------------------------------------------------
 
 def check_metrics(names: Sequence[object], file: str | None = None) -> list[str]:

@@ -390,3 +390,16 @@ def test_a_comparison_listing_a_comparison_is_one_line(cwd: Path) -> None:
     write(cwd, "c.toml", 'name = "c"\nscenarios = ["c.toml", "baseline"]\n')
     result = invoke("compare", "c.toml", *TINY, "--out", "o")
     one_error_line(result, "c.toml", "scenarios", "is a comparison file, not a scenario")
+
+
+def test_one_formatting_of_differences() -> None:
+    """The CLI's tables and the reprs write a difference the same way: signed, shares in
+    percentage points."""
+    from flywheel.metrics import format_difference
+    from flywheel.studies.runner import ci_text
+
+    assert format_difference(0.626, "share") == "+62.6 pp"
+    assert format_difference(-1200.0, "$ per year") == "-$1,200"
+    assert format_difference(float("nan"), "users") == "-"
+    assert ci_text((0.626, 0.622, 0.630), "activation_rate", signed=True) == \
+        "+62.6 pp [+62.2 pp, +63.0 pp]"

@@ -206,11 +206,9 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
     if model not in SELF_SERVE_MODELS:
         out.append(f'pricing.model = "{model}": the twin carries only '
                    f"{', '.join(SELF_SERVE_MODELS)} (it ran the scenario as freemium)")
-    invites = s.collaboration.invites_mean
-    if invites > MAX_INVITES:
-        out.append(f"collaboration.invites with a mean of {invites:g}: the twin carries at most "
-                   f"{MAX_INVITES:g} invites per activated user (its equations grow too stiff "
-                   "to solve in reasonable time beyond that)")
+    too_costly = _too_costly(s)
+    if too_costly:
+        out.append(too_costly)
     reps = s.sales.reps
     if reps > 0:
         keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"
@@ -1953,10 +1951,19 @@ def _cohorts(tw: _Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
     return rows
 
 
-def check_supported(settings: Settings) -> None:
-    """Refuse, in one line, a scenario the twin cannot solve in reasonable time."""
+def _too_costly(settings: Settings) -> str | None:
+    """Why the twin cannot solve this scenario in reasonable time, or None."""
     invites = settings.collaboration.invites_mean
     if invites > MAX_INVITES:
-        raise EngineError(f"collaboration.invites: a mean of {invites:g} invites per activated "
-                          f"user is more than the mean-field twin takes on ({MAX_INVITES:g}); "
-                          "run it with --engine des")
+        return (f"collaboration.invites: a mean of {invites:g} invites per activated user is "
+                f"more than the mean-field twin takes on ({MAX_INVITES:g}; its equations grow "
+                "too stiff to solve in reasonable time beyond that)")
+    return None
+
+
+def check_supported(settings: Settings) -> None:
+    """Refuse, in one line, a scenario the twin cannot solve in reasonable time
+    (:func:`unsupported` lists the same reason)."""
+    too_costly = _too_costly(settings)
+    if too_costly:
+        raise EngineError(f"{too_costly}; run it with --engine des")

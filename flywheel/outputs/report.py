@@ -420,7 +420,7 @@ def _document(title: str, subtitle: str, question: str, sections: Sequence[str],
     )
 
 
-def ci_text(mean: float, lo: float, hi: float, unit: str) -> str:
+def _ci_text(mean: float, lo: float, hi: float, unit: str) -> str:
     if _nan(lo):
         return "-"
     return f"[{format_value(lo, unit)}, {format_value(hi, unit)}]"
@@ -429,7 +429,7 @@ def ci_text(mean: float, lo: float, hi: float, unit: str) -> str:
 def _mean_ci_cell(stats: tuple[float, float, float], unit: str) -> str:
     mean, lo, hi = stats
     text = format_value(mean, unit)
-    return text if _nan(lo) else f"{text} {ci_text(mean, lo, hi, unit)}"
+    return text if _nan(lo) else f"{text} {_ci_text(mean, lo, hi, unit)}"
 
 
 def _show_raw(value: object) -> str:
@@ -481,7 +481,7 @@ def _headline_rows(result: Any, names: Sequence[str]) -> list[list[str]]:
     for name in names:
         meta = METRICS[name]
         mean, lo, hi = result.mean_ci(name)
-        rows.append([meta.label, format_value(mean, meta.unit), ci_text(mean, lo, hi, meta.unit),
+        rows.append([meta.label, format_value(mean, meta.unit), _ci_text(mean, lo, hi, meta.unit),
                      meta.unit])
     return rows
 
@@ -489,7 +489,7 @@ def _headline_rows(result: Any, names: Sequence[str]) -> list[list[str]]:
 def _funnel_table(result: Any) -> str:
     rows = []
     for _key, label, unit, mean, lo, hi, share in result.funnel_rows():
-        rows.append([label, format_value(mean, unit), ci_text(mean, lo, hi, unit), unit,
+        rows.append([label, format_value(mean, unit), _ci_text(mean, lo, hi, unit), unit,
                      "" if _nan(share) else f"{100 * share:.1f}%"])
     return _table(["Stage", "Mean", "95% CI", "Unit", "Share of the stage above"], rows,
                   [False, True, True, False, True])

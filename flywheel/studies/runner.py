@@ -34,6 +34,7 @@ from flywheel.metrics import (
     MeanCI,
     check_metrics,
     day_grid,
+    format_difference,
     format_value,
     mean_ci,
     replication_cohorts,
@@ -246,13 +247,9 @@ def ci_range(value: MeanCI | Sequence[float], metric: str, signed: bool = False)
 
 
 def _fmt(value: float, unit: str, signed: bool = False) -> str:
-    """:func:`~flywheel.metrics.format_value`; a ``signed`` difference with its sign and
-    shares as percentage points, as the CLI's comparison tables show them."""
-    if not signed or math.isnan(value):
-        return format_value(value, unit)
-    if unit.startswith("share"):
-        return f"{100 * value:+.1f} pp"
-    return ("-" if value < 0 else "+") + format_value(abs(value), unit)
+    """A value as :func:`~flywheel.metrics.format_value` shows it; a ``signed`` difference
+    as :func:`~flywheel.metrics.format_difference` does."""
+    return format_difference(value, unit) if signed else format_value(value, unit)
 
 
 def ci_text(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
