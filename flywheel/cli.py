@@ -240,7 +240,8 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
 def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
              checks: tuple[str, ...], out: Path | None, force: bool, jobs: int | None,
              quiet: bool) -> None:
-    """Check scenario FILES and print each resolved scenario, or the errors.
+    """Check scenario FILES (or comparison files, with each of their scenarios) and print
+    each resolved scenario, or the errors.
 
     With --suite, run the validation suite instead: the model against every
     closed form it must reproduce (Bass diffusion, branching, viral growth rate,

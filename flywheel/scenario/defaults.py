@@ -37,6 +37,10 @@ DAYS_PER_WEEK = 7.0
 MAX_DURATION_YEARS = 1000
 MAX_DURATION = MAX_DURATION_YEARS * DAYS_PER_YEAR
 MAX_COUNT = 1_000_000_000
+#: The largest price or cost a scenario may give, in $ (per seat, user or contact, per
+#: month), and the largest usage threshold, in usage units.
+MAX_MONEY = 1_000_000.0
+MAX_USAGE = 1_000_000_000.0
 GAMMA_CV_MIN = 0.01
 GAMMA_CV_MAX = 100.0
 LOGNORMAL_MAX_SPREAD = 10_000.0
@@ -107,7 +111,7 @@ PARAMS: tuple[Param, ...] = (
        minimum=0.0),
     _P("acquisition.paid_cost_per_signup", 30.0, "number", "$ per contact",
        "What paid acquisition pays per contact it brings (contacts = budget / this).",
-       minimum=0.01, maximum=1_000_000.0),
+       minimum=0.01, maximum=MAX_MONEY),
     _P("acquisition.referral", "0.01/month", "rate", "contacts per active user per day",
        "Word of mouth: contacts each active user makes with random people of the market "
        "(Bass's q); saturates as the market fills.", minimum=0.0),
@@ -168,7 +172,7 @@ PARAMS: tuple[Param, ...] = (
        "sales.reps >= 1).", choices=PRICING_MODELS),
     _P("pricing.price_per_seat", 15.0, "number", "$ per seat per month",
        "List price of a paid seat; every active user of a paying team is a seat.",
-       minimum=0.0, maximum=1_000_000.0),
+       minimum=0.0, maximum=MAX_MONEY),
     _P("pricing.upgrade_probability", 0.27, "probability", "",
        "Probability a free team that meets the paywall upgrades.",
        source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
@@ -181,7 +185,7 @@ PARAMS: tuple[Param, ...] = (
        "Active users a free team may have (0 = no seat limit).", minimum=0, maximum=1_000_000),
     _P("free_tier.usage_limit", 150.0, "number", "usage units",
        "Cumulative usage a free team may accrue (projects, builds, rows...; 0 = no limit).",
-       minimum=0.0, maximum=1_000_000_000.0),
+       minimum=0.0, maximum=MAX_USAGE),
     _P("free_tier.usage_per_user", "1/day", "rate", "usage units per active user per day",
        "Usage each active user of a team accrues.", minimum=0.0),
     # -- trial ----------------------------------------------------------------------
@@ -225,7 +229,7 @@ PARAMS: tuple[Param, ...] = (
     _P("sales.pql_usage", 0.0, "number", "usage units",
        "... or when its team has accrued this much usage (same units as "
        "free_tier.usage_limit; 0 = this signal is off).", minimum=0.0,
-       maximum=1_000_000_000.0),
+       maximum=MAX_USAGE),
     _P("sales.pql_rule", "any", "choice", "",
        "With both signals on: \"any\" = either one qualifies, \"all\" = both are needed.",
        choices=PQL_RULES),
@@ -261,7 +265,7 @@ PARAMS: tuple[Param, ...] = (
     _P("sales.price_per_seat", 25.0, "number", "$ per seat per month",
        "Contract price of a seat (annual contracts; usually above the self-serve list price).",
        source="assumption: an enterprise plan at ~1.7x the self-serve seat", minimum=0.0,
-       maximum=1_000_000.0),
+       maximum=MAX_MONEY),
     _P("sales.seat_share", 0.5, "probability", "",
        "A contract covers this share of the company's people (and at least its active "
        "users); its annual value is seats x contract price x 12."),
@@ -276,7 +280,7 @@ PARAMS: tuple[Param, ...] = (
     # -- costs ----------------------------------------------------------------------
     _P("costs.serving_cost_per_free_user", 0.5, "number", "$ per active free user per month",
        "Cost of serving one active user who does not pay.", minimum=0.0,
-       maximum=1_000_000.0),
+       maximum=MAX_MONEY),
 )
 
 PARAMS_BY_PATH: dict[str, Param] = {p.path: p for p in PARAMS}
