@@ -32,6 +32,7 @@ from flywheel.engines.model import (
     USER_STATES,
     Outcome,
 )
+from flywheel.engines.tally import day_grid
 from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 
@@ -385,12 +386,6 @@ def sales_metrics(o: Outcome) -> dict[str, float]:
     m["bookings"] = float(t["contract_acv"][contract].sum())
     m["pipeline_end"] = float(lead["acv"][~settled].sum())
     return m
-
-
-def day_grid(horizon: float) -> np.ndarray:
-    """End of each simulated day: 1, 2, ..., with the horizon as the last point."""
-    days = int(math.ceil(horizon))
-    return np.minimum(np.arange(1, days + 1, dtype=float), horizon)
 
 
 def replication_series(o: Outcome) -> dict[str, np.ndarray]:

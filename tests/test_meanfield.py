@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from flywheel.cli import main
 from flywheel.engines import meanfield as mf
+from flywheel.engines.meanfield import chains, market
 from flywheel.engines.model import CHANNELS, USER_STATES, _size_histogram
 from flywheel.metrics import FUNNEL, HEADLINE, METRICS, SERIES, day_grid
 from flywheel.outputs.results import write_results
@@ -141,23 +142,23 @@ def test_onboarding_chain_keeps_the_race_probabilities_and_follows_its_timing() 
     the probability of reaching value is kept exactly (1e-9); its distribution in time
     is within 0.05 of the exact one (a Kolmogorov distance) from half a day on."""
     p = scenario().values
-    race = mf._race(p["onboarding.ttv"], p["onboarding.patience"], p["onboarding.no_show"])
-    chain = mf._race_chain(race)
-    assert chain.outcome(mf.ACT) == pytest.approx(race.p_act, abs=1e-9)
+    race = chains.onboarding_race(p["onboarding.ttv"], p["onboarding.patience"], p["onboarding.no_show"])
+    chain = chains.race_chain(race)
+    assert chain.outcome(chains.ACT) == pytest.approx(race.p_act, abs=1e-9)
     t = np.array([0.5, 1, 2, 4, 8, 16])
     exact = np.array([race.instant_act + race.act[race.times <= x].sum() for x in t])
-    np.testing.assert_allclose(chain.cdf(t, mf.ACT), exact, atol=0.05)
+    np.testing.assert_allclose(chain.cdf(t, chains.ACT), exact, atol=0.05)
 
 
 def test_market_sizes_are_those_the_simulation_draws() -> None:
     """The twin's company sizes are the values the DES's histogram can take, and its bins
     hold every company."""
     dist = scenario()["market.team_size"]
-    sizes, pmf = mf._size_pmf(dist)
+    sizes, pmf = market.size_histogram(dist)
     values, counts = _size_histogram(dist, 1_000_000, np.random.default_rng(1))
     assert set(values[counts > 0]) <= set(sizes.astype(int))
     assert pmf.sum() == pytest.approx(1.0)
-    bins = mf._size_bins(sizes, pmf)
+    bins = market.size_bins(sizes, pmf)
     assert bins[0][0] == 1 and bins[-1][1] == math.inf
 
 

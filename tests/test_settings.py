@@ -9,8 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from flywheel.engines import meanfield, model
+from flywheel.engines import model
 from flywheel.engines.codes import PAYWALL_PENDING, Channel, LeadKind, LeadOutcome, TeamState, UserState
+from flywheel.engines.meanfield import twin as twin_module
 from flywheel.engines.model import Model
 from flywheel.engines.rng import replication_seeds
 from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS
@@ -200,7 +201,7 @@ def test_both_engines_take_derived_quantities_from_the_one_property(
         monkeypatch: pytest.MonkeyPatch) -> None:
     sc = load_scenario("trial", [*SMALL, "trial.card_required=true"])
     st = Settings.from_scenario(sc)
-    twin = meanfield._Twin(st)
+    twin = twin_module.Twin(st)
     m = Model(st, replication_seeds(1, 1)[0])
     assert twin.card == m.card_factor == st.card_signup_factor == 0.2
     assert twin.convert_p == m.trial_convert == st.trial_convert_probability
@@ -208,7 +209,7 @@ def test_both_engines_take_derived_quantities_from_the_one_property(
     assert twin.logo == st.paid.tenure.hazard
     monkeypatch.setattr(Settings, "card_signup_factor", property(lambda self: 0.123))
     monkeypatch.setattr(Settings, "trial_convert_probability", property(lambda self: 0.456))
-    twin = meanfield._Twin(st)
+    twin = twin_module.Twin(st)
     m = Model(st, replication_seeds(1, 1)[0])
     assert twin.card == m.card_factor == 0.123
     assert twin.convert_p == m.trial_convert == 0.456
@@ -236,6 +237,6 @@ def test_codes_are_declared_once() -> None:
         UserState.ACTIVE, Channel.SALES, TeamState.PAYING, LeadKind.COLD, LeadOutcome.WENT_COLD)
     # the twin's team classes share the simulation's codes; its pending class has its own
     for name in ("FREE", "TRIAL", "PAYING", "CAPPED", "NO_ACCESS"):
-        assert getattr(meanfield, name) == getattr(model, name) == TeamState[name]
-    assert meanfield.PENDING == PAYWALL_PENDING
+        assert getattr(twin_module, name) == getattr(model, name) == TeamState[name]
+    assert twin_module.PENDING == PAYWALL_PENDING
     assert PAYWALL_PENDING not in {int(m) for m in TeamState}

@@ -1,609 +1,38 @@
-"""The mean-field twin: the same self-serve flywheel as ordinary differential equations.
-
-Where :mod:`flywheel.engines.model` plays out every user and team, the twin follows the
-*expected* number of users and teams in each state, as a system of ODEs that
-:func:`scipy.integrate.solve_ivp` integrates from launch day to the horizon.  It
-reads the same parameters (a resolved scenario's ``values``) with the same
-meaning, returns deterministic curves on the day grid of
-:func:`flywheel.metrics.day_grid` and the metrics of :data:`flywheel.metrics.METRICS`,
-and takes a fraction of a second.  As the market and the signup volume grow the
-replication mean of the DES approaches it (``tests/test_meanfield.py``).
-
-What the state is (``docs/model.md``, "The mean-field twin", has the equations):
-
-* **The market** by company size: untouched companies of size *s* deplete as
-  ``n_s exp(-s X(t))``, where ``dX/dt`` is the contact hazard per person, so one
-  state variable carries the size-biased, without-replacement draws exactly in the
-  mean.  Touched companies are grouped into size bins (1, 2, 3, then ratio 3).
-* **Teams** per bin by plan (free, paywall decision pending, capped, paying, trial,
-  no access) and seats 0..8 (above 8, a lump that keeps its extra seats), with
-  usage (free) or trial age (trial) as Erlang stages: a *team class*.
-* **What each class carries**: the people its companies have reached, and the
-  signups pending for its teams (a company's first signup, later signups,
-  invitees; onboarding, or an accepted invite not yet signed up).  They move with
-  their teams, so a user who reaches value lands in their own team's class, later
-  signups arrive in proportion to the people still reachable, and the pending
-  signups of a team that loses access lose it too, as in the DES.
-* **Onboarding pools** per bin and kind of signup: the TTV-versus-patience race is
-  computed from the distributions, and its outcome times become a chain of
-  exponential stages (a phase-type distribution; exact for exponential TTV and
-  patience).  Invites in flight, and the seats' tenure when its hazard is not
-  constant, are chains too.
-
-Most flows are a constant rate times one state variable: they form one sparse
-matrix, which is also the Jacobian that :func:`scipy.integrate.solve_ivp`'s BDF
-method needs for the fast onboarding stages.  The rest (the market, allocation to
-teams, closures) is computed per call.
-
-Each approximation, and how large it is, is listed in :data:`MECHANISMS`;
-:func:`unsupported` names what a scenario switches on that the twin does not carry
-(sales motions).
-"""
+"""The ODE system of one scenario: its state layout, its linear part and its right-hand side."""
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.integrate import solve_ivp
 
-from flywheel.engines import EngineError
 from flywheel.engines.codes import PAYWALL_PENDING, TeamState
-from flywheel.engines.model import CHANNELS, USER_STATES
-from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid
-from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
-from flywheel.scenario.distributions import Distribution, Exponential
-from flywheel.scenario.files import Scenario
-from flywheel.scenario.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings, Tenure, size_pmf
-
-__all__ = [
-    "APPROXIMATED",
-    "EXACT",
-    "MECHANISMS",
-    "NOT_REPRESENTED",
-    "MeanFieldResult",
-    "Mechanism",
-    "check_supported",
-    "mechanism_notes",
-    "solve",
-    "unsupported",
-]
-
-# -- what the twin carries -----------------------------------------------------------------
-
-EXACT, APPROXIMATED, NOT_REPRESENTED = "same in the mean", "approximated", "not represented"
-
-# (the pricing models the twin carries: SELF_SERVE_MODELS, from flywheel.scenario.settings)
-
-
-@dataclass(frozen=True)
-class Mechanism:
-    """How the twin represents one mechanism of the DES."""
-
-    name: str
-    status: str  # EXACT, APPROXIMATED or NOT_REPRESENTED
-    how: str
-    #: Whether the mechanism is on in a scenario (None: always on).
-    on: Callable[[Settings], bool] | None = None
-
-
-def _exp(d: object) -> bool:
-    return isinstance(d, Exponential)
-
-
-def _exact_race(s: Settings) -> bool:
-    """Exponential TTV (the one in effect) and patience, and no setup friction."""
-    onb = s.onboarding
-    return _exp(onb.patience) and _exp(onb.effective_ttv) and not onb.has_friction
-
-
-M = Mechanism
-#: Every mechanism of the DES and how the twin represents it.  ``on`` says when a
-#: scenario uses it, so :func:`mechanism_notes` lists only what matters there.
-MECHANISMS: tuple[Mechanism, ...] = (
-    M("market", EXACT,
-      "untouched companies of size s deplete as n_s exp(-s X), X the contact hazard per "
-      "person: size-biased draws without replacement, exact in the mean (sizes above 200 "
-      "grouped within 2%)"),
-    M("acquisition: organic, paid", EXACT,
-      "contact rates as in the DES; organic growth compounds continuously (the DES holds "
-      "it for a day at its mid-day value)"),
-    M("acquisition: word of mouth", APPROXIMATED,
-      "referral contacts from the current active users; the DES uses those at the start of "
-      "each day (a lag of up to a day, under 0.01 of the Bass share F)",
-      lambda s: s.acquisition.referral > 0),
-    M("card-required trial", EXACT, "contacts that would start a company go ahead with "
-      "trial.card_signup_factor; conversion uses the card probability",
-      lambda s: s.card_trial),
-    M("joining a touched company", APPROXIMATED,
-      "the people still reachable are exact in the mean per size bin (sizes 1, 2, 3, then "
-      "ratio 3); a later signup goes to a team class in proportion to the people its "
-      "companies have left, taking the teams of a bin at the bin's mean company size"),
-    M("onboarding race", EXACT,
-      "no-show, TTV (with setup friction for a company's first signup, the sandbox, the "
-      "invitee factor) against patience: outcome probabilities computed from the "
-      "distributions; their timing is exact for exponential TTV and patience",
-      _exact_race),
-    M("onboarding delays", APPROXIMATED,
-      "the race's outcome times as a chain of exponential stages (quantile groups, stages "
-      "of at least 12 hours, outcomes under 6 hours taken as instant): outcome "
-      "probabilities exact, timing off by up to about half a day",
-      lambda s: not _exact_race(s)),
-    M("teams", APPROXIMATED,
-      "teams of one class are taken alike: a signup pending in a class lands in it, on "
-      "one of its teams at random (the DES knows each user's own team); exact for "
-      "one-person companies"),
-    M("invites", APPROXIMATED,
-      "invites per seat and acceptance exact in the mean; an invite finds someone left "
-      "with probability min(1, people left per team of its class): exact for 1- and "
-      "2-person companies, else a little high (1.4% in the devtool story, whose in-company "
-      "virality turns that into 4% more invitees); the invite delay as stages (exact if "
-      "exponential)"),
-    M("retention", EXACT, "constant hazard -ln(1 - c) per month",
-      lambda s: s.retention.tenure.constant),
-    M("retention with a decaying or rising hazard", APPROXIMATED,
-      "Weibull tenure as phases for all seats together; every team sees the seats' "
-      "average hazard", lambda s: not s.retention.tenure.constant),
-    M("seat limit", APPROXIMATED,
-      "seats counted per team up to 8, a lump above with its extra seats (geometric "
-      "closure); users waiting at the paywall counted per bin, each pending team "
-      "holding the mean",
-      lambda s: s.pricing.free_tier and s.free_tier.seat_limit > 0),
-    M("usage limit", APPROXIMATED,
-      "usage as 8 Erlang stages crossed at the team's seats x usage rate: the paywall "
-      "comes at the right mean time, spread by about +/-35%",
-      lambda s: s.pricing.free_tier and s.free_tier.usage_limit > 0),
-    M("paywall decision", EXACT, "decision delay exponential; upgrade or capped as in the DES",
-      lambda s: s.pricing.free_tier and _exp(s.pricing.decision_delay)),
-    M("paywall decision delay", APPROXIMATED, "the decision delay as stages",
-      lambda s: s.pricing.free_tier and not _exp(s.pricing.decision_delay)),
-    M("trial length", APPROXIMATED,
-      "the fixed trial length as 12 Erlang stages (trials end at the right mean time, "
-      "spread by about +/-29%); a first signup's onboarding runs on the same clock",
-      lambda s: s.pricing.trial),
-    M("reverse-trial fallback", APPROXIMATED,
-      "usage accrued in the trial taken as seats x usage rate x half the trial",
-      lambda s: s.pricing.reverse_trial and s.free_tier.usage_limit > 0),
-    M("paying teams", EXACT,
-      "price per seat, logo churn (exponential), and a paying team whose last user leaves "
-      "cancels, given the team's seats"),
-    M("costs", EXACT, "paid spend = budget x horizon; serving cost of free seats"),
-    M("metrics", APPROXIMATED,
-      "TTV median and p90 from the exact race distributions mixed by kind of signup; "
-      "weekly cohorts approximate (each kind's time to value, the tenure curve, access "
-      "lost at the run's average rate, with a trial at its end); no confidence intervals "
-      "(one deterministic run)"),
-    M("sales motions", NOT_REPRESENTED,
-      "sales-led pricing, PQLs, the sales queue, reps, outbound leads and contracts; the "
-      "twin runs the self-serve flywheel only", lambda s: s.sales_motion),
+from flywheel.engines.meanfield.chains import (
+    ABANDON,
+    ACT,
+    G_MIN,
+    MAX_RATE,
+    chain_from_masses,
+    delay_chain,
+    mean_age,
+    onboarding_race,
+    one_stage,
+    race_chain,
+    scatter,
+    tenure_chain,
 )
+from flywheel.engines.meanfield.market import representatives, size_bins, size_histogram
+from flywheel.scenario.distributions import Distribution, Exponential
+from flywheel.scenario.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings
 
-
-def _values(scenario: Scenario | Mapping[str, Any]) -> Mapping[str, Any]:
-    return scenario.values if isinstance(scenario, Scenario) else scenario
-
-
-def mechanism_notes(scenario: Scenario | Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """``(status, mechanism, how)`` for every mechanism the scenario uses that the twin
-    approximates or does not represent."""
-    s = Settings.of(scenario)
-    return [(m.status, m.name, m.how) for m in MECHANISMS
-            if m.status != EXACT and (m.on is None or m.on(s))]
-
-
-def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
-    """What ``scenario`` switches on that the twin does not represent, one line each
-    (empty: the twin carries every mechanism it uses, some approximately)."""
-    v = _values(scenario)
-    s = Settings.of(scenario)
-    out = []
-    model = s.pricing.model
-    if model not in SELF_SERVE_MODELS:
-        out.append(f'pricing.model = "{model}": the twin carries only '
-                   f"{', '.join(SELF_SERVE_MODELS)} (it ran the scenario as freemium)")
-    too_costly = _too_costly(s)
-    if too_costly:
-        out.append(too_costly)
-    reps = s.sales.reps
-    if reps > 0:
-        keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"
-                and _non_default(p, v[p])]
-        out.append(f"sales.reps = {reps}: PQLs, the sales queue, reps, outbound leads and "
-                   "contracts are not represented"
-                   + (f" (nor {', '.join(keys)})" if keys else ""))
-    return out
-
-
-def _non_default(path: str, value: object) -> bool:
-    """Whether a converted value differs from its parameter's default and is truthy."""
-    from flywheel.scenario.files import convert_value
-
-    param = PARAMS_BY_PATH.get(path)
-    if param is None:
-        return bool(value)
-    try:
-        default = convert_value(param, param.default)
-    except Exception:  # noqa: BLE001 - a default that cannot convert is simply "set"
-        return bool(value)
-    return bool(value) and value != default
-
-
-# -- delays as chains of exponential stages -------------------------------------------------
-
-#: The fastest rate of any stage or hazard (per day): outcomes earlier than half its
-#: reciprocal (6 hours) are instant, stages last at least its reciprocal (12 hours).  It
-#: bounds how stiff the system is, so an explicit fallback integrator always works.
-MAX_RATE = 2.0
-G_MIN = 1.0 / MAX_RATE
-#: Quantile groups of an onboarding or delay distribution, and the stage budget.
-GROUPS = 8
-STAGE_BUDGET = 14
-MAX_SUBSTAGES = 4
-#: Quantile groups of the seats' tenure when its hazard is not constant.
-TENURE_GROUPS = 32
 #: Erlang stages of the trial clock and of the free tier's usage.
 TRIAL_STAGES = 12
 USAGE_STAGES = 8
 #: Seats tracked one by one per team; above, a lump with its extra seats.
 TOP_SEATS = 8
-#: Ratio of the company-size bins (sizes 1, 2, 3, then 4-12, 13-39, ... for ratio 3), and
-#: the least share of the companies a bin holds (the tail beyond is one bin).
-SIZE_RATIO = 3.0
-MIN_BIN_SHARE = 1e-4
-#: Right-hand-side evaluations an integration attempt may use before the next is tried
-#: (a shipped scenario needs 150 to 1,300).
-MAX_EVALUATIONS = 20_000
-#: Most invites per activated user (the distribution's mean) the twin takes on: its cost
-#: grows steeply with them (on the baseline, a mean of 10 solves in ~3 s, 20 in ~20 s, 30
-#: in more than 5 minutes).  The simulation has no such limit.
-MAX_INVITES = 20.0
-#: Tolerances of the integration (relative; absolute, in users or teams).
-RTOL, ATOL = 1e-4, 1e-3
-#: Grid of the race computations (cells, and how far below the top they reach).
-_GRID = 3000
-_GRID_SPAN = 1e-7
-
-ACT, ABANDON = 0, 1
-
-
-@dataclass(frozen=True)
-class Chain:
-    """A delay as stages in series (a Coxian phase-type distribution).
-
-    An entry finishes at once with probability ``instant[o]`` for outcome ``o``;
-    otherwise it enters stage 0.  Stage ``k`` lasts an exponential time of rate
-    ``rates[k]``; on leaving it, the entry finishes with outcome ``o`` with
-    probability ``exits[o, k]``, else moves on (the last stage always finishes).
-    ``ages[k]`` is the mean age on leaving stage ``k``.
-    """
-
-    rates: np.ndarray
-    exits: np.ndarray
-    instant: np.ndarray
-    ages: np.ndarray
-
-    @property
-    def stages(self) -> int:
-        return len(self.rates)
-
-    @property
-    def cont(self) -> np.ndarray:
-        return np.clip(1.0 - self.exits.sum(axis=0), 0.0, 1.0)
-
-    def outcome(self, o: int) -> float:
-        """Total probability of outcome ``o``."""
-        through = 1.0 - float(self.instant.sum())
-        reach = np.concatenate([[1.0], np.cumprod(self.cont)[:-1]])
-        return float(self.instant[o]) + through * float(np.sum(reach * self.exits[o]))
-
-    def cdf(self, t: np.ndarray, o: int = 0) -> np.ndarray:
-        """P(finished with outcome ``o`` by age t), for tests and docs."""
-        from scipy.linalg import expm
-
-        k = self.stages
-        q = np.zeros((k, k))
-        for i in range(k):
-            q[i, i] = -self.rates[i]
-            if i + 1 < k:
-                q[i, i + 1] = self.rates[i] * self.cont[i]
-        exit_rate = self.rates * self.exits[o]
-        through = 1.0 - float(self.instant.sum())
-        out = []
-        for x in np.atleast_1d(np.asarray(t, dtype=float)):
-            # P(exit o by x) = integral of p(u) exit_rate du with p(u) = e0 expm(Q u)
-            big = np.zeros((k + 1, k + 1))
-            big[:k, :k] = q
-            big[:k, k] = exit_rate
-            p = expm(big * x)[0, k] if k else 0.0
-            out.append(float(self.instant[o]) + through * p)
-        return np.asarray(out)
-
-
-def _scatter(arr: np.ndarray, idx: np.ndarray, vals: np.ndarray) -> None:
-    """``arr[:, idx] += vals`` with repeated indices adding up (numpy's fancy ``+=``
-    keeps only one of them)."""
-    rows, width = arr.shape
-    flat = (np.arange(rows)[:, None] * width + np.asarray(idx)[None, :]).ravel()
-    arr += np.bincount(flat, weights=np.asarray(vals).ravel(),
-                       minlength=rows * width).reshape(rows, width)
-
-
-def _mean_age(ch: Chain) -> float:
-    """Mean time to finish a chain, for those who go through it."""
-    reach = np.concatenate([[1.0], np.cumprod(ch.cont)[:-1]])
-    return float(np.sum(reach / ch.rates))
-
-
-def _one_stage(rate: float, split: Sequence[float], instant: Sequence[float]) -> Chain:
-    """An exponential delay of ``rate`` ending in outcome o with probability split[o]."""
-    s = np.asarray(split, dtype=float)
-    return Chain(rates=np.array([float(rate)]), exits=s.reshape(-1, 1) / max(s.sum(), 1e-300),
-                 instant=np.asarray(instant, dtype=float), ages=np.array([1.0 / rate]))
-
-
-def _chain_from_masses(times: np.ndarray, masses: np.ndarray, n_out: int,
-                       groups: int = GROUPS, budget: int = STAGE_BUDGET) -> Chain:
-    """A chain for a (sub-)distribution given as point masses ``masses[o, i]`` at
-    ``times[i]``: mass earlier than G_MIN / 2 finishes at once; the rest is cut into
-    quantile groups whose mean ages the stages reproduce, a group far from the one
-    before split into Erlang sub-stages so a sharp delay stays sharp."""
-    masses = np.asarray(masses, dtype=float).reshape(n_out, -1)
-    early = times < G_MIN / 2
-    instant = masses[:, early].sum(axis=1)
-    t, w = times[~early], masses[:, ~early]
-    rest = float(w.sum())
-    if rest <= 1e-12:
-        return Chain(rates=np.array([MAX_RATE]), exits=np.full((n_out, 1), 1.0 / n_out),
-                     instant=instant, ages=np.array([G_MIN]))
-    order = np.argsort(t, kind="stable")
-    t, w = t[order], w[:, order]
-    wt = w.sum(axis=0)
-    mid = (np.cumsum(wt) - wt / 2) / rest
-    gid = np.minimum((mid * groups).astype(int), groups - 1)
-    found = []
-    for g in range(groups):
-        sel = gid == g
-        m = wt[sel].sum()
-        if m <= 0:
-            continue
-        mean = float(np.dot(wt[sel], t[sel]) / m)
-        sd = float(np.sqrt(max(np.dot(wt[sel], (t[sel] - mean) ** 2) / m, 0.0)))
-        found.append([w[:, sel].sum(axis=1), m, mean, sd])
-    # merge a group into the one before when their mean ages are closer than G_MIN
-    merged: list[list[Any]] = []
-    for g in found:
-        if merged and g[2] - merged[-1][2] < G_MIN:
-            a = merged[-1]
-            m = a[1] + g[1]
-            mean = (a[1] * a[2] + g[1] * g[2]) / m
-            var = (a[1] * (a[3] ** 2 + (a[2] - mean) ** 2)
-                   + g[1] * (g[3] ** 2 + (g[2] - mean) ** 2)) / m
-            merged[-1] = [a[0] + g[0], m, mean, math.sqrt(var)]
-        else:
-            merged.append(list(g))
-    gaps = np.diff(np.concatenate([[0.0], [g[2] for g in merged]]))
-    gaps = np.maximum(gaps, G_MIN)
-    sds = np.array([g[3] for g in merged])
-    # sub-stages: a group's own spread is small next to its gap -> sharpen it (Erlang)
-    subs = np.clip(np.floor(gaps**2 / np.maximum(3 * sds**2, 1e-12)), 1, MAX_SUBSTAGES)
-    subs = np.minimum(subs, np.maximum(1, np.floor(gaps / G_MIN))).astype(int)
-    while subs.sum() > budget and subs.max() > 1:
-        subs[np.argmax(subs)] -= 1
-    rates, exits, ages = [], [], []
-    left = rest
-    age = 0.0
-    for (mo, m, _, _), gap, n in zip(merged, gaps, subs, strict=True):
-        for i in range(n):
-            rates.append(n / gap)
-            age += gap / n
-            ages.append(age)
-            if i + 1 < n:
-                exits.append(np.zeros(n_out))
-            else:
-                exits.append(mo / left if left > 1e-300 else np.full(n_out, 1.0 / n_out))
-        left -= m
-    ex = np.array(exits).T
-    tot = ex[:, -1].sum()
-    ex[:, -1] = ex[:, -1] / tot if tot > 0 else 1.0 / n_out
-    return Chain(rates=np.array(rates), exits=ex, instant=instant, ages=np.array(ages))
-
-
-def _grid(hi: float) -> np.ndarray:
-    """0, then a geometric grid up to ``hi`` (days)."""
-    hi = max(float(hi), 1e-6)
-    return np.concatenate([[0.0], np.geomspace(hi * _GRID_SPAN, hi, _GRID)])
-
-
-def _cell_times(grid: np.ndarray) -> np.ndarray:
-    """Representative time of each grid cell (geometric middle; the first cell's half)."""
-    mid = np.sqrt(grid[1:] * np.maximum(grid[:-1], 1e-300))
-    mid[0] = grid[1] / 2
-    return mid
-
-
-def _upper(dist: Distribution) -> float:
-    return float(dist.quantile(1.0 - 1e-7))
-
-
-def _quantile_points(dist: Distribution, n: int = 48) -> np.ndarray:
-    """``n`` stratified quantiles of ``dist``, found on its CDF (vectorised)."""
-    hi = _upper(dist)
-    g = _grid(hi) if hi > 0 else np.array([0.0, 1e-9])
-    c = np.asarray(dist.cdf(g), dtype=float)
-    c[-1] = 1.0
-    u = (np.arange(n) + 0.5) / n
-    idx = np.minimum(np.searchsorted(c, u, side="left"), len(g) - 1)
-    return g[idx]
-
-
-@dataclass(frozen=True)
-class Race:
-    """The onboarding race of one kind of signup, per signup: point masses of reaching
-    value (``act``) and of giving up (``abandon``) at ``times``, plus the instant ones
-    (no-shows, zero TTV)."""
-
-    times: np.ndarray
-    act: np.ndarray
-    abandon: np.ndarray
-    instant_act: float
-    instant_abandon: float
-
-    @property
-    def p_act(self) -> float:
-        return self.instant_act + float(self.act.sum())
-
-
-def _race(ttv: Distribution, patience: Distribution, no_show: float,
-          friction: Distribution | None = None, factor: float = 1.0) -> Race:
-    """TTV (x ``factor``, plus ``friction``) against patience, after the no-shows.
-
-    On a grid of cells: reaching value in a cell needs patience at least the cell's
-    start, giving up in a cell needs a TTV beyond its end, so the two masses add up
-    exactly (a summation by parts) and ties go to value, as in the DES (TTV <= patience).
-    """
-    hi = _upper(patience)
-    if friction is not None and float(friction.quantile(1.0)) > 0:
-        fr = _quantile_points(friction)
-    else:
-        fr = np.zeros(1)
-
-    def cdf_t(x: np.ndarray) -> np.ndarray:
-        if factor <= 0:
-            return (x >= 0).astype(float)
-        y = (x[None, :] - fr[:, None]) / factor
-        return np.asarray(ttv.cdf(np.maximum(y, -1.0)), dtype=float).reshape(y.shape).mean(0) \
-            * (x >= 0)
-
-    g = _grid(hi)
-    ft = cdf_t(g)
-    fp = np.asarray(patience.cdf(g), dtype=float)
-    fp[-1] = 1.0
-    show = 1.0 - float(no_show)
-    act = np.diff(ft) * (1.0 - fp[:-1])
-    ab = np.diff(fp) * (1.0 - ft[1:])
-    inst_act = ft[0]
-    inst_ab = fp[0] * (1.0 - ft[0])
-    tot = inst_act + inst_ab + act.sum() + ab.sum()
-    scale = show / tot if tot > 0 else 0.0
-    return Race(times=_cell_times(g), act=act * scale, abandon=ab * scale,
-                instant_act=inst_act * scale, instant_abandon=inst_ab * scale + no_show)
-
-
-def _race_chain(race: Race, exact: tuple[float, float] | None = None) -> Chain:
-    """The chain of a race; ``exact`` = (TTV rate, patience rate) when both are
-    exponential, making it one stage with the race's exact split."""
-    inst = np.array([race.instant_act, race.instant_abandon])
-    through = 1.0 - inst.sum()
-    if exact is not None and through > 0:
-        a, b = exact
-        return _one_stage(a + b, [a, b], inst)
-    masses = np.vstack([race.act, race.abandon])
-    ch = _chain_from_masses(race.times, masses, 2)
-    # the early masses join the instants (they were part of ``through`` above)
-    return Chain(rates=ch.rates, exits=ch.exits, instant=inst + ch.instant, ages=ch.ages)
-
-
-def _delay_chain(dist: Distribution, allow_instant: bool = True) -> Chain:
-    """A plain delay (one outcome) as a chain: exact for an exponential."""
-    if isinstance(dist, Exponential) and dist.mean() > 0:
-        # exact (one stage), unless faster than MAX_RATE: then stretched to that
-        return _one_stage(min(1.0 / dist.mean(), MAX_RATE), [1.0], [0.0])
-    hi = _upper(dist)
-    g = _grid(hi)
-    f = np.asarray(dist.cdf(g), dtype=float)
-    f[-1] = 1.0
-    masses = np.concatenate([[f[0]], np.diff(f)])
-    times = np.concatenate([[0.0], _cell_times(g)])
-    ch = _chain_from_masses(times, masses, 1)
-    if not allow_instant and ch.instant.sum() > 0:
-        # finish "instant" mass in the first stage instead (no instant transitions)
-        inst = float(ch.instant.sum())
-        reach = 1.0 - inst
-        ex = ch.exits.copy()
-        ex[0, 0] = (inst + reach * ex[0, 0])
-        return Chain(rates=ch.rates, exits=ex, instant=np.zeros(1), ages=ch.ages)
-    return ch
-
-
-def _tenure_chain(tenure: Tenure) -> tuple[Chain | None, float]:
-    """The seats' tenure: ``(None, hazard per day)`` for a constant hazard, else a chain
-    fitted to the Weibull tenure of the DES (:class:`flywheel.scenario.settings.Tenure`), with the
-    hazard -ln(1 - c) per month beside it; a certain churn is the fastest rate, MAX_RATE."""
-    c = tenure.churn_monthly
-    if c <= 0:
-        return None, 0.0
-    if c >= 1:
-        return None, MAX_RATE
-    lam = tenure.hazard
-    k = tenure.shape
-    if tenure.constant:
-        return None, lam
-    scale = tenure.scale
-    hi = min(scale * (-math.log(1e-7)) ** (1.0 / k), 3.0e4)
-    g = _grid(hi)
-    f = 1.0 - np.exp(-(g / scale) ** k)
-    masses = np.concatenate([np.diff(f), [1.0 - f[-1]]])
-    times = np.concatenate([_cell_times(g), [hi * 2]])
-    # one chain for all seats: it can afford fine groups (churn matters month by month)
-    ch = _chain_from_masses(times, masses, 1, groups=TENURE_GROUPS, budget=TENURE_GROUPS * 2)
-    if ch.instant.sum() > 0:
-        ex = ch.exits.copy()
-        ex[0, 0] = float(ch.instant.sum()) + (1 - float(ch.instant.sum())) * ex[0, 0]
-        ch = Chain(rates=ch.rates, exits=ex, instant=np.zeros(1), ages=ch.ages)
-    return ch, lam
-
-
-# -- the market ----------------------------------------------------------------------------
-
-def _size_pmf(dist: Distribution) -> tuple[np.ndarray, np.ndarray]:
-    """Company sizes (as floats) and their probabilities, as the simulation draws them
-    (:meth:`flywheel.scenario.settings.Market.size_pmf`)."""
-    sizes, pmf = size_pmf(dist)
-    return sizes.astype(float), pmf
-
-
-def _size_bins(sizes: np.ndarray, pmf: np.ndarray,
-               companies: float = math.inf) -> list[tuple[float, float]]:
-    """Bins of company sizes: 1, 2, 3 alone, then ratio SIZE_RATIO; the tail holding
-    less than MIN_BIN_SHARE of the companies (a share, so the bins are the same at any
-    market size), or less than one company of ``companies``, joins the bin below."""
-    edges = [1.0, 2.0, 3.0, 4.0]
-    while edges[-1] <= sizes.max():
-        edges.append(math.floor(edges[-1] * SIZE_RATIO) + 1.0)
-    edges[-1] = math.inf
-    bins = [[lo, hi] for lo, hi in zip(edges[:-1], edges[1:], strict=True)
-            if np.any((sizes >= lo) & (sizes < hi))]
-    while len(bins) > 1:
-        lo, hi = bins[-1]
-        share = pmf[(sizes >= lo) & (sizes < hi)].sum()
-        if share >= MIN_BIN_SHARE and share * companies >= 1.0:
-            break
-        bins.pop()
-        bins[-1][1] = math.inf
-    return [(lo, hi) for lo, hi in bins]
-
-
-def _representatives(sizes: np.ndarray, counts: np.ndarray, exact_up_to: float = 200.0,
-                     ratio: float = 1.02) -> tuple[np.ndarray, np.ndarray]:
-    """Sizes above ``exact_up_to`` grouped within ``ratio``: each group keeps its companies
-    and its people (representative size = people / companies)."""
-    small = sizes <= exact_up_to
-    rs, rn = list(sizes[small]), list(counts[small])
-    big_s, big_n = sizes[~small], counts[~small]
-    if len(big_s):
-        key = np.floor(np.log(big_s / exact_up_to) / math.log(ratio)).astype(int)
-        for k in np.unique(key):
-            sel = key == k
-            n = big_n[sel].sum()
-            if n > 0:
-                rs.append(float(np.dot(big_s[sel], big_n[sel]) / n))
-                rn.append(float(n))
-    return np.asarray(rs, dtype=float), np.asarray(rn, dtype=float)
 
 
 # -- team classes --------------------------------------------------------------------------
@@ -618,7 +47,7 @@ PENDING = int(PAYWALL_PENDING)
 
 
 @dataclass
-class _Classes:
+class Classes:
     """The team classes of one size bin, with their attributes and transitions."""
 
     block: list[int] = field(default_factory=list)
@@ -662,7 +91,7 @@ _TINY = 1e-12
 _EPS = 1e-3
 
 
-class _Twin:
+class Twin:
     """The ODE system of one scenario: layout, parameters, right-hand side."""
 
     def __init__(self, settings: Settings) -> None:
@@ -693,7 +122,7 @@ class _Twin:
         # a paying team's own cancellation: a constant hazard, a certain one at MAX_RATE
         self.logo = min(st.paid.tenure.hazard, MAX_RATE)
         self.user_tenure = st.retention.tenure
-        self.tenure, self.churn = _tenure_chain(self.user_tenure)
+        self.tenure, self.churn = tenure_chain(self.user_tenure)
         self._onboarding()
         self._market()
         self._layout()
@@ -707,10 +136,10 @@ class _Twin:
         no_show = onb.no_show
         factor = onb.invited_ttv_factor
         has_friction = onb.has_friction
-        self.race_founder = _race(ttv, patience, no_show,
+        self.race_founder = onboarding_race(ttv, patience, no_show,
                                   onb.setup_friction if has_friction else None)
-        self.race_joiner = _race(ttv, patience, no_show)
-        self.race_invitee = _race(ttv, patience, no_show, factor=factor)
+        self.race_joiner = onboarding_race(ttv, patience, no_show)
+        self.race_invitee = onboarding_race(ttv, patience, no_show, factor=factor)
         exp = isinstance(ttv, Exponential) and isinstance(patience, Exponential) \
             and ttv.mean() > 0 and patience.mean() > 0
         b = 1.0 / patience.mean() if exp else 0.0
@@ -721,12 +150,12 @@ class _Twin:
             a = 1.0 / (ttv.mean() * f)
             return (a, b) if a + b <= MAX_RATE else None
 
-        self.ch_founder = _race_chain(self.race_founder, None if has_friction else exact(1.0))
-        self.ch_joiner = _race_chain(self.race_joiner, exact(1.0))
-        self.ch_invitee = _race_chain(self.race_invitee, exact(factor))
-        self.ch_invite = _delay_chain(self.settings.collaboration.invite_delay,
+        self.ch_founder = race_chain(self.race_founder, None if has_friction else exact(1.0))
+        self.ch_joiner = race_chain(self.race_joiner, exact(1.0))
+        self.ch_invitee = race_chain(self.race_invitee, exact(factor))
+        self.ch_invite = delay_chain(self.settings.collaboration.invite_delay,
                                       allow_instant=False)
-        self.ch_decision = _delay_chain(self.settings.pricing.decision_delay,
+        self.ch_decision = delay_chain(self.settings.pricing.decision_delay,
                                         allow_instant=False)
         if self.trial:
             self._trial_founder()
@@ -768,19 +197,19 @@ class _Twin:
         late = t >= L
         res = np.vstack([act[late], ab[late]])
         if res.sum() > 1e-12:
-            self.ch_post = _chain_from_masses(t[late] - L, res / res.sum(), 2)
+            self.ch_post = chain_from_masses(t[late] - L, res / res.sum(), 2)
         else:
-            self.ch_post = _one_stage(MAX_RATE, [0.5, 0.5], [0.0, 0.0])
+            self.ch_post = one_stage(MAX_RATE, [0.5, 0.5], [0.0, 0.0])
 
     def _market(self) -> None:
         market = self.settings.market
-        sizes, pmf = _size_pmf(market.team_size)
+        sizes, pmf = size_histogram(market.team_size)
         companies = float(market.companies)
         self.M = float(np.dot(sizes, pmf)) * companies
-        bins = _size_bins(sizes, pmf, companies)
+        bins = size_bins(sizes, pmf, companies)
         self.bins = bins
         self.B = len(bins)
-        rs, rn = _representatives(sizes, pmf * companies)
+        rs, rn = representatives(sizes, pmf * companies)
         self.rep_s, self.rep_n = rs, rn
         self.rep_bin = np.array([next(i for i, (lo, hi) in enumerate(bins) if lo <= s < hi)
                                  for s in rs])
@@ -805,7 +234,7 @@ class _Twin:
             J = max(1, min(USAGE_STAGES, int(MAX_RATE / max(fastest, 1e-12))))
         self.J = J
         D = self.ch_decision.stages
-        cl = _Classes()
+        cl = Classes()
         free_tier = self.model in FREE_TIER_MODELS
         if free_tier:
             for a in range(self.A_free + 1):
@@ -1300,8 +729,8 @@ class _Twin:
             c.append(np.arange(sl["W"].start, sl["W"].stop))
             v.append(np.full(B, -float(self.dec_rate.max())))
         # pending signups resolve after their onboarding (invitees: the delay first)
-        waits = {"PF": _mean_age(self.ch_founder), "PJ": _mean_age(self.ch_joiner),
-                 "PI": _mean_age(self.ch_invite) + _mean_age(self.ch_invitee)}
+        waits = {"PF": mean_age(self.ch_founder), "PJ": mean_age(self.ch_joiner),
+                 "PI": mean_age(self.ch_invite) + mean_age(self.ch_invitee)}
         for name, wait in waits.items():
             q = np.arange(sl[name].start, sl[name].stop)
             if name == "PF":  # (on the trial clock they are in the linear part)
@@ -1430,7 +859,7 @@ class _Twin:
         taken = seat_flux.sum(axis=1)
         # seats that send invites, by the class the team is in once seated
         inv_seats = np.zeros((B, n))
-        _scatter(inv_seats, self.seat_dest, seat_flux * self.invites_from_f)
+        scatter(inv_seats, self.seat_dest, seat_flux * self.invites_from_f)
         seat_new = taken.sum() + out["seat_new"].sum()
         dZ[ctr["seated"]] += taken.sum()
         dZ[ctr["paid_entries"]] += seat_flux[:, self.paying].sum()
@@ -1446,8 +875,8 @@ class _Twin:
             m = (ft >= 0) & (self.top_pos[self.lim_dst[self.free_lim]] >= 0)
             if m.any():
                 mv = f[:, m] * extra[:, self.free_lim[m]]
-                _scatter(dE, ft[m], -mv)
-                _scatter(dE, self.top_pos[self.lim_dst[self.free_lim[m]]], mv)
+                scatter(dE, ft[m], -mv)
+                scatter(dE, self.top_pos[self.lim_dst[self.free_lim[m]]], mv)
         frac_v = V / (np.abs(n0) + eps)
         first = ((land @ self.zero_f) + out["first_t"]) * frac_v
         dV = -first
@@ -1470,8 +899,8 @@ class _Twin:
             moves_d.append(d)
             moves_f.append(fl)
             mv = fl * extra[:, s]
-            _scatter(dE, self.top_pos[s], -mv)
-            _scatter(dE, self.top_pos[d], mv)
+            scatter(dE, self.top_pos[s], -mv)
+            scatter(dE, self.top_pos[d], mv)
             dZ[ctr["paywall"]] += fl[:, self.u_top_pay].sum()
 
         # -- paywall decisions (waiting users per pending team at the bin's mean) ----------
@@ -1488,8 +917,8 @@ class _Twin:
             st = self.top_pos[self.dec_src]
             m = st >= 0
             if m.any():
-                _scatter(dE, st[m], -dec[:, m] * ex_d[:, m])
-                _scatter(dE, self.top_pos[self.dec_cap[m]], down[:, m] * ex_d[:, m])
+                scatter(dE, st[m], -dec[:, m] * ex_d[:, m])
+                scatter(dE, self.top_pos[self.dec_cap[m]], down[:, m] * ex_d[:, m])
             # an upgrade: waiting users take seats; the team joins the paying classes
             tgt = np.maximum(self.dec_a + ex_d + wbar[:, None], 0.0)
             A = float(self.A)
@@ -1533,13 +962,13 @@ class _Twin:
             # a trial team's first signup took a seat: the linear part moved the team; its
             # seat sends invites, and what the team carries goes along
             fa = carried["PF"][:, self.f_src] * self.f_eta[ACT]
-            _scatter(inv_seats, self.f_act, fa)
+            scatter(inv_seats, self.f_act, fa)
             mv = ~self.f_top
             for name in ("K", "PJ", "PI"):
                 c = fa[:, mv] * (carried[name][:, self.f_src[mv]]
                                  / (np.abs(N[:, self.f_src[mv]]) + eps))
-                _scatter(d_car[name], self.f_src[mv], -c)
-                _scatter(d_car[name], self.f_act[mv], c)
+                scatter(d_car[name], self.f_src[mv], -c)
+                scatter(d_car[name], self.f_act[mv], c)
         else:
             ia = chf.instant[ACT]
             dN[:, self._new_onb] += create * (1.0 - ia)
@@ -1619,351 +1048,5 @@ class _Twin:
         dy[np.abs(dy) < 1e-100] = 0.0
         return dy
 
-    # -- what the state means ----------------------------------------------------------
-
-    def observe(self, Y: np.ndarray) -> dict[str, np.ndarray]:
-        """Stocks and cumulative counters at each column of ``Y`` (states x times)."""
-        B, n, sl = self.B, self.n, self.sl
-        T = Y.shape[1]
-        N = np.maximum(Y[sl["N"]].reshape(B, n, T), 0.0)
-        E = np.maximum(Y[sl["E"]].reshape(B, -1, T), 0.0)
-        seats = N * self.a[None, :, None]
-        seats[:, self.top_idx, :] += E
-        X = Y[sl["X"]][0]
-        created = self.companies_total.sum() - (self.rep_n[:, None] * np.exp(
-            -self.rep_s[:, None] * X[None, :])).sum(axis=0)
-        onboarding = sum(np.maximum(Y[sl[k]], 0.0).sum(axis=0)
-                         for k in ("OF", "OP", "OJ", "OI") if sl[k].stop > sl[k].start)
-        if self.trial:  # first signups onboarding on the trial clock
-            PF = Y[sl["PF"]].reshape(B, n, T)
-            onboarding = onboarding + PF[:, self.blk == TRIAL, :].sum(axis=(0, 1))
-        out = {name: Y[self.sl["Z"].start + i] for i, name in enumerate(_COUNTERS)}
-        out.update({
-            "active": seats.sum(axis=(0, 1)),
-            "paid_seats": seats[:, self.paying, :].sum(axis=(0, 1)),
-            "paying": N[:, self.paying, :].sum(axis=(0, 1)),
-            "teams": created,
-            "onboarding": onboarding,
-            "waiting": np.maximum(Y[sl["W"]], 0.0).sum(axis=0),
-            "in_flight": np.maximum(Y[sl["IF"]], 0.0).sum(axis=0)
-            + np.maximum(Y[sl["ID"]], 0.0).sum(axis=0),
-        })
-        return out
-
-    def ttv_quantile(self, q: float, weights: Mapping[str, float]) -> float:
-        """Quantile of time to value among activated users: the kinds' exact race
-        distributions, mixed by how many of each kind reached value."""
-        times, mass = [], []
-        for race, w in ((self.race_founder, weights["founder"]),
-                        (self.race_joiner, weights["joiner"]),
-                        (self.race_invitee, weights["invitee"])):
-            tot = race.p_act
-            if w <= 0 or tot <= 0:
-                continue
-            times += [np.zeros(1), race.times]
-            mass += [np.array([race.instant_act * w / tot]), race.act * w / tot]
-        if not times:
-            return math.nan
-        t = np.concatenate(times)
-        m = np.concatenate(mass)
-        order = np.argsort(t, kind="stable")
-        cum = np.cumsum(m[order])
-        return float(t[order][min(np.searchsorted(cum, q * cum[-1]), len(cum) - 1)])
 
 
-# -- results ---------------------------------------------------------------------------------
-
-@dataclass
-class MeanFieldResult:
-    """The twin's deterministic run: daily curves, metrics, funnel, states, and how
-    it ran."""
-
-    scenario: Scenario
-    horizon: float
-    grid: np.ndarray
-    series: dict[str, np.ndarray]
-    metrics: dict[str, float]
-    funnel: dict[str, float]
-    cohorts: list[tuple[int, int, float, float]]
-    states: dict[str, float]
-    unsupported: list[str]
-    notes: list[tuple[str, str, str]]
-    seconds: float
-    evaluations: int
-    state_size: int
-
-
-def solve(scenario: Scenario, horizon: float | None = None) -> MeanFieldResult:
-    """Integrate the twin of ``scenario`` to ``horizon`` (default: the scenario's) and
-    return its curves on :func:`~flywheel.metrics.day_grid` and every metric of
-    :data:`~flywheel.metrics.METRICS` (NaN where the twin has none)."""
-    settings = Settings.from_scenario(scenario, horizon)
-    h = settings.horizon
-    start = time.perf_counter()
-    tw = _Twin(settings)
-    grid = day_grid(h)
-    t_eval = np.concatenate([[0.0], grid])
-    # the stiff part of the system is its linear part: BDF with that (sparse, constant)
-    # matrix as the Jacobian takes steps of days however fast the onboarding stages are
-    sol = _integrate(tw, h, t_eval)
-    obs = tw.observe(sol.y)
-    sales = bool(unsupported(scenario))
-    series = _series(tw, obs, sales)
-    metrics = _metrics(tw, obs, sales)
-    funnel = _funnel(tw, obs)
-    states = _states(obs)
-    cohorts = _cohorts(tw, obs, grid)
-    return MeanFieldResult(
-        scenario=scenario, horizon=h, grid=grid, series=series, metrics=metrics,
-        funnel=funnel, cohorts=cohorts, states=states, unsupported=unsupported(scenario),
-        notes=mechanism_notes(scenario), seconds=time.perf_counter() - start,
-        evaluations=int(sol.nfev), state_size=tw.size)
-
-
-class _OverBudget(Exception):
-    """An integration attempt used up MAX_EVALUATIONS."""
-
-
-def _integrate(tw: _Twin, horizon: float, t_eval: np.ndarray) -> Any:
-    """Integrate the twin: BDF with the sparse linear part as its Jacobian (the stiff part
-    of the system is linear); should it fail, Radau, then explicit RK23 (every rate is
-    at most MAX_RATE, so that is slower but never stiff)."""
-    jac = tw.jacobian()
-    tries = (("BDF", {"jac": jac}), ("Radau", {"jac": jac}), ("RK23", {}))
-    messages = []
-    for method, extra in tries:
-        calls = 0
-
-        def rhs(t: float, y: np.ndarray) -> np.ndarray:
-            nonlocal calls
-            calls += 1
-            if calls > MAX_EVALUATIONS:
-                raise _OverBudget
-            return tw.rhs(t, y)
-
-        try:
-            sol = solve_ivp(rhs, (0.0, horizon), tw.initial(), method=method, t_eval=t_eval,
-                            rtol=RTOL, atol=ATOL * tw.scale, **extra)
-        except _OverBudget:
-            messages.append(f"{method}: more than {MAX_EVALUATIONS} evaluations")
-            continue
-        if sol.success:
-            sol.method = method
-            return sol
-        messages.append(f"{method}: {sol.message}")
-    raise EngineError("the mean-field twin's integration failed ("  # pragma: no cover
-                      + "; ".join(messages) + "); run it with --engine des")
-
-
-def _end(x: np.ndarray) -> float:
-    return float(x[-1])
-
-
-def _daily(cum: np.ndarray) -> np.ndarray:
-    """A cumulative counter at 0 and at each day's end -> the count of each day."""
-    return np.maximum(np.diff(cum), 0.0)
-
-
-_CHANNEL_COUNTERS = {"organic": "sig_organic", "paid": "sig_paid", "referral": "sig_referral",
-                     "invite": "sig_invite"}
-
-
-def _signups(obs: Mapping[str, np.ndarray]) -> np.ndarray:
-    return sum(obs[c] for c in _CHANNEL_COUNTERS.values())
-
-
-def _activated(obs: Mapping[str, np.ndarray]) -> np.ndarray:
-    return obs["act_founder"] + obs["act_joiner"] + obs["act_invitee"]
-
-
-def _series(tw: _Twin, obs: Mapping[str, np.ndarray], sales: bool) -> dict[str, np.ndarray]:
-    """Every series of :data:`SERIES` (NaN where the twin has none)."""
-    days = len(obs["active"]) - 1
-    nan = np.full(days, math.nan)
-    zero = np.zeros(days)
-    s: dict[str, np.ndarray] = {
-        "active_users": obs["active"][1:],
-        "paying_teams": obs["paying"][1:],
-        "paid_seats": obs["paid_seats"][1:],
-        "mrr": obs["paid_seats"][1:] * tw.price,
-        "arr_self_serve": 12 * obs["paid_seats"][1:] * tw.price,
-        "teams": obs["teams"][1:],
-        "signups": _daily(_signups(obs)),
-        "activations": _daily(_activated(obs)),
-        "churned": _daily(obs["churned"] + obs["lost_seats"]),
-        "upgrades": _daily(obs["upgrades"] + obs["trial_conversions"]),
-    }
-    for c in CHANNELS:
-        key = _CHANNEL_COUNTERS.get(c)
-        s[f"signups_{c}"] = _daily(obs[key]) if key else (nan if sales else zero)
-    return {k: np.asarray(s.get(k, nan), dtype=float) for k in SERIES}
-
-
-def _div(a: float, b: float) -> float:
-    return float(a) / float(b) if b else math.nan
-
-
-def _metrics(tw: _Twin, obs: Mapping[str, np.ndarray], sales: bool) -> dict[str, float]:
-    """Every metric of :data:`METRICS`, by the definitions of :mod:`flywheel.metrics`
-    (NaN for those of the sales motions, which the twin does not carry)."""
-    H = tw.H
-    e = {k: _end(v) for k, v in obs.items()}
-    m: dict[str, float] = {}
-    signups = float(_end(_signups(obs)))
-    m["signups"] = signups
-    for c in CHANNELS:
-        key = _CHANNEL_COUNTERS.get(c)
-        m[f"signups_{c}"] = e[key] if key else (math.nan if sales else 0.0)
-    act = e["act_founder"] + e["act_joiner"] + e["act_invitee"]
-    m["activated"] = act
-    m["activation_rate"] = _div(act, act + e["abandoned"])
-    kinds = {"founder": e["act_founder"], "joiner": e["act_joiner"], "invitee": e["act_invitee"]}
-    m["ttv_median_days"] = tw.ttv_quantile(0.5, kinds) if act > 0 else math.nan
-    m["ttv_p90_days"] = tw.ttv_quantile(0.9, kinds) if act > 0 else math.nan
-    m["viral_coefficient"] = _div(e["sig_invite"] + e["sig_referral"], act)
-    m["viral_cycle_days"] = _div(e["invite_delay_sum"], e["invite_arrivals"]) \
-        if e["invite_arrivals"] > 1e-9 else math.nan
-    m["invites_sent"] = e["invites_sent"]
-    m["teams"] = e["teams"]
-    m["paywall_teams"] = e["paywall"]
-    paid = e["upgrades"] + e["trial_conversions"]
-    m["teams_ever_paid"] = paid
-    m["free_to_paid_rate"] = _div(paid, e["teams"])
-    m["new_customers"] = paid
-    m["trial_teams"] = e["trial_ends"]
-    m["trial_conversion"] = _div(e["trial_conversions"], e["trial_ends"]) \
-        if e["trial_ends"] > 1e-9 else math.nan
-    m["paying_teams"] = e["paying"]
-    m["active_users_end"] = e["active"]
-    m["free_users_end"] = e["active"] - e["paid_seats"]
-    m["active_users_mean"] = e["user_days"] / H
-    m["paid_seats_end"] = e["paid_seats"]
-    m["mrr_end"] = e["paid_seats"] * tw.price
-    m["arr_end"] = 12.0 * m["mrr_end"]
-    m["arr_self_serve"] = m["arr_end"]
-    m["revenue"] = e["paid_seat_days"] / DAYS_PER_MONTH * tw.price
-    ended = e["churned"] + e["lost_seats"]
-    exposure = e["user_days"] / DAYS_PER_MONTH
-    m["user_churn_monthly"] = 1.0 - math.exp(-ended / exposure) if exposure > 0 else math.nan
-    team_months = e["paying_days"] / DAYS_PER_MONTH
-    m["logo_churn_monthly"] = 1.0 - math.exp(-e["cancels"] / team_months) \
-        if team_months > 1e-9 else math.nan
-    spend = tw.budget * H
-    sales_cost = math.nan if sales else 0.0
-    m["acquisition_spend"] = spend
-    m["sales_cost"] = sales_cost
-    m["serving_cost"] = (e["user_days"] - e["paid_seat_days"]) / DAYS_PER_MONTH * tw.serving
-    m["gross_margin"] = _div(m["revenue"] - m["serving_cost"], m["revenue"])
-    m["cac_blended"] = _div(spend + sales_cost, paid)
-    m["cac_self_serve"] = _div(spend, paid)
-    m["cost_per_signup"] = _div(spend, signups)
-    gm = m["gross_margin"]
-    margin_mrr = _div(m["mrr_end"], m["paying_teams"]) * (gm if not math.isnan(gm) else 1.0)
-    logo = m["logo_churn_monthly"]
-    m["ltv"] = _div(margin_mrr, logo) if logo and not math.isnan(logo) else math.nan
-    m["ltv_cac"] = _div(m["ltv"], m["cac_blended"])
-    m["cac_payback_months"] = _div(m["cac_blended"], margin_mrr) if margin_mrr > 0 else math.nan
-    return {k: float(m.get(k, math.nan)) for k in METRICS}
-
-
-def _funnel(tw: _Twin, obs: Mapping[str, np.ndarray]) -> dict[str, float]:
-    e = {k: _end(v) for k, v in obs.items()}
-    f = {
-        "signups": float(_end(_signups(obs))),
-        "activated": e["act_founder"] + e["act_joiner"] + e["act_invitee"],
-        "seated": e["seated"],
-        "in_paying_team": e["paid_entries"],
-        "teams": e["teams"],
-        "teams_activated": e["teams_activated"],
-        "teams_at_decision": e["trial_ends"] if tw.trial else e["paywall"],
-        "teams_paid": e["upgrades"] + e["trial_conversions"],
-    }
-    return {key: float(f.get(key, math.nan)) for key, _, _ in FUNNEL}
-
-
-def _states(obs: Mapping[str, np.ndarray]) -> dict[str, float]:
-    e = {k: _end(v) for k, v in obs.items()}
-    s = {"onboarding": e["onboarding"], "active": e["active"], "abandoned": e["abandoned"],
-         "churned": e["churned"], "lost_access": e["lost"] + e["lost_seats"],
-         "blocked": e["blocked"], "waiting": e["waiting"]}
-    return {k: float(s.get(k, 0.0)) for k in USER_STATES}
-
-
-def _cohorts(tw: _Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
-             max_weeks: int = 52) -> list[tuple[int, int, float, float]]:
-    """Weekly signup cohorts as in :func:`flywheel.metrics.replication_cohorts`:
-    (cohort week, weeks since signup, signups, still active), approximately.
-
-    The twin does not follow cohorts; a cohort's share active k weeks on is built from
-    its mix of kinds of signup, each kind's exact time to value, the share of those
-    reaching value who take a seat, the tenure curve, and access lost at the run's
-    average rate (with a trial: the run's share of seats lost, all at the trial's end,
-    as if users signed up when their team did)."""
-    H = tw.H
-    cum = {k: obs[k] for k in ("sig_founder", "sig_invite", "sig_lost_signup")}
-    total = _signups(obs)
-    days = len(grid)
-    day_idx = np.arange(days + 1)
-    weeks = int(math.ceil(days / 7))
-    edges = np.minimum(day_idx[::7], days)
-    if edges[-1] != days:
-        edges = np.append(edges, days)
-
-    def per_week(c: np.ndarray) -> np.ndarray:
-        return np.maximum(np.diff(c[edges]), 0.0)
-
-    n = per_week(total)
-    founders = per_week(cum["sig_founder"])
-    invitees = per_week(cum["sig_invite"])
-    lost = per_week(cum["sig_lost_signup"])
-    joiners = np.maximum(n - founders - invitees - lost, 0.0)
-    e = {k: float(v[-1]) for k, v in obs.items()}
-    act = e["act_founder"] + e["act_joiner"] + e["act_invitee"]
-    seat_share = e["seated"] / act if act > 0 else 0.0
-    lam_access = e["lost_seats"] / e["user_days"] if e["user_days"] > 0 else 0.0
-    p_lost = e["lost_seats"] / e["seated"] if e["seated"] > 0 else 0.0
-
-    def access(t: np.ndarray) -> np.ndarray:
-        if tw.trial:
-            return np.where(t >= tw.trial_length, 1.0 - p_lost, 1.0)
-        return np.exp(-lam_access * t)
-
-    tenure = tw.user_tenure.survival
-
-    def active_share(race: Race, at: float) -> float:
-        """P(seated and still active ``at`` days after signing up), one kind."""
-        ok = race.times <= at
-        got = race.instant_act * tenure(np.array([at]))[0]
-        got += float(np.dot(race.act[ok], tenure(at - race.times[ok])))
-        return seat_share * got * float(access(np.array([at]))[0])
-
-    rows: list[tuple[int, int, float, float]] = []
-    for kk in range(1, max_weeks + 1):
-        at = 7.0 * kk
-        share = (active_share(tw.race_founder, at), active_share(tw.race_joiner, at),
-                 active_share(tw.race_invitee, at))
-        observed = np.arange(weeks) * 7 + 7 + 7 * kk <= H
-        if not observed.any():
-            break
-        for cw in np.flatnonzero(observed & (n[:weeks] > 0)).tolist():
-            a = founders[cw] * share[0] + joiners[cw] * share[1] + invitees[cw] * share[2]
-            rows.append((cw, kk, float(n[cw]), float(a)))
-    return rows
-
-
-def _too_costly(settings: Settings) -> str | None:
-    """Why the twin cannot solve this scenario in reasonable time, or None."""
-    invites = settings.collaboration.invites_mean
-    if invites > MAX_INVITES:
-        return (f"collaboration.invites: a mean of {invites:g} invites per activated user is "
-                f"more than the mean-field twin takes on ({MAX_INVITES:g}; its equations grow "
-                "too stiff to solve in reasonable time beyond that)")
-    return None
-
-
-def check_supported(settings: Settings) -> None:
-    """Refuse, in one line, a scenario the twin cannot solve in reasonable time
-    (:func:`unsupported` lists the same reason)."""
-    too_costly = _too_costly(settings)
-    if too_costly:
-        raise EngineError(f"{too_costly}; run it with --engine des")

@@ -1,0 +1,196 @@
+"""What the twin carries: every mechanism of the simulation and how the twin represents it,
+and what a scenario switches on that it does not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flywheel.engines import EngineError
+from flywheel.scenario.defaults import PARAMS_BY_PATH
+from flywheel.scenario.distributions import Exponential
+from flywheel.scenario.files import Scenario
+from flywheel.scenario.settings import SELF_SERVE_MODELS, Settings
+
+# -- what the twin carries -----------------------------------------------------------------
+
+EXACT, APPROXIMATED, NOT_REPRESENTED = "same in the mean", "approximated", "not represented"
+
+# (the pricing models the twin carries: SELF_SERVE_MODELS, from flywheel.scenario.settings)
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """How the twin represents one mechanism of the DES."""
+
+    name: str
+    status: str  # EXACT, APPROXIMATED or NOT_REPRESENTED
+    how: str
+    #: Whether the mechanism is on in a scenario (None: always on).
+    on: Callable[[Settings], bool] | None = None
+
+
+def _exp(d: object) -> bool:
+    return isinstance(d, Exponential)
+
+
+def _exact_race(s: Settings) -> bool:
+    """Exponential TTV (the one in effect) and patience, and no setup friction."""
+    onb = s.onboarding
+    return _exp(onb.patience) and _exp(onb.effective_ttv) and not onb.has_friction
+
+
+M = Mechanism
+#: Every mechanism of the DES and how the twin represents it.  ``on`` says when a
+#: scenario uses it, so :func:`mechanism_notes` lists only what matters there.
+MECHANISMS: tuple[Mechanism, ...] = (
+    M("market", EXACT,
+      "untouched companies of size s deplete as n_s exp(-s X), X the contact hazard per "
+      "person: size-biased draws without replacement, exact in the mean (sizes above 200 "
+      "grouped within 2%)"),
+    M("acquisition: organic, paid", EXACT,
+      "contact rates as in the DES; organic growth compounds continuously (the DES holds "
+      "it for a day at its mid-day value)"),
+    M("acquisition: word of mouth", APPROXIMATED,
+      "referral contacts from the current active users; the DES uses those at the start of "
+      "each day (a lag of up to a day, under 0.01 of the Bass share F)",
+      lambda s: s.acquisition.referral > 0),
+    M("card-required trial", EXACT, "contacts that would start a company go ahead with "
+      "trial.card_signup_factor; conversion uses the card probability",
+      lambda s: s.card_trial),
+    M("joining a touched company", APPROXIMATED,
+      "the people still reachable are exact in the mean per size bin (sizes 1, 2, 3, then "
+      "ratio 3); a later signup goes to a team class in proportion to the people its "
+      "companies have left, taking the teams of a bin at the bin's mean company size"),
+    M("onboarding race", EXACT,
+      "no-show, TTV (with setup friction for a company's first signup, the sandbox, the "
+      "invitee factor) against patience: outcome probabilities computed from the "
+      "distributions; their timing is exact for exponential TTV and patience",
+      _exact_race),
+    M("onboarding delays", APPROXIMATED,
+      "the race's outcome times as a chain of exponential stages (quantile groups, stages "
+      "of at least 12 hours, outcomes under 6 hours taken as instant): outcome "
+      "probabilities exact, timing off by up to about half a day",
+      lambda s: not _exact_race(s)),
+    M("teams", APPROXIMATED,
+      "teams of one class are taken alike: a signup pending in a class lands in it, on "
+      "one of its teams at random (the DES knows each user's own team); exact for "
+      "one-person companies"),
+    M("invites", APPROXIMATED,
+      "invites per seat and acceptance exact in the mean; an invite finds someone left "
+      "with probability min(1, people left per team of its class): exact for 1- and "
+      "2-person companies, else a little high (1.4% in the devtool story, whose in-company "
+      "virality turns that into 4% more invitees); the invite delay as stages (exact if "
+      "exponential)"),
+    M("retention", EXACT, "constant hazard -ln(1 - c) per month",
+      lambda s: s.retention.tenure.constant),
+    M("retention with a decaying or rising hazard", APPROXIMATED,
+      "Weibull tenure as phases for all seats together; every team sees the seats' "
+      "average hazard", lambda s: not s.retention.tenure.constant),
+    M("seat limit", APPROXIMATED,
+      "seats counted per team up to 8, a lump above with its extra seats (geometric "
+      "closure); users waiting at the paywall counted per bin, each pending team "
+      "holding the mean",
+      lambda s: s.pricing.free_tier and s.free_tier.seat_limit > 0),
+    M("usage limit", APPROXIMATED,
+      "usage as 8 Erlang stages crossed at the team's seats x usage rate: the paywall "
+      "comes at the right mean time, spread by about +/-35%",
+      lambda s: s.pricing.free_tier and s.free_tier.usage_limit > 0),
+    M("paywall decision", EXACT, "decision delay exponential; upgrade or capped as in the DES",
+      lambda s: s.pricing.free_tier and _exp(s.pricing.decision_delay)),
+    M("paywall decision delay", APPROXIMATED, "the decision delay as stages",
+      lambda s: s.pricing.free_tier and not _exp(s.pricing.decision_delay)),
+    M("trial length", APPROXIMATED,
+      "the fixed trial length as 12 Erlang stages (trials end at the right mean time, "
+      "spread by about +/-29%); a first signup's onboarding runs on the same clock",
+      lambda s: s.pricing.trial),
+    M("reverse-trial fallback", APPROXIMATED,
+      "usage accrued in the trial taken as seats x usage rate x half the trial",
+      lambda s: s.pricing.reverse_trial and s.free_tier.usage_limit > 0),
+    M("paying teams", EXACT,
+      "price per seat, logo churn (exponential), and a paying team whose last user leaves "
+      "cancels, given the team's seats"),
+    M("costs", EXACT, "paid spend = budget x horizon; serving cost of free seats"),
+    M("metrics", APPROXIMATED,
+      "TTV median and p90 from the exact race distributions mixed by kind of signup; "
+      "weekly cohorts approximate (each kind's time to value, the tenure curve, access "
+      "lost at the run's average rate, with a trial at its end); no confidence intervals "
+      "(one deterministic run)"),
+    M("sales motions", NOT_REPRESENTED,
+      "sales-led pricing, PQLs, the sales queue, reps, outbound leads and contracts; the "
+      "twin runs the self-serve flywheel only", lambda s: s.sales_motion),
+)
+
+
+def _values(scenario: Scenario | Mapping[str, Any]) -> Mapping[str, Any]:
+    return scenario.values if isinstance(scenario, Scenario) else scenario
+
+
+def mechanism_notes(scenario: Scenario | Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """``(status, mechanism, how)`` for every mechanism the scenario uses that the twin
+    approximates or does not represent."""
+    s = Settings.of(scenario)
+    return [(m.status, m.name, m.how) for m in MECHANISMS
+            if m.status != EXACT and (m.on is None or m.on(s))]
+
+
+def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
+    """What ``scenario`` switches on that the twin does not represent, one line each
+    (empty: the twin carries every mechanism it uses, some approximately)."""
+    v = _values(scenario)
+    s = Settings.of(scenario)
+    out = []
+    model = s.pricing.model
+    if model not in SELF_SERVE_MODELS:
+        out.append(f'pricing.model = "{model}": the twin carries only '
+                   f"{', '.join(SELF_SERVE_MODELS)} (it ran the scenario as freemium)")
+    costly = too_costly(s)
+    if costly:
+        out.append(costly)
+    reps = s.sales.reps
+    if reps > 0:
+        keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"
+                and _non_default(p, v[p])]
+        out.append(f"sales.reps = {reps}: PQLs, the sales queue, reps, outbound leads and "
+                   "contracts are not represented"
+                   + (f" (nor {', '.join(keys)})" if keys else ""))
+    return out
+
+
+def _non_default(path: str, value: object) -> bool:
+    """Whether a converted value differs from its parameter's default and is truthy."""
+    from flywheel.scenario.files import convert_value
+
+    param = PARAMS_BY_PATH.get(path)
+    if param is None:
+        return bool(value)
+    try:
+        default = convert_value(param, param.default)
+    except Exception:  # noqa: BLE001 - a default that cannot convert is simply "set"
+        return bool(value)
+    return bool(value) and value != default
+
+
+
+#: Most invites per activated user (the distribution's mean) the twin takes on: its cost
+#: grows steeply with them (on the baseline, a mean of 10 solves in ~3 s, 20 in ~20 s, 30
+#: in more than 5 minutes).  The simulation has no such limit.
+MAX_INVITES = 20.0
+
+def too_costly(settings: Settings) -> str | None:
+    """Why the twin cannot solve this scenario in reasonable time, or None."""
+    invites = settings.collaboration.invites_mean
+    if invites > MAX_INVITES:
+        return (f"collaboration.invites: a mean of {invites:g} invites per activated user is "
+                f"more than the mean-field twin takes on ({MAX_INVITES:g}; its equations grow "
+                "too stiff to solve in reasonable time beyond that)")
+    return None
+
+
+def check_supported(settings: Settings) -> None:
+    """Refuse, in one line, a scenario the twin cannot solve in reasonable time
+    (:func:`unsupported` lists the same reason)."""
+    costly = too_costly(settings)
+    if costly:
+        raise EngineError(f"{costly}; run it with --engine des")

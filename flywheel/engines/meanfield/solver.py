@@ -1,0 +1,107 @@
+"""Integrating the twin, and what its solution says: metrics, series, funnel, cohorts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from flywheel.engines import EngineError
+from flywheel.engines.meanfield.mechanisms import mechanism_notes, unsupported
+from flywheel.engines.meanfield.tally import _cohorts, _funnel, _metrics, _series, _states, observe
+from flywheel.engines.meanfield.twin import Twin
+from flywheel.engines.tally import day_grid
+from flywheel.scenario.files import Scenario
+from flywheel.scenario.settings import Settings
+
+#: Right-hand-side evaluations an integration attempt may use before the next is tried
+#: (a shipped scenario needs 150 to 1,300).
+MAX_EVALUATIONS = 20_000
+#: Tolerances of the integration (relative; absolute, in users or teams).
+RTOL, ATOL = 1e-4, 1e-3
+
+# -- results ---------------------------------------------------------------------------------
+
+@dataclass
+class MeanFieldResult:
+    """The twin's deterministic run: daily curves, metrics, funnel, states, and how
+    it ran."""
+
+    scenario: Scenario
+    horizon: float
+    grid: np.ndarray
+    series: dict[str, np.ndarray]
+    metrics: dict[str, float]
+    funnel: dict[str, float]
+    cohorts: list[tuple[int, int, float, float]]
+    states: dict[str, float]
+    unsupported: list[str]
+    notes: list[tuple[str, str, str]]
+    seconds: float
+    evaluations: int
+    state_size: int
+
+
+def solve(scenario: Scenario, horizon: float | None = None) -> MeanFieldResult:
+    """Integrate the twin of ``scenario`` to ``horizon`` (default: the scenario's) and
+    return its curves on :func:`~flywheel.engines.tally.day_grid` and every metric of
+    :data:`~flywheel.metrics.METRICS` (NaN where the twin has none)."""
+    settings = Settings.from_scenario(scenario, horizon)
+    h = settings.horizon
+    start = time.perf_counter()
+    tw = Twin(settings)
+    grid = day_grid(h)
+    t_eval = np.concatenate([[0.0], grid])
+    # the stiff part of the system is its linear part: BDF with that (sparse, constant)
+    # matrix as the Jacobian takes steps of days however fast the onboarding stages are
+    sol = _integrate(tw, h, t_eval)
+    obs = observe(tw, sol.y)
+    sales = bool(unsupported(scenario))
+    series = _series(tw, obs, sales)
+    metrics = _metrics(tw, obs, sales)
+    funnel = _funnel(tw, obs)
+    states = _states(obs)
+    cohorts = _cohorts(tw, obs, grid)
+    return MeanFieldResult(
+        scenario=scenario, horizon=h, grid=grid, series=series, metrics=metrics,
+        funnel=funnel, cohorts=cohorts, states=states, unsupported=unsupported(scenario),
+        notes=mechanism_notes(scenario), seconds=time.perf_counter() - start,
+        evaluations=int(sol.nfev), state_size=tw.size)
+
+
+class _OverBudget(Exception):
+    """An integration attempt used up MAX_EVALUATIONS."""
+
+
+def _integrate(tw: Twin, horizon: float, t_eval: np.ndarray) -> Any:
+    """Integrate the twin: BDF with the sparse linear part as its Jacobian (the stiff part
+    of the system is linear); should it fail, Radau, then explicit RK23 (every rate is
+    at most MAX_RATE, so that is slower but never stiff)."""
+    jac = tw.jacobian()
+    tries = (("BDF", {"jac": jac}), ("Radau", {"jac": jac}), ("RK23", {}))
+    messages = []
+    for method, extra in tries:
+        calls = 0
+
+        def rhs(t: float, y: np.ndarray) -> np.ndarray:
+            nonlocal calls
+            calls += 1
+            if calls > MAX_EVALUATIONS:
+                raise _OverBudget
+            return tw.rhs(t, y)
+
+        try:
+            sol = solve_ivp(rhs, (0.0, horizon), tw.initial(), method=method, t_eval=t_eval,
+                            rtol=RTOL, atol=ATOL * tw.scale, **extra)
+        except _OverBudget:
+            messages.append(f"{method}: more than {MAX_EVALUATIONS} evaluations")
+            continue
+        if sol.success:
+            sol.method = method
+            return sol
+        messages.append(f"{method}: {sol.message}")
+    raise EngineError("the mean-field twin's integration failed ("  # pragma: no cover
+                      + "; ".join(messages) + "); run it with --engine des")
