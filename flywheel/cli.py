@@ -217,6 +217,9 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
     click.echo(headline_table(result))
     click.echo("\nEngine: mean-field twin. Its values are deterministic (no 95% CIs); "
                f"`flywheel validate {scenario}` lists what it approximates.")
+    if result.unavailable:
+        click.echo("Not reported by the twin for this scenario (shown as -): "
+                   + ", ".join(result.unavailable))
     click.echo(f"\nResults in {path}/")
 
 
@@ -302,6 +305,10 @@ def _twin_notes(sc: Any) -> str:
         lines.append("#   every mechanism it uses is carried exactly in the mean")
     for status, name, how in notes:
         lines.append(f"#   {status}: {name}: {how}")
+    missing = meanfield.unavailable(sc)
+    if missing:
+        lines.append("#   not reported (NaN, the sales team is not represented): "
+                     + ", ".join(missing))
     return "\n".join(lines)
 
 

@@ -19,21 +19,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from flywheel.engines.model import (
-    ABANDONED,
-    CHANNELS,
-    COLD,
-    INVITE,
-    L_COLD,
-    L_LOST,
-    L_WON,
-    PQL,
-    REFERRAL,
-    USER_STATES,
-    Outcome,
-)
-from flywheel.engines.tally import day_grid
-from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
+from flywheel.engines import records
+from flywheel.engines.model import Outcome
+from flywheel.engines.tally import CHANNEL_NAMES as CHANNELS
+from flywheel.engines.tally import Tally
+from flywheel.scenario.defaults import DAYS_PER_MONTH
 
 
 @dataclass(frozen=True)
@@ -220,279 +210,179 @@ FUNNEL: tuple[tuple[str, str, str], ...] = (
 )
 
 
-# -- computations -------------------------------------------------------------------------
+# -- computations: one tally -> every metric, series, funnel stage and cohort cell ---------
 
 def _div(a: float, b: float) -> float:
     return float(a) / float(b) if b else math.nan
 
 
-def _team_overlap(o: Outcome, start: str, end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each user's active spell overlapped with their team's spell ``[start, end)`` (team
-    columns, NaN start = never): which users have a non-empty overlap, and its bounds."""
-    u, t = o.users, o.teams
-    if not len(u["company"]):
-        return np.zeros(0, dtype=bool), np.empty(0), np.empty(0)
-    ts = t[start][u["company"]]
-    s = np.fmax(u["start"], ts)  # NaN where the team never had the spell or the user no seat
-    e = np.minimum(u["end"], t[end][u["company"]])
-    ok = ~np.isnan(u["start"]) & ~np.isnan(ts) & (s < e)
-    return ok, s[ok], e[ok]
+class Measures(NamedTuple):
+    """Everything a run reports, measured from its :class:`~flywheel.engines.tally.Tally`."""
+
+    metrics: dict[str, float]
+    series: dict[str, np.ndarray]
+    funnel: dict[str, float]
+    cohorts: list[tuple[int, int, float, float]]
+    states: dict[str, float]
+    #: Metrics and series the engine could not produce for this run (reported as NaN).
+    unavailable: tuple[str, ...]
 
 
-def _paid_spells(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's self-serve paid spell: their active spell while their team pays."""
-    _, s, e = _team_overlap(o, "paid_start", "paid_end")
-    return s, e
+def measure(tally: Tally) -> Measures:
+    """Every metric of :data:`METRICS`, series of :data:`SERIES`, stage of :data:`FUNNEL`,
+    weekly cohort cell and final-state count of one run, whichever engine counted it."""
+    metrics = tally_metrics(tally)
+    series = tally_series(tally)
+    for name in tally.unavailable:
+        if name in metrics:
+            metrics[name] = math.nan
+        if name in series:
+            series[name] = np.full(len(series[name]), math.nan)
+    return Measures(metrics, series, tally_funnel(tally), tally_cohorts(tally),
+                    dict(tally.states), tuple(tally.unavailable))
 
 
-def _contract_spells(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's spell under contract: their active spell while their team's contract runs."""
-    _, s, e = _team_overlap(o, "contract_start", "contract_end")
-    return s, e
-
-
-def _level(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """How many spells [start, end) cover each instant in ``at``."""
-    s = np.sort(starts)
-    e = np.sort(ends)
-    return (np.searchsorted(s, at, side="right") - np.searchsorted(e, at, side="right")).astype(float)
-
-
-def _exposure(starts: np.ndarray, ends: np.ndarray, horizon: float) -> float:
-    """Total time spent in spells within [0, horizon] (days)."""
-    return float(np.sum(np.clip(np.minimum(ends, horizon) - starts, 0, None)))
-
-
-def _seated(o: Outcome) -> tuple[np.ndarray, np.ndarray]:
-    u = o.users
-    ok = ~np.isnan(u["start"])
-    return u["start"][ok], u["end"][ok]
-
-
-def replication_metrics(o: Outcome) -> dict[str, float]:
-    """Every metric of :data:`METRICS` for one replication."""
-    u, t, H = o.users, o.teams, o.horizon
-    n = len(u["signup"])
-    value = u["value"]
-    activated = ~np.isnan(value)
-    gave_up = u["state"] == ABANDONED
-    ttv = value[activated] - u["signup"][activated]
-    chan = np.bincount(u["channel"], minlength=len(CHANNELS)) if n else np.zeros(len(CHANNELS))
-    m: dict[str, float] = {"signups": float(n)}
-    for i, c in enumerate(CHANNELS):
-        m[f"signups_{c}"] = float(chan[i])
-    n_act = int(activated.sum())
-    m["activated"] = float(n_act)
-    m["activation_rate"] = _div(n_act, n_act + int(gave_up.sum()))
-    m["ttv_median_days"] = float(np.median(ttv)) if len(ttv) else math.nan
-    m["ttv_p90_days"] = float(np.quantile(ttv, 0.9)) if len(ttv) else math.nan
-    m["viral_coefficient"] = _div(chan[INVITE] + chan[REFERRAL], n_act)
-    invited = u["inviter"] >= 0
-    if invited.any():
-        m["viral_cycle_days"] = float(np.mean(u["signup"][invited]
-                                              - u["start"][u["inviter"][invited]]))
-    else:
-        m["viral_cycle_days"] = math.nan
-    m["invites_sent"] = float(o.counters.get("invites_sent", 0))
-
-    selfserve = ~t["prospect"]
-    paid = ~np.isnan(t["paid_start"])
-    contract = ~np.isnan(t["contract_start"])
-    customer = paid | contract
-    n_teams = int(selfserve.sum())
-    m["teams"] = float(n_teams)
-    m["paywall_teams"] = float(np.sum(~np.isnan(t["paywall"])))
-    m["teams_ever_paid"] = float(np.sum(customer & selfserve))
-    m["free_to_paid_rate"] = _div(m["teams_ever_paid"], n_teams)
-    m["new_customers"] = float(customer.sum())
-    trials = ~np.isnan(t["trial_end"])
-    m["trial_teams"] = float(trials.sum())
-    m["trial_conversion"] = _div(np.sum(t["trial_converted"] & trials), trials.sum())
-    cs, ce = t["contract_start"][contract], t["contract_end"][contract]
-    acv = t["contract_acv"][contract]
-    paying_ss = paid & (t["paid_start"] <= H) & (t["paid_end"] > H)
-    running = ce > H
-    m["paying_teams"] = float(paying_ss.sum() + running.sum())
-
-    ss, se = _seated(o)
-    m["active_users_end"] = float(np.sum(se > H))
-    cs_u, ce_u = _contract_spells(o)
-    m["active_users_mean"] = _exposure(ss, se, H) / H
-    ps, pe = _paid_spells(o)
-    seats_end = float(np.sum(pe > H))
-    m["free_users_end"] = m["active_users_end"] - seats_end - float(np.sum(ce_u > H))
-    m["paid_seats_end"] = seats_end
-    m["arr_self_serve"] = 12.0 * seats_end * o.price_per_seat
-    m["arr_sales"] = float(acv[running].sum())
+def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line per metric)
+    """Every metric of :data:`METRICS`, from a tally (the only place each is defined)."""
+    x, H = tally.totals, tally.horizon
+    m: dict[str, float] = {}
+    for c in CHANNELS:
+        m[f"signups_{c}"] = x[f"signups_{c}"]
+    m["signups"] = float(sum(m[f"signups_{c}"] for c in CHANNELS))
+    m["activated"] = x["activated"]
+    m["activation_rate"] = _div(x["activated"], x["activated"] + x["abandoned"])
+    m["ttv_median_days"] = x["ttv_median"]
+    m["ttv_p90_days"] = x["ttv_p90"]
+    m["viral_coefficient"] = _div(x["signups_invite"] + x["signups_referral"], x["activated"])
+    m["viral_cycle_days"] = _div(x["invite_cycle_sum"], x["invited_signups"])
+    m["invites_sent"] = x["invites_sent"]
+    m["teams"] = x["teams"]
+    m["paywall_teams"] = x["paywall_teams"]
+    m["teams_ever_paid"] = x["teams_ever_paid"]
+    m["free_to_paid_rate"] = _div(x["teams_ever_paid"], x["teams"])
+    m["new_customers"] = x["new_customers"]
+    m["trial_teams"] = x["trial_teams"]
+    m["trial_conversion"] = _div(x["trial_converted"], x["trial_teams"])
+    m["paying_teams"] = x["paying_self_serve_end"] + x["contracts_running_end"]
+    m["active_users_end"] = x["active_users_end"]
+    m["active_users_mean"] = x["user_days"] / H
+    m["free_users_end"] = x["active_users_end"] - x["paid_seats_end"] - x["contract_users_end"]
+    m["paid_seats_end"] = x["paid_seats_end"]
+    m["arr_self_serve"] = 12.0 * x["paid_seats_end"] * tally.price_per_seat
+    m["arr_sales"] = x["arr_sales_end"]
     m["mrr_end"] = (m["arr_self_serve"] + m["arr_sales"]) / 12.0
     m["arr_end"] = 12.0 * m["mrr_end"]
-    paid_seat_days = _exposure(ps, pe, H)
-    contract_years = np.clip(np.minimum(ce, H) - cs, 0, None) / DAYS_PER_YEAR
-    m["revenue"] = (paid_seat_days / DAYS_PER_MONTH * o.price_per_seat
-                    + float(np.dot(contract_years, acv)))
-    ended = float(np.sum(se <= H))
-    m["user_churn_monthly"] = 1.0 - math.exp(-_div(ended, _exposure(ss, se, H) / DAYS_PER_MONTH)) \
-        if len(ss) else math.nan
-    customer_days = (_exposure(t["paid_start"][paid], t["paid_end"][paid], H)
-                     + _exposure(cs, ce, H))
-    cancels = float(np.sum((t["paid_end"][paid] <= H) & ~t["upsold"][paid]) + np.sum(ce <= H))
-    m["logo_churn_monthly"] = 1.0 - math.exp(-_div(cancels, customer_days / DAYS_PER_MONTH)) \
-        if customer_days > 0 else math.nan
-
-    m.update(sales_metrics(o))
-    spend = float(o.counters.get("paid_spend", 0.0))
-    sales_cost = float(o.counters.get("sales_cost", 0.0))
+    m["revenue"] = (x["paid_seat_days"] / DAYS_PER_MONTH * tally.price_per_seat
+                    + x["contract_revenue"])
+    m["user_churn_monthly"] = _monthly(x["seats_ended"], x["user_days"])
+    m["logo_churn_monthly"] = _monthly(x["cancels"], x["customer_days"])
+    # -- sales
+    m["pqls"] = x["pqls"]
+    m["cold_leads"] = x["cold_leads"]
+    m["pql_won_rate"] = _div(x["pqls_won"], x["pqls_settled"])
+    m["cold_won_rate"] = _div(x["cold_won"], x["cold_settled"])
+    m["pql_lift"] = _div(m["pql_won_rate"], m["cold_won_rate"])
+    m["leads_gone_cold"] = x["leads_gone_cold"]
+    m["gone_cold_share"] = _div(x["leads_gone_cold"], x["leads_gone_cold"] + x["leads_taken"])
+    m["queue_wait_mean_days"] = x["queue_wait_mean"]
+    m["queue_wait_p90_days"] = x["queue_wait_p90"]
+    m["rep_utilisation"] = _div(x["rep_busy_days"], tally.sales_servers * H)
+    m["contracts_won"] = x["contracts_won"]
+    m["bookings"] = x["bookings"]
+    m["pipeline_end"] = x["pipeline_end"]
+    # -- costs and unit economics
+    spend, sales_cost = x["acquisition_spend"], x["sales_cost"]
     m["acquisition_spend"] = spend
     m["sales_cost"] = sales_cost
-    free_days = _exposure(ss, se, H) - paid_seat_days - _exposure(cs_u, ce_u, H)
-    m["serving_cost"] = free_days / DAYS_PER_MONTH * o.serving_cost_per_month
+    free_days = x["user_days"] - x["paid_seat_days"] - x["contract_user_days"]
+    m["serving_cost"] = free_days / DAYS_PER_MONTH * tally.serving_cost_per_month
     m["gross_margin"] = _div(m["revenue"] - m["serving_cost"], m["revenue"])
     m["cac_blended"] = _div(spend + sales_cost, m["new_customers"])
-    m["cac_self_serve"] = _div(spend, paid.sum())
+    m["cac_self_serve"] = _div(spend, x["upgraded_teams"])
     m["cac_sales"] = _div(sales_cost, m["contracts_won"])
-    m["cost_per_signup"] = _div(spend, n)
+    m["cost_per_signup"] = _div(spend, m["signups"])
     margin_mrr = _div(m["mrr_end"], m["paying_teams"]) * m["gross_margin"]
     m["ltv"] = _div(margin_mrr, m["logo_churn_monthly"]) if m["logo_churn_monthly"] else math.nan
     m["ltv_cac"] = _div(m["ltv"], m["cac_blended"])
     m["cac_payback_months"] = _div(m["cac_blended"], margin_mrr) if margin_mrr > 0 else math.nan
     missing = set(METRICS) - set(m)
     assert not missing, f"metrics without a computation: {sorted(missing)}"
-    return m
+    return {k: float(m[k]) for k in METRICS}
 
 
-def sales_metrics(o: Outcome) -> dict[str, float]:
-    """The sales team's metrics: leads, conversion, the queue, utilisation, bookings."""
-    lead, t, H = o.leads, o.teams, o.horizon
-    kind, outcome = lead["kind"], lead["outcome"]
-    settled = np.isin(outcome, (L_WON, L_LOST, L_COLD))
-    won = outcome == L_WON
-    m: dict[str, float] = {}
-    m["pqls"] = float(np.sum(kind == PQL))
-    m["cold_leads"] = float(np.sum(kind == COLD))
-    m["pql_won_rate"] = _div(np.sum(won & (kind == PQL)), np.sum(settled & (kind == PQL)))
-    m["cold_won_rate"] = _div(np.sum(won & (kind == COLD)), np.sum(settled & (kind == COLD)))
-    m["pql_lift"] = _div(m["pql_won_rate"], m["cold_won_rate"])
-    gone = outcome == L_COLD
-    taken = ~np.isnan(lead["start"])
-    m["leads_gone_cold"] = float(gone.sum())
-    m["gone_cold_share"] = _div(gone.sum(), gone.sum() + taken.sum())
-    wait = lead["start"][taken] - lead["arrive"][taken]
-    m["queue_wait_mean_days"] = float(wait.mean()) if len(wait) else math.nan
-    m["queue_wait_p90_days"] = float(np.quantile(wait, 0.9)) if len(wait) else math.nan
-    busy = _exposure(lead["start"][taken], lead["end"][taken], H)
-    m["rep_utilisation"] = _div(busy, o.sales_servers * H)
-    contract = ~np.isnan(t["contract_start"])
-    m["contracts_won"] = float(contract.sum())
-    m["bookings"] = float(t["contract_acv"][contract].sum())
-    m["pipeline_end"] = float(lead["acv"][~settled].sum())
-    return m
+def _monthly(ended: float, exposure_days: float) -> float:
+    """A monthly churn rate from spells ended over time exposed: 1 - exp(-rate per month)."""
+    return 1.0 - math.exp(-_div(ended, exposure_days / DAYS_PER_MONTH)) if exposure_days > 0 \
+        else math.nan
 
 
-def replication_series(o: Outcome) -> dict[str, np.ndarray]:
-    """Daily series of :data:`SERIES` for one replication (index = day number - 1)."""
-    u, t, H = o.users, o.teams, o.horizon
-    grid = day_grid(H)
-    days = len(grid)
-
-    def per_day(times: np.ndarray) -> np.ndarray:
-        times = times[~np.isnan(times) & (times < H)]
-        return np.bincount(times.astype(np.int64), minlength=days)[:days].astype(float)
-
-    ss, se = _seated(o)
-    ps, pe = _paid_spells(o)
-    paid = ~np.isnan(t["paid_start"])
+def tally_series(tally: Tally) -> dict[str, np.ndarray]:
+    """Every series of :data:`SERIES` (index = day number - 1), from a tally."""
+    lv, fl, price = tally.levels, tally.flows, tally.price_per_seat
     s: dict[str, np.ndarray] = {
-        "active_users": _level(ss, se, grid),
-        "paying_teams": _level(t["paid_start"][paid], t["paid_end"][paid], grid),
-        "paid_seats": _level(ps, pe, grid),
-        "teams": _level(t["created"][~t["prospect"]], np.full(int(np.sum(~t["prospect"])), np.inf),
-                        grid),
-        "signups": per_day(u["signup"]),
-        "activations": per_day(u["value"]),
-        "churned": per_day(se[se <= H]),
-        "upgrades": per_day(t["paid_start"]),
+        "active_users": lv["active_users"],
+        "paying_teams": lv["paying_self_serve"] + lv["contracts_running"],
+        "paid_seats": lv["paid_seats"],
+        "mrr": lv["paid_seats"] * price + lv["arr_sales"] / 12.0,
+        "arr_self_serve": 12.0 * lv["paid_seats"] * price,
+        "arr_sales": lv["arr_sales"],
+        "sales_queue": lv["sales_queue"],
+        "reps_busy": lv["reps_busy"],
+        "teams": lv["teams"],
+        "signups": sum(fl[f"signups_{c}"] for c in CHANNELS),
+        **{f"signups_{c}": fl[f"signups_{c}"] for c in CHANNELS},
+        "activations": fl["activations"],
+        "churned": fl["churned"],
+        "upgrades": fl["upgrades"],
+        "pqls": fl["pqls"],
+        "cold_leads": fl["cold_leads"],
+        "won": fl["won"],
+        "gone_cold": fl["gone_cold"],
     }
-    contract = ~np.isnan(t["contract_start"])
-    cs, ce = t["contract_start"][contract], t["contract_end"][contract]
-    acv = t["contract_acv"][contract]
-    order = np.argsort(cs)
-    arr_on = np.concatenate([[0.0], np.cumsum(acv[order])])[np.searchsorted(cs[order], grid, "right")]
-    order = np.argsort(ce)
-    arr_off = np.concatenate([[0.0], np.cumsum(acv[order])])[np.searchsorted(ce[order], grid, "right")]
-    s["arr_sales"] = arr_on - arr_off
-    s["arr_self_serve"] = 12.0 * s["paid_seats"] * o.price_per_seat
-    s["mrr"] = s["paid_seats"] * o.price_per_seat + s["arr_sales"] / 12.0
-    s["paying_teams"] = s["paying_teams"] + _level(cs, ce, grid)
-    lead = o.leads
-    taken = ~np.isnan(lead["start"])
-    s["sales_queue"] = _level(lead["arrive"], lead["left"], grid)
-    s["reps_busy"] = _level(lead["start"][taken], lead["end"][taken], grid)
-    s["pqls"] = per_day(lead["arrive"][lead["kind"] == PQL])
-    s["cold_leads"] = per_day(lead["arrive"][lead["kind"] == COLD])
-    s["won"] = per_day(cs)
-    s["gone_cold"] = per_day(lead["end"][lead["outcome"] == L_COLD])
-    for i, c in enumerate(CHANNELS):
-        s[f"signups_{c}"] = per_day(u["signup"][u["channel"] == i])
-    return {k: s[k] for k in SERIES}
+    return {k: np.asarray(s[k], dtype=float) for k in SERIES}
 
 
-def replication_funnel(o: Outcome) -> dict[str, float]:
-    """Counts at each stage of :data:`FUNNEL` for one replication (self-serve teams only:
-    a sales prospect enters no funnel of signups)."""
-    u, t = o.users, o.teams
-    activated = ~np.isnan(u["value"])
-    comp = u["company"]
-    selfserve = ~t["prospect"]
-    team_act = np.zeros(len(selfserve), dtype=bool)
-    team_act[comp[activated]] = True
-    at_decision = ~np.isnan(t["paywall"]) | ~np.isnan(t["trial_end"])
-    paid_users = (_team_overlap(o, "paid_start", "paid_end")[0]
-                  | _team_overlap(o, "contract_start", "contract_end")[0])
-    customer = ~np.isnan(t["paid_start"]) | ~np.isnan(t["contract_start"])
-    return {
-        "signups": float(len(comp)),
-        "activated": float(activated.sum()),
-        "seated": float(np.sum(~np.isnan(u["start"]))),
-        "in_paying_team": float(paid_users.sum()),
-        "teams": float(selfserve.sum()),
-        "teams_activated": float(np.sum(team_act & selfserve)),
-        "teams_at_decision": float(np.sum(at_decision & selfserve)),
-        "teams_paid": float(np.sum(customer & selfserve)),
-    }
+def tally_funnel(tally: Tally) -> dict[str, float]:
+    """Counts at each stage of :data:`FUNNEL` (self-serve teams only: a sales prospect
+    enters no funnel of signups)."""
+    x = tally.totals
+    f = {"signups": float(sum(x[f"signups_{c}"] for c in CHANNELS)), "teams_paid": x["teams_ever_paid"]}
+    return {key: f[key] if key in f else x[key] for key, _, _ in FUNNEL}
 
 
-def replication_cohorts(o: Outcome, max_weeks: int = 52) -> list[tuple[int, int, int, int]]:
+def tally_cohorts(tally: Tally, max_weeks: int = 52) -> list[tuple[int, int, float, float]]:
     """Weekly signup cohorts: (cohort week, weeks since signup, signups, still active).
 
-    A user counts as active ``k`` weeks after their own signup (k = 1, 2, ...) if their
-    seat covers that instant.  Only cells observed in full by the horizon are returned.
+    Only cells observed in full by the horizon are returned: cohort ``c`` (days
+    ``[7c, 7c + 7)``) is seen ``k`` weeks on when ``7c + 7 + 7k`` is at most the horizon.
     """
-    u, H = o.users, o.horizon
-    signup = u["signup"]
-    if not len(signup):
-        return []
-    cohort = (signup // 7).astype(np.int64)
-    n_cohorts = int(cohort.max()) + 1
-    sizes = np.bincount(cohort, minlength=n_cohorts)
-    start = np.nan_to_num(u["start"], nan=np.inf)
-    end = u["end"]
+    sizes, active = tally.cohort_sizes, tally.cohort_active
+    n_cohorts = len(sizes)
     rows = []
-    for k in range(1, max_weeks + 1):
-        observed = np.arange(n_cohorts) * 7 + 7 + 7 * k <= H
+    for k in range(1, min(max_weeks, active.shape[1] if active.ndim == 2 else 0) + 1):
+        observed = np.arange(n_cohorts) * 7 + 7 + 7 * k <= tally.horizon
         if not observed.any():
             break
-        at = signup + 7.0 * k
-        active = (start <= at) & (at < end)
-        counts = np.bincount(cohort[active], minlength=n_cohorts)
         for c in np.flatnonzero(observed & (sizes > 0)).tolist():
-            rows.append((c, k, int(sizes[c]), int(counts[c])))
+            rows.append((c, k, sizes[c].item(), active[c, k - 1].item()))
     return rows
 
 
+# -- one replication of the simulation ----------------------------------------------------
+
+def replication_metrics(o: Outcome) -> dict[str, float]:
+    """Every metric of one replication of the simulation (:func:`measure` of its tally)."""
+    return tally_metrics(records.tally(o))
+
+
+def replication_series(o: Outcome) -> dict[str, np.ndarray]:
+    """Every daily series of one replication of the simulation."""
+    return tally_series(records.tally(o))
+
+
 def user_states(o: Outcome) -> dict[str, int]:
-    """How many signups end in each state of :data:`~flywheel.engines.model.USER_STATES`."""
-    counts = np.bincount(o.users["state"], minlength=len(USER_STATES))
-    return {s: int(counts[i]) for i, s in enumerate(USER_STATES)}
+    """How many signups of one replication end in each final state."""
+    return dict(records.tally(o).states)
 
 
 def format_value(value: float | None, unit: str) -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "flywheel"
 
 #: Layers, lowest first: a module's layer is the first whose prefix its name starts with.
@@ -30,12 +32,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: Imports that still go up a layer, each with the reason and what removes it.  The test
 #: fails on any other, and on one listed here that no longer exists (so the list shrinks).
-KNOWN_UPWARD: dict[tuple[str, str], str] = {
-    ("flywheel.engines.meanfield.tally", "flywheel.metrics"):
-        "the twin still computes its own metrics from METRICS, SERIES and FUNNEL; removed "
-        "when both engines report through one tally and one metric function (issue: one "
-        "house for both engines, item 2)",
-}
+KNOWN_UPWARD: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path) -> str:
@@ -153,9 +150,10 @@ def test_the_checks_catch_what_they_should() -> None:
 
 
 def test_adding_a_metric_as_the_architecture_doc_says(monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
-    """docs/architecture.md's worked example, step by step: declare "invites accepted" in
-    METRICS, compute it in replication_metrics, and it reaches the summary, the results
-    folder, the DataFrame, comparisons and the `-m` option with its label and unit."""
+    """docs/architecture.md's worked example, step by step: declare "invite yield" in
+    METRICS, define it in tally_metrics from the tally, and it reaches the summary, the
+    results folder, the DataFrame, comparisons, the `-m` option with its label and unit,
+    and the mean-field twin's run, with nothing written for either engine."""
     import json
 
     from click.testing import CliRunner
@@ -168,45 +166,48 @@ def test_adding_a_metric_as_the_architecture_doc_says(monkeypatch, tmp_path: Pat
     from flywheel.studies.comparisons import compare
 
     doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
-    assert '_m("invites_accepted", "Invites accepted", "invites", "flow",' in doc
-    assert 'm["invites_accepted"] = float(o.counters.get("invites_accepted", 0))' in doc
+    assert '_m("invite_yield", "Invite yield", "share", "ratio",' in doc
+    assert 'm["invite_yield"] = _div(x["invited_signups"], x["invites_sent"])' in doc
 
     # step 1: declare it once
-    metric = metrics.Metric("invites_accepted", "Invites accepted", "invites", "flow",
-                            "Invites that led to a signup.")
+    metric = metrics.Metric("invite_yield", "Invite yield", "share", "ratio",
+                            "Invited signups / invites sent.")
     monkeypatch.setitem(metrics.METRICS, metric.name, metric)
-    # step 2: compute it from the replication's outcome
-    real = metrics.replication_metrics
+    # step 2: define it from the tally, in the one function both engines report through
+    real = metrics.tally_metrics
     seen: list[float] = []
 
-    def with_it(o):  # noqa: ANN001, ANN202
-        # (the real function checks every declared metric is computed: it is called here
+    def with_it(tally):  # noqa: ANN001, ANN202
+        # (the real function checks every declared metric is defined: it is called here
         # without the new one, which this wrapper then adds, as step 2 would inside it)
         with monkeypatch.context() as undeclared:
-            undeclared.delitem(metrics.METRICS, "invites_accepted")
-            m = real(o)
-        m["invites_accepted"] = float(o.counters.get("invites_accepted", 0))
-        seen.append(m["invites_accepted"])
+            undeclared.delitem(metrics.METRICS, "invite_yield")
+            m = real(tally)
+        x = tally.totals
+        m["invite_yield"] = metrics._div(x["invited_signups"], x["invites_sent"])
+        seen.append(m["invite_yield"])
         return m
 
-    monkeypatch.setattr(runner, "replication_metrics", with_it)  # the runner's reference to it
+    monkeypatch.setattr(metrics, "tally_metrics", with_it)
 
     sc = load_scenario("baseline", ["market.companies=1000", "simulation.horizon=60d"])
     run = runner.simulate(sc, replications=2, seed=3, jobs=1)
-    assert run.values("invites_accepted") == seen and sum(seen) > 0
-    entry = run.summary()["metrics"]["invites_accepted"]
-    assert (entry["label"], entry["unit"], entry["kind"]) == ("Invites accepted", "invites", "flow")
+    assert run.values("invite_yield") == seen and 0 < min(seen) <= max(seen) <= 1
+    entry = run.summary()["metrics"]["invite_yield"]
+    assert (entry["label"], entry["unit"], entry["kind"]) == ("Invite yield", "share", "ratio")
     frame = run.summary_frame().set_index("name")
-    assert frame.loc["invites_accepted", "mean"] == sum(seen) / 2
+    assert frame.loc["invite_yield", "mean"] == pytest.approx(sum(seen) / 2)
     out = write_results(run, tmp_path / "run", charts=False)
-    written = json.loads((out / "summary.json").read_text())["metrics"]["invites_accepted"]
+    written = json.loads((out / "summary.json").read_text())["metrics"]["invite_yield"]
     assert written["values"] == seen
+    twin = runner.simulate(sc, engine="meanfield").replications[0].metrics["invite_yield"]
+    assert twin == seen[-1] and 0 < twin <= 1
     cmp = compare([sc, sc.with_overrides({"collaboration.acceptance": 0.5})], replications=2,
-                  seed=3, jobs=1, metrics=["invites_accepted"])
-    assert cmp.paired_diff("invites_accepted", 1).mean > 0  # more accepted at a higher rate
+                  seed=3, jobs=1, metrics=["invite_yield"])
+    assert cmp.paired_diff("invite_yield", 1).mean > 0  # more become signups at a higher rate
     result = CliRunner().invoke(main, ["compare", "baseline", "fast-ttv", "-n", "2", "-j", "1",
                                        "--horizon", "30d", "--set", "market.companies=500",
-                                       "-q", "-m", "invites_accepted", "--out",
+                                       "-q", "-m", "invite_yield", "--out",
                                        str(tmp_path / "cli")])
     assert result.exit_code == 0, (result.output, result.exception)
-    assert "Invites accepted [invites]" in result.stdout
+    assert "Invite yield [share]" in result.stdout

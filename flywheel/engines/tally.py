@@ -1,13 +1,137 @@
-"""What both engines hand to the metric layer: the day grid of every daily series.
+"""What both engines hand to the metric layer: a :class:`Tally` of one run.
 
-(The tally itself joins this module with the one metric layer; see docs/architecture.md.)
+The discrete-event simulation counts its records (:func:`flywheel.engines.records.tally`);
+the mean-field twin reads its integrated counters (:mod:`flywheel.engines.meanfield.tally`).
+Both fill the same names, declared here with their meaning, and
+:func:`flywheel.metrics.measure` turns a tally into every metric, daily series, funnel
+stage, cohort cell and final-state count.  A metric is therefore defined once, whichever
+engine ran; a quantity an engine cannot count it lists in :attr:`Tally.unavailable`
+instead of inventing a value.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from flywheel.engines.codes import Channel, UserState, labels
+
+#: Acquisition channels and final user states, as their lower-case labels.
+CHANNEL_NAMES = labels(Channel)
+STATE_NAMES = labels(UserState)
+
+#: Counts and sums over the whole run (up to the horizon): name -> meaning.  Unit: users,
+#: teams, leads or contracts for counts; days for ``*_days`` and times; $ for money.
+TOTALS: dict[str, str] = {
+    **{f"signups_{c}": f"signups brought by the {c} channel" for c in CHANNEL_NAMES},
+    "activated": "signups who reached value",
+    "abandoned": "signups who gave up onboarding (no-show or out of patience)",
+    "ttv_median": "median time from signup to value among activated users (days)",
+    "ttv_p90": "90th percentile of that time (days)",
+    "invited_signups": "signups who came by an invite (the invites' arrivals)",
+    "invite_cycle_sum": "sum over those of the time from the inviter's seat to the signup (days)",
+    "invites_sent": "invites sent by activated users",
+    "seated": "users who took a seat",
+    "in_paying_team": "users who held a seat while their team paid (self-serve or contract)",
+    "teams": "teams created (companies whose first contact was a signup)",
+    "teams_activated": "teams created with a user who reached value",
+    "teams_at_decision": "teams created that met the paywall or a trial's end",
+    "paywall_teams": "teams that met the free tier's limit at least once",
+    "upgraded_teams": "teams that started paying self-serve",
+    "teams_ever_paid": "teams created that started paying (self-serve or by a contract)",
+    "new_customers": "companies that started paying: self-serve teams and won contracts",
+    "trial_teams": "teams whose trial ended",
+    "trial_converted": "of those, teams that bought at the trial's end",
+    "paying_self_serve_end": "teams paying self-serve at the horizon",
+    "contracts_running_end": "contracts running at the horizon",
+    "active_users_end": "users with a seat at the horizon",
+    "paid_seats_end": "seats of self-serve paying teams at the horizon",
+    "contract_users_end": "seats under a running contract at the horizon",
+    "arr_sales_end": "annual value of the contracts running at the horizon ($ per year)",
+    "user_days": "time users held seats (user-days)",
+    "paid_seat_days": "time seats were paid self-serve (seat-days)",
+    "contract_user_days": "time seats were under contract (seat-days)",
+    "contract_revenue": "revenue of contracts over the run ($)",
+    "seats_ended": "active spells ended (churn or access lost)",
+    "customer_days": "time companies paid, self-serve or by contract (company-days)",
+    "cancels": "paying customers lost: self-serve cancellations (not replaced by a contract) "
+               "and contracts not renewed",
+    "acquisition_spend": "paid acquisition spend ($)",
+    "sales_cost": "reps' cost ($)",
+    "pqls": "product-qualified leads",
+    "cold_leads": "leads not product-qualified (outbound, inbound)",
+    "pqls_won": "PQLs won",
+    "pqls_settled": "PQLs won, lost or gone cold",
+    "cold_won": "cold leads won",
+    "cold_settled": "cold leads won, lost or gone cold",
+    "leads_gone_cold": "leads that gave up waiting for a rep",
+    "leads_taken": "leads a rep took",
+    "queue_wait_mean": "mean wait from lead to rep, among leads taken (days)",
+    "queue_wait_p90": "90th percentile of that wait (days)",
+    "rep_busy_days": "time the reps' deal slots were in use (slot-days)",
+    "contracts_won": "deals won",
+    "bookings": "annual value of the deals won ($ per year)",
+    "pipeline_end": "annual value the open leads at the horizon would sign ($ per year)",
+}
+
+#: Daily counts: name -> meaning.  Levels are read at each day's end
+#: (:func:`day_grid`), flows are counted within each day.
+LEVELS: dict[str, str] = {
+    "active_users": "users with a seat",
+    "paying_self_serve": "teams paying self-serve",
+    "contracts_running": "contracts running",
+    "paid_seats": "seats of self-serve paying teams",
+    "teams": "teams created so far",
+    "arr_sales": "annual value of the running contracts ($ per year)",
+    "sales_queue": "leads waiting for a rep",
+    "reps_busy": "rep deal slots in use",
+}
+FLOWS: dict[str, str] = {
+    **{f"signups_{c}": f"signups by the {c} channel" for c in CHANNEL_NAMES},
+    "activations": "users reaching value",
+    "churned": "active spells ended",
+    "upgrades": "teams starting to pay self-serve",
+    "pqls": "PQLs arriving",
+    "cold_leads": "cold leads arriving",
+    "won": "contracts won",
+    "gone_cold": "leads going cold",
+}
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one run counted, by the names of :data:`TOTALS`, :data:`LEVELS` and
+    :data:`FLOWS`, with the prices that turn seats into money.
+
+    ``cohort_sizes[c]`` is the number of signups in week ``c`` (days ``[7c, 7c + 7)``) and
+    ``cohort_active[c, k - 1]`` how many of them were active ``k`` weeks after their own
+    signup; ``states`` counts signups by final state (:data:`STATE_NAMES`).
+    ``unavailable`` names the metrics and series the engine cannot produce for this run
+    (the metric layer reports them as missing, and says so).
+    """
+
+    horizon: float
+    price_per_seat: float
+    serving_cost_per_month: float
+    sales_servers: int
+    totals: Mapping[str, float]
+    levels: Mapping[str, np.ndarray]
+    flows: Mapping[str, np.ndarray]
+    cohort_sizes: np.ndarray
+    cohort_active: np.ndarray
+    states: Mapping[str, float]
+    unavailable: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        for what, got, want in (("totals", self.totals, TOTALS), ("levels", self.levels, LEVELS),
+                                ("flows", self.flows, FLOWS), ("states", self.states, STATE_NAMES)):
+            missing, extra = set(want) - set(got), set(got) - set(want)
+            if missing or extra:
+                raise ValueError(f"a tally's {what} must name exactly the declared quantities: "
+                                 f"missing {sorted(missing)}, unknown {sorted(extra)}")
 
 
 def day_grid(horizon: float) -> np.ndarray:

@@ -33,7 +33,8 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-from flywheel.metrics import FUNNEL, METRICS, SERIES, day_grid, format_value, mean_ci
+from flywheel.engines.tally import day_grid
+from flywheel.metrics import FUNNEL, METRICS, SERIES, format_value, mean_ci
 from flywheel.scenario.defaults import PARAMS_BY_PATH
 from flywheel.scenario.settings import Settings
 

@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from flywheel.engines import records
 from flywheel.engines.model import Model
 from flywheel.engines.rng import replication_seeds
+from flywheel.engines.tally import day_grid
 from flywheel.metrics import (
     FUNNEL,
     HEADLINE,
@@ -33,16 +35,11 @@ from flywheel.metrics import (
     SERIES,
     MeanCI,
     check_metrics,
-    day_grid,
     format_difference,
     format_value,
     mean_ci,
-    replication_cohorts,
-    replication_funnel,
-    replication_metrics,
-    replication_series,
+    measure,
     summarise,
-    user_states,
 )
 from flywheel.scenario.files import Scenario, load_scenario
 from flywheel.scenario.settings import Settings
@@ -74,20 +71,17 @@ class ReplicationResult:
     funnel: dict[str, float]
     cohorts: list[tuple[int, int, int, int]]
     states: dict[str, int]
+    #: Metrics and series the engine could not produce for this run (they are NaN).
+    unavailable: tuple[str, ...] = ()
 
 
 def run_replication(params: dict[str, Any], seq: np.random.SeedSequence, index: int,
                     horizon: float | None = None) -> ReplicationResult:
     """Run one replication and reduce its outcome to results (runs in a worker)."""
-    outcome = Model(params, seq, horizon=horizon).run()
-    return ReplicationResult(
-        index=index,
-        metrics=replication_metrics(outcome),
-        series=replication_series(outcome),
-        funnel=replication_funnel(outcome),
-        cohorts=replication_cohorts(outcome),
-        states=user_states(outcome),
-    )
+    measured = measure(records.tally(Model(params, seq, horizon=horizon).run()))
+    return ReplicationResult(index=index, metrics=measured.metrics, series=measured.series,
+                             funnel=measured.funnel, cohorts=measured.cohorts,
+                             states=measured.states)
 
 
 def _run_packed(args: tuple[dict[str, Any], np.random.SeedSequence, int, float | None]
@@ -134,7 +128,13 @@ class RunResult:
             "metrics": summarise([r.metrics for r in self.replications], list(METRICS)),
             "user_states": {s: [r.states[s] for r in self.replications]
                             for s in (self.replications[0].states if self.replications else {})},
+            "unavailable": list(self.unavailable),
         }
+
+    @property
+    def unavailable(self) -> tuple[str, ...]:
+        """Metrics and series the engine could not produce for this scenario (NaN here)."""
+        return tuple(dict.fromkeys(n for r in self.replications for n in r.unavailable))
 
     def timeseries_rows(self) -> Iterable[list[object]]:
         """Tidy daily rows: replication, day, time in days, then each series."""
@@ -412,8 +412,9 @@ def simulate_twin(scenario: Scenario, horizon: float | None = None) -> RunResult
     if h != settings.simulation.horizon:  # the scenario records what ran
         scenario = scenario.with_overrides({"simulation.horizon": f"{h!r}d"})
     meanfield.check_supported(settings)
-    res = meanfield.solve(scenario, h)
-    rep = ReplicationResult(index=0, metrics=res.metrics, series=res.series,
-                            funnel=res.funnel, cohorts=res.cohorts, states=res.states)
+    measured = measure(meanfield.solve(scenario, h).tally)
+    rep = ReplicationResult(index=0, metrics=measured.metrics, series=measured.series,
+                            funnel=measured.funnel, cohorts=measured.cohorts,
+                            states=measured.states, unavailable=measured.unavailable)
     return RunResult(scenario=scenario, seed=int(scenario["simulation.seed"]), horizon=h,
                      replications=[rep], engine="meanfield")

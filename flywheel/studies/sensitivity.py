@@ -59,7 +59,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from flywheel.metrics import METRICS, format_value
+from flywheel.metrics import METRICS, format_value, measure
 from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH, Param
 from flywheel.scenario.distributions import FAMILIES, Distribution
 from flywheel.scenario.files import (
@@ -672,12 +672,12 @@ def _unsupported(module: ModuleType, scenario: Scenario) -> list[str]:
 
 def _twin_metrics(module: ModuleType, scenario: Scenario, horizon: float) -> dict[str, float]:
     """Every metric of one deterministic evaluation of the twin: its ``simulate`` gives a
-    :class:`RunResult` of one replication (a twin with only ``solve`` gives the metrics
-    directly)."""
+    :class:`RunResult` of one replication (a twin with only ``solve`` gives its tally,
+    which :func:`flywheel.metrics.measure` turns into metrics)."""
     if hasattr(module, "simulate"):
         metrics = module.simulate(scenario, horizon).replications[0].metrics
     else:
-        metrics = module.solve(scenario, horizon).metrics
+        metrics = measure(module.solve(scenario, horizon).tally).metrics
     return {k: float(v) for k, v in metrics.items()}
 
 

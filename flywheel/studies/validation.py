@@ -1033,12 +1033,11 @@ def convergence_gaps(s: int, reps: int, seed: int = 11,
     """Per quantity at scale s: (twin - mean of ``reps`` replications) / twin, and the
     replications' standard error of the mean / twin: the one measurement of how the
     simulation's mean approaches the twin (the test suite and bench/bench_meanfield.py)."""
-    from flywheel.engines import meanfield
-    from flywheel.studies.runner import simulate
+    from flywheel.studies.runner import simulate, simulate_twin
 
     sc = twin_exact_world(s)
     des = simulate(sc, replications=reps, seed=seed, jobs=jobs)
-    twin = meanfield.solve(sc)
+    twin = simulate_twin(sc).replications[0]
     values = [(twin.metrics[k], np.array(des.values(k))) for k in GAP_METRICS]
     values += [(twin.series["active_users"][d - 1],
                 np.array([r.series["active_users"][d - 1] for r in des.replications]))

@@ -51,9 +51,11 @@ from flywheel.engines.meanfield.mechanisms import (
     MAX_INVITES,
     MECHANISMS,
     NOT_REPRESENTED,
+    WITHOUT_SALES,
     Mechanism,
     check_supported,
     mechanism_notes,
+    unavailable,
     unsupported,
 )
 from flywheel.engines.meanfield.solver import MeanFieldResult, solve
@@ -64,10 +66,12 @@ __all__ = [
     "MAX_INVITES",
     "MECHANISMS",
     "NOT_REPRESENTED",
+    "WITHOUT_SALES",
     "MeanFieldResult",
     "Mechanism",
     "check_supported",
     "mechanism_notes",
     "solve",
+    "unavailable",
     "unsupported",
 ]

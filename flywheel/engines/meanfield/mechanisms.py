@@ -123,6 +123,20 @@ MECHANISMS: tuple[Mechanism, ...] = (
 )
 
 
+#: What the twin cannot produce when a scenario has a sales motion (sales-led pricing or
+#: reps): these metrics and daily series are reported missing, never guessed.  (Without a
+#: sales motion there is no sales team, and the twin reports them as the simulation
+#: does: no leads, no contracts, no sales cost.)
+WITHOUT_SALES: tuple[str, ...] = (
+    # metrics of the sales team, and those that need its cost or its contracts
+    "signups_sales", "pqls", "cold_leads", "pql_won_rate", "cold_won_rate", "pql_lift",
+    "leads_gone_cold", "gone_cold_share", "queue_wait_mean_days", "queue_wait_p90_days",
+    "rep_utilisation", "contracts_won", "bookings", "pipeline_end", "arr_sales", "sales_cost",
+    "cac_sales", "cac_blended", "ltv_cac", "cac_payback_months",
+    # daily series (signups_sales, pqls, cold_leads and arr_sales are named above)
+    "sales_queue", "reps_busy", "won", "gone_cold",
+)
+
 def _values(scenario: Scenario | Mapping[str, Any]) -> Mapping[str, Any]:
     return scenario.values if isinstance(scenario, Scenario) else scenario
 
@@ -157,6 +171,13 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
                    + (f" (nor {', '.join(keys)})" if keys else ""))
     return out
 
+
+def unavailable(scenario: Scenario | Mapping[str, Any] | Settings) -> tuple[str, ...]:
+    """The metrics and series the twin cannot report for ``scenario`` (they come out NaN,
+    and the run, ``flywheel validate`` and ``summary.json`` name them): those of
+    :data:`WITHOUT_SALES` when it has a sales motion, else none."""
+    s = scenario if isinstance(scenario, Settings) else Settings.of(scenario)
+    return WITHOUT_SALES if s.sales_motion else ()
 
 def _non_default(path: str, value: object) -> bool:
     """Whether a converted value differs from its parameter's default and is truthy."""

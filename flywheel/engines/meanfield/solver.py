@@ -1,4 +1,4 @@
-"""Integrating the twin, and what its solution says: metrics, series, funnel, cohorts."""
+"""Integrating the twin, and its solution as a tally for the metric layer."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from scipy.integrate import solve_ivp
 
 from flywheel.engines import EngineError
 from flywheel.engines.meanfield.mechanisms import mechanism_notes, unsupported
-from flywheel.engines.meanfield.tally import _cohorts, _funnel, _metrics, _series, _states, observe
+from flywheel.engines.meanfield.tally import observe, twin_tally
 from flywheel.engines.meanfield.twin import Twin
-from flywheel.engines.tally import day_grid
+from flywheel.engines.tally import Tally, day_grid
 from flywheel.scenario.files import Scenario
 from flywheel.scenario.settings import Settings
 
@@ -27,17 +27,13 @@ RTOL, ATOL = 1e-4, 1e-3
 
 @dataclass
 class MeanFieldResult:
-    """The twin's deterministic run: daily curves, metrics, funnel, states, and how
-    it ran."""
+    """The twin's deterministic run: its tally (which :func:`flywheel.metrics.measure`
+    turns into metrics, series, funnel and cohorts), and how it ran."""
 
     scenario: Scenario
     horizon: float
     grid: np.ndarray
-    series: dict[str, np.ndarray]
-    metrics: dict[str, float]
-    funnel: dict[str, float]
-    cohorts: list[tuple[int, int, float, float]]
-    states: dict[str, float]
+    tally: Tally
     unsupported: list[str]
     notes: list[tuple[str, str, str]]
     seconds: float
@@ -47,8 +43,7 @@ class MeanFieldResult:
 
 def solve(scenario: Scenario, horizon: float | None = None) -> MeanFieldResult:
     """Integrate the twin of ``scenario`` to ``horizon`` (default: the scenario's) and
-    return its curves on :func:`~flywheel.engines.tally.day_grid` and every metric of
-    :data:`~flywheel.metrics.METRICS` (NaN where the twin has none)."""
+    return its tally, with daily values on :func:`~flywheel.engines.tally.day_grid`."""
     settings = Settings.from_scenario(scenario, horizon)
     h = settings.horizon
     start = time.perf_counter()
@@ -59,15 +54,9 @@ def solve(scenario: Scenario, horizon: float | None = None) -> MeanFieldResult:
     # matrix as the Jacobian takes steps of days however fast the onboarding stages are
     sol = _integrate(tw, h, t_eval)
     obs = observe(tw, sol.y)
-    sales = bool(unsupported(scenario))
-    series = _series(tw, obs, sales)
-    metrics = _metrics(tw, obs, sales)
-    funnel = _funnel(tw, obs)
-    states = _states(obs)
-    cohorts = _cohorts(tw, obs, grid)
     return MeanFieldResult(
-        scenario=scenario, horizon=h, grid=grid, series=series, metrics=metrics,
-        funnel=funnel, cohorts=cohorts, states=states, unsupported=unsupported(scenario),
+        scenario=scenario, horizon=h, grid=grid, tally=twin_tally(tw, obs),
+        unsupported=unsupported(scenario),
         notes=mechanism_notes(scenario), seconds=time.perf_counter() - start,
         evaluations=int(sol.nfev), state_size=tw.size)
 

@@ -8,10 +8,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from flywheel.engines.meanfield.chains import Race
+from flywheel.engines.meanfield.mechanisms import unavailable
 from flywheel.engines.meanfield.twin import _COUNTERS, TRIAL, Twin
-from flywheel.engines.model import CHANNELS, USER_STATES
-from flywheel.metrics import FUNNEL, METRICS, SERIES
-from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.engines.tally import CHANNEL_NAMES, STATE_NAMES, Tally
 
 
 def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
@@ -43,6 +42,7 @@ def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
     })
     return out
 
+
 def ttv_quantile(tw: Twin, q: float, weights: Mapping[str, float]) -> float:
     """Quantile of time to value among activated users: the kinds' exact race
     distributions, mixed by how many of each kind reached value."""
@@ -64,8 +64,12 @@ def ttv_quantile(tw: Twin, q: float, weights: Mapping[str, float]) -> float:
     return float(t[order][min(np.searchsorted(cum, q * cum[-1]), len(cum) - 1)])
 
 
-def _end(x: np.ndarray) -> float:
-    return float(x[-1])
+#: Which integrated counter holds each channel's signups (the twin has no sales seats).
+_CHANNEL_COUNTERS = {"organic": "sig_organic", "paid": "sig_paid", "referral": "sig_referral",
+                     "invite": "sig_invite"}
+#: Counters smaller than this (users, teams, days) are the integration's rounding, not a
+#: count: they are taken as 0, so a ratio of two of them is missing, as in the simulation.
+_DUST = 1e-9
 
 
 def _daily(cum: np.ndarray) -> np.ndarray:
@@ -73,169 +77,123 @@ def _daily(cum: np.ndarray) -> np.ndarray:
     return np.maximum(np.diff(cum), 0.0)
 
 
-_CHANNEL_COUNTERS = {"organic": "sig_organic", "paid": "sig_paid", "referral": "sig_referral",
-                     "invite": "sig_invite"}
-
-
-def _signups(obs: Mapping[str, np.ndarray]) -> np.ndarray:
-    return sum(obs[c] for c in _CHANNEL_COUNTERS.values())
-
-
-def _activated(obs: Mapping[str, np.ndarray]) -> np.ndarray:
-    return obs["act_founder"] + obs["act_joiner"] + obs["act_invitee"]
-
-
-def _series(tw: Twin, obs: Mapping[str, np.ndarray], sales: bool) -> dict[str, np.ndarray]:
-    """Every series of :data:`SERIES` (NaN where the twin has none)."""
+def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
+    """The twin's solution as a :class:`~flywheel.engines.tally.Tally`: its counters at the
+    horizon, its stocks at each day's end, its counters' daily increments, its
+    approximate cohorts.  The twin has no contracts; with a sales motion on, the sales
+    team's counts are NaN and :data:`~flywheel.engines.meanfield.mechanisms.WITHOUT_SALES`
+    lists the metrics and series the run cannot report."""
+    sales = tw.settings.sales_motion
+    end = {k: (0.0 if abs(float(v[-1])) < _DUST else float(v[-1])) for k, v in obs.items()}
     days = len(obs["active"]) - 1
-    nan = np.full(days, math.nan)
-    zero = np.zeros(days)
-    s: dict[str, np.ndarray] = {
+    zeros, nan = np.zeros(days), np.full(days, math.nan)
+    none = math.nan if sales else 0.0  # what the sales team counted
+    act = end["act_founder"] + end["act_joiner"] + end["act_invitee"]
+    kinds = {"founder": end["act_founder"], "joiner": end["act_joiner"],
+             "invitee": end["act_invitee"]}
+    paid = end["upgrades"] + end["trial_conversions"]
+    totals = {
+        # (no contracts, so no seats rolled out by one: the sales channel counts none)
+        **{f"signups_{c}": end[_CHANNEL_COUNTERS[c]] if c in _CHANNEL_COUNTERS else 0.0
+           for c in CHANNEL_NAMES},
+        "activated": act,
+        "abandoned": end["abandoned"],
+        "ttv_median": ttv_quantile(tw, 0.5, kinds) if act > 0 else math.nan,
+        "ttv_p90": ttv_quantile(tw, 0.9, kinds) if act > 0 else math.nan,
+        "invited_signups": end["invite_arrivals"],
+        "invite_cycle_sum": end["invite_delay_sum"],
+        "invites_sent": end["invites_sent"],
+        "seated": end["seated"],
+        "in_paying_team": end["paid_entries"],
+        "teams": end["teams"],
+        "teams_activated": end["teams_activated"],
+        "teams_at_decision": end["trial_ends"] if tw.trial else end["paywall"],
+        "paywall_teams": end["paywall"],
+        "upgraded_teams": paid,
+        "teams_ever_paid": paid,
+        "new_customers": paid,
+        "trial_teams": end["trial_ends"],
+        "trial_converted": end["trial_conversions"],
+        "paying_self_serve_end": end["paying"],
+        "active_users_end": end["active"],
+        "paid_seats_end": end["paid_seats"],
+        "user_days": end["user_days"],
+        "paid_seat_days": end["paid_seat_days"],
+        "seats_ended": end["churned"] + end["lost_seats"],
+        "customer_days": end["paying_days"],
+        "cancels": end["cancels"],
+        "acquisition_spend": tw.budget * tw.H,
+        # no contracts: a scenario with a sales motion runs as self-serve only
+        **dict.fromkeys(("contracts_running_end", "contract_users_end", "arr_sales_end",
+                         "contract_user_days", "contract_revenue"), 0.0),
+        **dict.fromkeys(("sales_cost", "pqls", "cold_leads", "pqls_won", "pqls_settled", "cold_won", "cold_settled",
+                         "leads_gone_cold", "leads_taken", "rep_busy_days", "contracts_won",
+                         "bookings", "pipeline_end"), none),
+        "queue_wait_mean": math.nan,  # no lead was taken (or, with sales, unknown)
+        "queue_wait_p90": math.nan,
+    }
+    no_sales = nan if sales else zeros
+    levels = {
         "active_users": obs["active"][1:],
-        "paying_teams": obs["paying"][1:],
+        "paying_self_serve": obs["paying"][1:],
         "paid_seats": obs["paid_seats"][1:],
-        "mrr": obs["paid_seats"][1:] * tw.price,
-        "arr_self_serve": 12 * obs["paid_seats"][1:] * tw.price,
         "teams": obs["teams"][1:],
-        "signups": _daily(_signups(obs)),
-        "activations": _daily(_activated(obs)),
+        **dict.fromkeys(("contracts_running", "arr_sales"), zeros),
+        **dict.fromkeys(("sales_queue", "reps_busy"), no_sales),
+    }
+    flows = {
+        **{f"signups_{c}": _daily(obs[_CHANNEL_COUNTERS[c]]) if c in _CHANNEL_COUNTERS
+           else zeros for c in CHANNEL_NAMES},
+        "activations": _daily(obs["act_founder"] + obs["act_joiner"] + obs["act_invitee"]),
         "churned": _daily(obs["churned"] + obs["lost_seats"]),
         "upgrades": _daily(obs["upgrades"] + obs["trial_conversions"]),
+        **dict.fromkeys(("pqls", "cold_leads", "won", "gone_cold"), no_sales),
     }
-    for c in CHANNELS:
-        key = _CHANNEL_COUNTERS.get(c)
-        s[f"signups_{c}"] = _daily(obs[key]) if key else (nan if sales else zero)
-    return {k: np.asarray(s.get(k, nan), dtype=float) for k in SERIES}
+    sizes, active = _cohorts(tw, obs, end)
+    states = {"onboarding": end["onboarding"], "active": end["active"],
+              "abandoned": end["abandoned"], "churned": end["churned"],
+              "lost_access": end["lost"] + end["lost_seats"], "blocked": end["blocked"],
+              "waiting": end["waiting"]}
+    return Tally(
+        horizon=tw.H, price_per_seat=tw.price, serving_cost_per_month=tw.serving,
+        sales_servers=tw.settings.sales.servers, totals=totals, levels=levels, flows=flows,
+        cohort_sizes=sizes, cohort_active=active,
+        states={k: float(states.get(k, 0.0)) for k in STATE_NAMES},
+        unavailable=unavailable(tw.settings))
 
 
-def _div(a: float, b: float) -> float:
-    return float(a) / float(b) if b else math.nan
-
-
-def _metrics(tw: Twin, obs: Mapping[str, np.ndarray], sales: bool) -> dict[str, float]:
-    """Every metric of :data:`METRICS`, by the definitions of :mod:`flywheel.metrics`
-    (NaN for those of the sales motions, which the twin does not carry)."""
-    H = tw.H
-    e = {k: _end(v) for k, v in obs.items()}
-    m: dict[str, float] = {}
-    signups = float(_end(_signups(obs)))
-    m["signups"] = signups
-    for c in CHANNELS:
-        key = _CHANNEL_COUNTERS.get(c)
-        m[f"signups_{c}"] = e[key] if key else (math.nan if sales else 0.0)
-    act = e["act_founder"] + e["act_joiner"] + e["act_invitee"]
-    m["activated"] = act
-    m["activation_rate"] = _div(act, act + e["abandoned"])
-    kinds = {"founder": e["act_founder"], "joiner": e["act_joiner"], "invitee": e["act_invitee"]}
-    m["ttv_median_days"] = ttv_quantile(tw, 0.5, kinds) if act > 0 else math.nan
-    m["ttv_p90_days"] = ttv_quantile(tw, 0.9, kinds) if act > 0 else math.nan
-    m["viral_coefficient"] = _div(e["sig_invite"] + e["sig_referral"], act)
-    m["viral_cycle_days"] = _div(e["invite_delay_sum"], e["invite_arrivals"]) \
-        if e["invite_arrivals"] > 1e-9 else math.nan
-    m["invites_sent"] = e["invites_sent"]
-    m["teams"] = e["teams"]
-    m["paywall_teams"] = e["paywall"]
-    paid = e["upgrades"] + e["trial_conversions"]
-    m["teams_ever_paid"] = paid
-    m["free_to_paid_rate"] = _div(paid, e["teams"])
-    m["new_customers"] = paid
-    m["trial_teams"] = e["trial_ends"]
-    m["trial_conversion"] = _div(e["trial_conversions"], e["trial_ends"]) \
-        if e["trial_ends"] > 1e-9 else math.nan
-    m["paying_teams"] = e["paying"]
-    m["active_users_end"] = e["active"]
-    m["free_users_end"] = e["active"] - e["paid_seats"]
-    m["active_users_mean"] = e["user_days"] / H
-    m["paid_seats_end"] = e["paid_seats"]
-    m["mrr_end"] = e["paid_seats"] * tw.price
-    m["arr_end"] = 12.0 * m["mrr_end"]
-    m["arr_self_serve"] = m["arr_end"]
-    m["revenue"] = e["paid_seat_days"] / DAYS_PER_MONTH * tw.price
-    ended = e["churned"] + e["lost_seats"]
-    exposure = e["user_days"] / DAYS_PER_MONTH
-    m["user_churn_monthly"] = 1.0 - math.exp(-ended / exposure) if exposure > 0 else math.nan
-    team_months = e["paying_days"] / DAYS_PER_MONTH
-    m["logo_churn_monthly"] = 1.0 - math.exp(-e["cancels"] / team_months) \
-        if team_months > 1e-9 else math.nan
-    spend = tw.budget * H
-    sales_cost = math.nan if sales else 0.0
-    m["acquisition_spend"] = spend
-    m["sales_cost"] = sales_cost
-    m["serving_cost"] = (e["user_days"] - e["paid_seat_days"]) / DAYS_PER_MONTH * tw.serving
-    m["gross_margin"] = _div(m["revenue"] - m["serving_cost"], m["revenue"])
-    m["cac_blended"] = _div(spend + sales_cost, paid)
-    m["cac_self_serve"] = _div(spend, paid)
-    m["cost_per_signup"] = _div(spend, signups)
-    gm = m["gross_margin"]
-    margin_mrr = _div(m["mrr_end"], m["paying_teams"]) * (gm if not math.isnan(gm) else 1.0)
-    logo = m["logo_churn_monthly"]
-    m["ltv"] = _div(margin_mrr, logo) if logo and not math.isnan(logo) else math.nan
-    m["ltv_cac"] = _div(m["ltv"], m["cac_blended"])
-    m["cac_payback_months"] = _div(m["cac_blended"], margin_mrr) if margin_mrr > 0 else math.nan
-    return {k: float(m.get(k, math.nan)) for k in METRICS}
-
-
-def _funnel(tw: Twin, obs: Mapping[str, np.ndarray]) -> dict[str, float]:
-    e = {k: _end(v) for k, v in obs.items()}
-    f = {
-        "signups": float(_end(_signups(obs))),
-        "activated": e["act_founder"] + e["act_joiner"] + e["act_invitee"],
-        "seated": e["seated"],
-        "in_paying_team": e["paid_entries"],
-        "teams": e["teams"],
-        "teams_activated": e["teams_activated"],
-        "teams_at_decision": e["trial_ends"] if tw.trial else e["paywall"],
-        "teams_paid": e["upgrades"] + e["trial_conversions"],
-    }
-    return {key: float(f.get(key, math.nan)) for key, _, _ in FUNNEL}
-
-
-def _states(obs: Mapping[str, np.ndarray]) -> dict[str, float]:
-    e = {k: _end(v) for k, v in obs.items()}
-    s = {"onboarding": e["onboarding"], "active": e["active"], "abandoned": e["abandoned"],
-         "churned": e["churned"], "lost_access": e["lost"] + e["lost_seats"],
-         "blocked": e["blocked"], "waiting": e["waiting"]}
-    return {k: float(s.get(k, 0.0)) for k in USER_STATES}
-
-
-def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
-             max_weeks: int = 52) -> list[tuple[int, int, float, float]]:
-    """Weekly signup cohorts as in :func:`flywheel.metrics.replication_cohorts`:
-    (cohort week, weeks since signup, signups, still active), approximately.
+def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], end: Mapping[str, float],
+             max_weeks: int = 52) -> tuple[np.ndarray, np.ndarray]:
+    """Signups per week, and how many of them are active k weeks after signing up, as in
+    the simulation's cohorts (:func:`flywheel.engines.records.tally`), approximately.
 
     The twin does not follow cohorts; a cohort's share active k weeks on is built from
     its mix of kinds of signup, each kind's exact time to value, the share of those
     reaching value who take a seat, the tenure curve, and access lost at the run's
     average rate (with a trial: the run's share of seats lost, all at the trial's end,
     as if users signed up when their team did)."""
-    H = tw.H
-    cum = {k: obs[k] for k in ("sig_founder", "sig_invite", "sig_lost_signup")}
-    total = _signups(obs)
-    days = len(grid)
-    day_idx = np.arange(days + 1)
-    weeks = int(math.ceil(days / 7))
-    edges = np.minimum(day_idx[::7], days)
+    days = len(obs["active"]) - 1
+    edges = np.minimum(np.arange(days + 1)[::7], days)
     if edges[-1] != days:
         edges = np.append(edges, days)
 
     def per_week(c: np.ndarray) -> np.ndarray:
         return np.maximum(np.diff(c[edges]), 0.0)
 
-    n = per_week(total)
-    founders = per_week(cum["sig_founder"])
-    invitees = per_week(cum["sig_invite"])
-    lost = per_week(cum["sig_lost_signup"])
+    n = per_week(sum(obs[c] for c in _CHANNEL_COUNTERS.values()))
+    founders = per_week(obs["sig_founder"])
+    invitees = per_week(obs["sig_invite"])
+    lost = per_week(obs["sig_lost_signup"])
     joiners = np.maximum(n - founders - invitees - lost, 0.0)
-    e = {k: float(v[-1]) for k, v in obs.items()}
-    act = e["act_founder"] + e["act_joiner"] + e["act_invitee"]
-    seat_share = e["seated"] / act if act > 0 else 0.0
-    lam_access = e["lost_seats"] / e["user_days"] if e["user_days"] > 0 else 0.0
-    p_lost = e["lost_seats"] / e["seated"] if e["seated"] > 0 else 0.0
+    act = end["act_founder"] + end["act_joiner"] + end["act_invitee"]
+    seat_share = end["seated"] / act if act > 0 else 0.0
+    lam_access = end["lost_seats"] / end["user_days"] if end["user_days"] > 0 else 0.0
+    p_lost = end["lost_seats"] / end["seated"] if end["seated"] > 0 else 0.0
 
-    def access(t: np.ndarray) -> np.ndarray:
+    def access(t: float) -> float:
         if tw.trial:
-            return np.where(t >= tw.trial_length, 1.0 - p_lost, 1.0)
-        return np.exp(-lam_access * t)
+            return 1.0 - p_lost if t >= tw.trial_length else 1.0
+        return math.exp(-lam_access * t)
 
     tenure = tw.user_tenure.survival
 
@@ -244,19 +202,14 @@ def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], grid: np.ndarray,
         ok = race.times <= at
         got = race.instant_act * tenure(np.array([at]))[0]
         got += float(np.dot(race.act[ok], tenure(at - race.times[ok])))
-        return seat_share * got * float(access(np.array([at]))[0])
+        return seat_share * got * access(at)
 
-    rows: list[tuple[int, int, float, float]] = []
-    for kk in range(1, max_weeks + 1):
-        at = 7.0 * kk
+    active = np.zeros((len(n), max_weeks))
+    for k in range(1, max_weeks + 1):
+        if 7 + 7 * k > tw.H:
+            break
+        at = 7.0 * k
         share = (active_share(tw.race_founder, at), active_share(tw.race_joiner, at),
                  active_share(tw.race_invitee, at))
-        observed = np.arange(weeks) * 7 + 7 + 7 * kk <= H
-        if not observed.any():
-            break
-        for cw in np.flatnonzero(observed & (n[:weeks] > 0)).tolist():
-            a = founders[cw] * share[0] + joiners[cw] * share[1] + invitees[cw] * share[2]
-            rows.append((cw, kk, float(n[cw]), float(a)))
-    return rows
-
-
+        active[:, k - 1] = founders * share[0] + joiners * share[1] + invitees * share[2]
+    return n, active
