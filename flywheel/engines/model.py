@@ -17,6 +17,11 @@ How the model is built, and why (see ``docs/model.md`` for the full account):
   set of arrays (signup, value, active-from, active-until times; company;
   channel; final state) from which :mod:`flywheel.metrics` computes every
   metric, stock and flow.
+* **The sales motion is a component of its own**, :class:`~flywheel.engines.sales.Sales`
+  (product-qualified and cold leads, the reps' queue, contracts, and the lead table).
+  The model creates it and calls it when a user takes a seat or churns, from the daily
+  acquisition process (outbound prospecting, a sales-led motion's inbound enquiries)
+  and for its usage checks on the calendar; a won contract becomes the team's plan.
 
 A signup brought by the daily acquisition process takes effect on its company
 at the start of its day (its own times, and everything that follows from them,
@@ -37,8 +42,22 @@ from typing import Any
 import numpy as np
 import simpy
 
-from flywheel.engines.codes import Channel, LeadKind, LeadOutcome, TeamState, UserState, labels
+from flywheel.engines.codes import Channel, TeamState, UserState, labels
 from flywheel.engines.rng import STANDARD_EXPONENTIAL, STANDARD_UNIFORM, Buffered, Streams
+from flywheel.engines.sales import (  # noqa: F401 (the lead codes, importable from here too)
+    COLD,
+    L_COLD,
+    L_LOST,
+    L_WAITING,
+    L_WON,
+    L_WORKING,
+    LEAD_COLUMNS,
+    LEAD_KINDS,
+    LEAD_OUTCOMES,
+    PQL,
+    Sales,
+)
+from flywheel.engines.sales import COUNTERS as SALES_COUNTERS
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 from flywheel.scenario.distributions import Distribution
 from flywheel.scenario.settings import Settings, size_pmf
@@ -64,18 +83,11 @@ TEAM_STATES = labels(TeamState)
 FREE, TRIAL, PAYING, CAPPED, NO_ACCESS, PROSPECT, CONTRACT = (
     int(TeamState.FREE), int(TeamState.TRIAL), int(TeamState.PAYING), int(TeamState.CAPPED),
     int(TeamState.NO_ACCESS), int(TeamState.PROSPECT), int(TeamState.CONTRACT))
-#: Plans on which a company can become a product-qualified lead.
-_SELF_SERVE = (FREE, TRIAL, PAYING, CAPPED)
 
-#: Sales leads: where they came from, and how they ended (or where they are at the horizon).
-LEAD_KINDS = labels(LeadKind)
-PQL, COLD = int(LeadKind.PQL), int(LeadKind.COLD)
-LEAD_OUTCOMES = labels(LeadOutcome)
-L_WAITING, L_WORKING, L_WON, L_LOST, L_COLD = (
-    int(LeadOutcome.WAITING), int(LeadOutcome.WORKING), int(LeadOutcome.WON),
-    int(LeadOutcome.LOST), int(LeadOutcome.WENT_COLD))
+#: Sales leads (LEAD_KINDS, PQL, COLD; LEAD_OUTCOMES, L_WAITING ...; LEAD_COLUMNS) are
+#: declared with the sales motion, in flywheel.engines.sales, and importable from here.
 
-# kinds of per-user calendar entries
+# kinds of per-user calendar entries (_PQL_USAGE: the sales motion's usage signal)
 _ACTIVATE, _CHURN, _INVITEE, _USAGE, _PQL_USAGE = range(5)
 # the inviter code of a contract's rolled-out seat (an _INVITEE entry with no inviter)
 _ROLLOUT = -2
@@ -126,9 +138,10 @@ class Outcome:
 #
 # A column is (name, array typecode, how the Outcome carries it): "" as stored, "bool" as
 # booleans, None not at all (working state of the run).  ``Model`` holds each as a typed
-# ``array`` attribute, the table's prefix + name (``self.u_signup``, ``self.c_state``,
-# ``self.l_acv``); :meth:`Model._outcome` reads them as numpy arrays of the typecode's
-# dtype.  The Outcome's dicts follow the tables' order.
+# ``array`` attribute, the table's prefix + name (``self.u_signup``, ``self.c_state``), and
+# its ``Sales`` the lead table's (``self.sales.l_acv``, LEAD_COLUMNS); :meth:`Model._outcome`
+# reads them as numpy arrays of the typecode's dtype.  The Outcome's dicts follow the
+# tables' order.
 
 #: numpy dtype of each array typecode used here (same item size, so views need no copy)
 _DTYPES = {"b": np.dtype(np.int8), "i": np.dtype(np.int32), "d": np.dtype(np.float64)}
@@ -168,25 +181,10 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("usage", "d", None),  # usage accrued up to c_usage_t
     ("usage_t", "d", None),
     ("usage_due", "d", None),  # earliest usage check on the calendar
-    ("pql_last", "d", None),  # when the company last became a PQL
-    ("pql_due", "d", None),  # the usage signal's check on the calendar
-    ("in_pipeline", "b", None),  # a lead of this company is open
 )
 
-#: One row per sales lead.
-LEAD_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
-    ("company", "i", ""),
-    ("kind", "b", ""),
-    ("arrive", "d", ""),
-    ("start", "d", ""),
-    ("left", "d", ""),
-    ("end", "d", ""),
-    ("outcome", "b", ""),
-    ("acv", "d", ""),
-)
-
-#: Each table with the prefix of its attributes on ``Model``.
-_TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS), ("l_", LEAD_COLUMNS))
+#: Each of the model's tables with the prefix of its attributes on ``Model``.
+_TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS))
 
 
 class Model:
@@ -222,21 +220,8 @@ class Model:
         self.trial_convert = st.trial_convert_probability
         self.trial_length = st.trial.length
         self.sales_led = st.pricing.sales_led
-        self.reps = st.sales.reps
-        self.pql_users = st.sales.pql_users
-        self.pql_usage = st.sales.pql_usage
-        self.pql_all = st.sales.pql_all
         self.pql_on = st.sales.pql_on
-        self.pql_cooldown = st.sales.pql_cooldown
         self.track_usage = st.track_usage
-        self.servers = st.sales.servers
-        self.sales = simpy.Resource(self.env, capacity=self.servers) if self.servers else None
-        self.close_rates = (st.sales.pql_close_rate, st.sales.cold_close_rate)
-        self.contract_price = st.sales.price_per_seat
-        self.seat_share = st.sales.seat_share
-        self.term = st.sales.term
-        self.renewal_p = st.sales.renewal_probability
-        self.inbound_share = st.sales.inbound_share
 
         # -- buffered draws, one stream per mechanism -----------------------------------
         onb = st.onboarding
@@ -256,12 +241,6 @@ class Model:
         tenure = st.retention.tenure
         self.churn_scale, self.churn_shape = tenure.scale, tenure.inverse_shape
         self.paid_churn_scale = st.paid.tenure.scale
-        self.lead_patience = Buffered(st.sales.patience, s["lead_patience"])
-        self.cycles = (Buffered(st.sales.pql_cycle, s["pql_cycle"]),
-                       Buffered(st.sales.cold_cycle, s["cold_cycle"]))
-        self.close_u = Buffered(STANDARD_UNIFORM, s["close"])
-        self.rollout = Buffered(st.sales.rollout, s["rollout"])
-        self.renewal_u = Buffered(STANDARD_UNIFORM, s["renewal"])
 
         # -- market: company sizes by value, materialised lazily --------------------------
         self.size_values, self.size_counts = _size_histogram(
@@ -269,7 +248,7 @@ class Model:
         self.market_people = float(np.dot(self.size_values, self.size_counts))
         self.untouched_people = self.market_people
 
-        # -- users, teams and sales leads: typed columns (see USER_COLUMNS, ...) -------------
+        # -- users and teams: typed columns (see USER_COLUMNS, TEAM_COLUMNS) ---------------
         for prefix, columns in _TABLES:
             for name, typecode, _ in columns:
                 setattr(self, prefix + name, array(typecode))
@@ -288,9 +267,12 @@ class Model:
         self.counters: dict[str, float] = {
             "contacts": 0, "contacts_lost": 0, "card_refused": 0, "invites_sent": 0,
             "invites_accepted": 0, "invites_no_one_left": 0, "paywall_hits": 0,
-            "paywall_upgrades": 0, "paywall_declines": 0, "leads_outbound": 0,
-            "leads_inbound": 0, "contracts_renewed": 0, "contracts_ended": 0,
+            "paywall_upgrades": 0, "paywall_declines": 0, **dict.fromkeys(SALES_COUNTERS, 0),
         }
+
+        # -- the sales motion: PQLs, cold leads, the reps' queue, contracts --------------
+        self.servers = st.sales.servers  # deal slots of the reps' queue (0: no sales team)
+        self.sales = Sales(self, st, s)
 
     # ---------------------------------------------------------------------------------
     # running
@@ -302,7 +284,7 @@ class Model:
         env.process(self._acquisition())
         pop = heapq.heappop
         handlers = (self._on_activate, self._on_churn, self._on_invitee, self._on_usage,
-                    self._on_pql_usage)
+                    self.sales.on_pql_usage)
         while True:
             # drain the per-user calendar up to the next SimPy event (SimPy first on ties);
             # handlers that schedule a SimPy event lower self.next_simpy (see _at)
@@ -369,6 +351,14 @@ class Model:
         if self.trace is not None:
             self.trace.append((t, what, user, company))
 
+    def _book_pql_usage(self, t: float, c: int) -> None:
+        """The sales motion's check of team ``c``'s usage signal, on the calendar at ``t``."""
+        self._push(t, _PQL_USAGE, c)
+
+    def _roll_out(self, t: float, c: int) -> None:
+        """A user for one of team ``c``'s contract seats signs up at ``t`` (channel sales)."""
+        self._push(t, _INVITEE, c, _ROLLOUT)
+
     # ---------------------------------------------------------------------------------
     # acquisition: one SimPy process, one step a day
     # ---------------------------------------------------------------------------------
@@ -380,6 +370,7 @@ class Model:
         paid = acq.paid_contacts
         referral = acq.referral
         outbound = self.settings.sales.outbound_rate
+        sales = self.sales
         streams = self.streams
         day = 0
         while day < H:
@@ -402,10 +393,7 @@ class Model:
                 order = np.argsort(t, kind="stable")
                 self._contacts(t[order], c[order])
             if outbound > 0:
-                g = streams["outbound"]
-                n = int(g.poisson(outbound * dt))
-                if n:
-                    self._outbound(np.sort(t0 + dt * g.random(n)))
+                sales.prospect(t0, dt)
             day += 1
             if t1 < H:
                 yield env.timeout(t1 - env.now)
@@ -451,19 +439,11 @@ class Model:
                 self.counters["card_refused"] += int((~agree).sum())
                 pos = pos[agree]
             if self.sales_led:  # no product to try: some ask for a demo, the rest leave
-                asks = self.streams["inbound"].random(len(pos)) < self.inbound_share
-                pos = pos[asks]
-            if len(pos):
+                self.sales.inbound(times[pos])
+            elif len(pos):
                 sizes = self._draw_sizes(len(pos))
                 pos = pos[:len(sizes)]
-                if self.sales_led:  # an inbound enquiry: the company becomes a cold lead
-                    ids = self._new_companies(times[pos], sizes, PROSPECT)
-                    self.counters["leads_inbound"] += len(ids)
-                    for c, t in zip(ids.tolist(), times[pos].tolist(), strict=True):
-                        self._lead(t, c, COLD)
-                    pos = pos[:0]
-                else:
-                    companies[pos] = self._new_companies(times[pos], sizes)
+                companies[pos] = self._new_companies(times[pos], sizes)
 
         sel = companies >= 0
         self.counters["contacts_lost"] += int(n - sel.sum())
@@ -491,16 +471,6 @@ class Model:
         g.shuffle(out)  # fewer than k when the market runs out of companies
         self.untouched_people = float(np.dot(vals, counts))
         return out
-
-    def _outbound(self, times: np.ndarray) -> None:
-        """Outbound prospecting: each lead is an untouched company (a random person's, so
-        larger companies are likelier), a prospect with no product until a deal."""
-        sizes = self._draw_sizes(len(times))
-        times = times[:len(sizes)]
-        ids = self._new_companies(times, sizes, PROSPECT)
-        self.counters["leads_outbound"] += len(ids)
-        for c, t in zip(ids.tolist(), times.tolist(), strict=True):
-            self._lead(t, c, COLD)
 
     def _new_companies(self, times: np.ndarray, sizes: np.ndarray,
                        state: int | None = None) -> np.ndarray:
@@ -530,13 +500,13 @@ class Model:
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
                        (self.c_paid_start, _NAN), (self.c_paid_end, _INF),
                        (self.c_access_end, _INF), (self.c_contract_start, _NAN),
-                       (self.c_contract_end, _INF), (self.c_contract_acv, 0.0),
-                       (self.c_pql_last, -_INF), (self.c_pql_due, _INF)):
+                       (self.c_contract_end, _INF), (self.c_contract_acv, 0.0)):
             col.extend(array("d", [v]) * k)
-        for col in (self.c_trial_converted, self.c_upsold, self.c_in_pipeline):
+        for col in (self.c_trial_converted, self.c_upsold):
             col.extend(array("b", [0]) * k)
         self.c_prospect.extend(array("b", [state == PROSPECT]) * k)
         self.c_contract_seats.extend(array("i", [0]) * k)
+        self.sales.add_companies(k)
         if state == TRIAL:
             for c, t in zip(ids.tolist(), times.tolist(), strict=True):
                 self._at(t + self.trial_length, self._on_trial_end, c)
@@ -663,7 +633,7 @@ class Model:
             self._push(tc, _CHURN, uid)
         self._usage_check(t, c)
         if self.pql_on:
-            self._pql_check(t, c)
+            self.sales.pql_check(t, c)
         if self.c_state[c] != CAPPED:
             self._send_invites(t, uid, c)
 
@@ -705,7 +675,7 @@ class Model:
             return
         self._usage_check(t, c)
         if self.pql_on:
-            self._pql_usage_due(t, c)
+            self.sales.pql_usage_due(t, c)
 
     # -- usage limit -------------------------------------------------------------------
 
@@ -823,164 +793,14 @@ class Model:
         self.c_active[c] = 0
 
     # ---------------------------------------------------------------------------------
-    # sales: product-qualified leads, the reps' queue, contracts
-    # ---------------------------------------------------------------------------------
-
-    def _pql_check(self, t: float, c: int) -> None:
-        """Make team ``c`` a product-qualified lead if its footprint meets the rule now."""
-        if (self.c_in_pipeline[c] or self.c_state[c] not in _SELF_SERVE
-                or t - self.c_pql_last[c] < self.pql_cooldown):
-            return
-        self._accrue(t, c)
-        users = self.pql_users > 0 and self.c_active[c] >= self.pql_users
-        usage = self.pql_usage > 0 and self.c_usage[c] >= self.pql_usage - 1e-9
-        if self.pql_all:
-            ok = (users or not self.pql_users) and (usage or not self.pql_usage)
-        else:
-            ok = users or usage
-        if ok:
-            self.c_pql_last[c] = t
-            self._log(t, "pql", -1, c)
-            self._lead(t, c, PQL)
-        else:
-            self._pql_usage_due(t, c)
-
-    def _pql_usage_due(self, t: float, c: int) -> None:
-        """Book a check for when team ``c``'s usage reaches the PQL signal at its pace."""
-        if (not self.pql_usage or self.c_in_pipeline[c] or self.c_state[c] not in _SELF_SERVE):
-            return
-        self._accrue(t, c)
-        left = self.pql_usage - self.c_usage[c]
-        pace = self.usage_rate * self.c_active[c]
-        if left <= 1e-9 or pace <= 0:
-            return
-        due = max(t + left / pace, self.c_pql_last[c] + self.pql_cooldown)
-        if due < self.c_pql_due[c] and due < self.H:
-            self.c_pql_due[c] = due
-            self._push(due, _PQL_USAGE, c)
-
-    def _on_pql_usage(self, t: float, c: int, _: int) -> None:
-        if t != self.c_pql_due[c]:
-            return  # superseded
-        self.c_pql_due[c] = _INF
-        self._pql_check(t, c)
-
-    def _on_pql_recheck(self, ev: simpy.Event) -> None:
-        """A cool-down ended: the company may qualify again."""
-        c: int = ev.value
-        self.c_pql_due[c] = _INF
-        self._pql_check(self.env.now, c)
-
-    def _lead(self, t: float, c: int, kind: int) -> None:
-        """Company ``c`` becomes a lead at time ``t``; it joins the reps' queue then."""
-        self.c_in_pipeline[c] = 1
-        self._at(t, self._on_lead, (c, kind))
-
-    def _on_lead(self, ev: simpy.Event) -> None:
-        c, kind = ev.value
-        i = len(self.l_company)
-        t = self.env.now
-        self.l_company.append(c)
-        self.l_kind.append(kind)
-        self.l_arrive.append(t)
-        self.l_start.append(_NAN)
-        self.l_left.append(_INF)
-        self.l_end.append(_INF)
-        self.l_outcome.append(L_WAITING)
-        self.l_acv.append(self._contract_seats(c) * self.contract_price * 12.0)
-        self.env.process(self._work_lead(i, c, kind))
-
-    def _work_lead(self, i: int, c: int, kind: int):  # noqa: ANN202 (a SimPy process)
-        """Wait for a rep's slot (going cold after the lead's patience), then be worked
-        for a cycle time and won at the close rate of the lead's kind."""
-        env = self.env
-        assert self.sales is not None
-        with self.sales.request() as req:
-            patience = env.timeout(self.lead_patience.one())
-            got = yield req | patience
-            if req not in got:
-                self.l_left[i] = self.l_end[i] = env.now
-                self.l_outcome[i] = L_COLD
-                self._log(env.now, f"lead_cold:{LEAD_KINDS[kind]}", -1, c)
-                self._lead_closed(env.now, c)
-                return
-            self.l_start[i] = self.l_left[i] = env.now
-            self.l_outcome[i] = L_WORKING
-            yield env.timeout(self.cycles[kind].one())
-        t = env.now
-        self.l_end[i] = t
-        if self.close_u.one() < self.close_rates[kind] and self.c_state[c] != NO_ACCESS:
-            self.l_outcome[i] = L_WON
-            self._win(t, c)
-            self.l_acv[i] = self.c_contract_acv[c]  # what was signed, not what was hoped
-        else:
-            self.l_outcome[i] = L_LOST
-            self._log(t, f"lead_lost:{LEAD_KINDS[kind]}", -1, c)
-            self._lead_closed(t, c)
-
-    def _lead_closed(self, t: float, c: int) -> None:
-        """A lead went cold or was lost: a prospect is gone; a self-serve team stays on its
-        plan and may qualify again after the cool-down."""
-        self.c_in_pipeline[c] = 0
-        if self.c_state[c] == PROSPECT:
-            self.c_state[c] = NO_ACCESS
-            self.c_access_end[c] = t
-        elif self.pql_on and self.c_state[c] in _SELF_SERVE:
-            due = max(t, self.c_pql_last[c] + self.pql_cooldown)
-            if due < self.H:
-                self.c_pql_due[c] = due  # an early usage check would be superseded
-                self._at(due, self._on_pql_recheck, c)
-
-    def _contract_seats(self, c: int) -> int:
-        return max(int(self.c_active[c]), math.ceil(self.seat_share * self.c_size[c]), 1)
-
-    def _win(self, t: float, c: int) -> None:
-        """A won deal: a contract replaces the self-serve plan; every seat not in use gets
-        a user after the rollout delay."""
-        self.c_in_pipeline[c] = 0
-        seats = self._contract_seats(c)
-        st = self.c_state[c]
-        self._accrue(t, c)
-        if st == PAYING:
-            self.c_paid_end[c] = t
-            self.c_upsold[c] = 1
-        self.c_state[c] = CONTRACT
-        self.c_contract_start[c] = t
-        self.c_contract_end[c] = _INF
-        self.c_contract_acv[c] = seats * self.contract_price * 12.0
-        self.c_contract_seats[c] = seats
-        self._log(t, "won", -1, c)
-        self._at(t + self.term, self._on_contract_end, c)
-        for uid in self.waiting.pop(c, []):
-            self._seat(t, uid, c)
-        new = min(seats - int(self.c_active[c]), int(self.c_remaining[c]))
-        for _ in range(max(new, 0)):
-            self.c_remaining[c] -= 1
-            ta = t + self.rollout.one()
-            self._push(ta, _INVITEE, c, _ROLLOUT)
-
-    def _on_contract_end(self, ev: simpy.Event) -> None:
-        c: int = ev.value
-        if self.c_state[c] != CONTRACT:
-            return
-        t = self.env.now
-        if self.renewal_u.one() < self.renewal_p:
-            self.counters["contracts_renewed"] += 1
-            self._log(t, "renewed", -1, c)
-            self._at(t + self.term, self._on_contract_end, c)
-        else:
-            self.counters["contracts_ended"] += 1
-            self.c_contract_end[c] = t
-            self._lose_access(t, c, "contract_ended")
-
-    # ---------------------------------------------------------------------------------
     # outcome
     # ---------------------------------------------------------------------------------
 
     def _outcome(self) -> Outcome:
         H = self.H
         self.heap, self.buckets = [], []
-        users, teams, leads = (self._views(prefix, columns) for prefix, columns in _TABLES)
+        users, teams = (_views(self, prefix, columns) for prefix, columns in _TABLES)
+        leads = _views(self.sales, "l_", LEAD_COLUMNS)
         company, state, end = users["company"], users["state"], users["end"]
         abandon, value, u_signup = users["abandon"], users["value"], users["signup"]
         access_end = teams["access_end"]
@@ -1015,22 +835,23 @@ class Model:
                        sales_servers=self.servers,
                        sales_cost_per_month=st.sales.cost_per_day * DAYS_PER_MONTH, trace=trace)
 
-    def _views(self, prefix: str, columns: tuple[tuple[str, str, str | None], ...]
-               ) -> dict[str, np.ndarray]:
-        """The Outcome's columns of one table, by name: numpy views of the arrays (no copy:
-        the arrays keep their buffers alive; writing to a view writes to its array), or
-        boolean copies."""
-        out: dict[str, np.ndarray] = {}
-        for name, typecode, carried in columns:
-            if carried is None:
-                continue
-            col, dt = getattr(self, prefix + name), _DTYPES[typecode]
-            v = np.frombuffer(col, dtype=dt) if len(col) else np.empty(0, dt)
-            out[name] = v.astype(bool) if carried == "bool" else v
-        return out
-
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+def _views(owner: object, prefix: str, columns: tuple[tuple[str, str, str | None], ...]
+           ) -> dict[str, np.ndarray]:
+    """The Outcome's columns of one table held by ``owner`` (the model, or its sales
+    motion), by name: numpy views of the arrays (no copy: the arrays keep their buffers
+    alive; writing to a view writes to its array), or boolean copies."""
+    out: dict[str, np.ndarray] = {}
+    for name, typecode, carried in columns:
+        if carried is None:
+            continue
+        col, dt = getattr(owner, prefix + name), _DTYPES[typecode]
+        v = np.frombuffer(col, dtype=dt) if len(col) else np.empty(0, dt)
+        out[name] = v.astype(bool) if carried == "bool" else v
+    return out
 
 
 def _grow(a: np.ndarray, cap: int, used: int) -> np.ndarray:
