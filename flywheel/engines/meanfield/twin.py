@@ -80,7 +80,7 @@ _COUNTERS = (
     "trial_ends", "trial_conversions", "cancels", "invites_sent", "invite_arrivals",
     "invite_delay_sum", "contacts", "user_days", "paid_seat_days", "paying_days",
 )
-_C = {name: i for i, name in enumerate(_COUNTERS)}
+_COUNTER_INDEX = {name: i for i, name in enumerate(_COUNTERS)}
 #: Signups pending per team class (onboarding, or an accepted invite not yet signed up),
 #: by kind: a company's first signup, later signups (joiners), invitees.
 _PENDING = ("PF", "PJ", "PI")
@@ -89,6 +89,52 @@ _TEAM = ("N", "K", *_PENDING)
 _TINY = 1e-12
 #: Regularises ratios of state variables (per-team means): x / (n + _EPS), in teams.
 _EPS = 1e-3
+
+
+@dataclass(slots=True)
+class _Call:
+    """What the steps of one evaluation of :meth:`Twin.rhs` share: the state they read, and
+    the derivatives (per day) they add to.  Arrays are per size bin (rows) and, for teams,
+    per team class (columns)."""
+
+    # -- read from the state
+    y: np.ndarray
+    hazard: float  # churn per seat, per day
+    tenure_phases: np.ndarray | None  # seats per tenure phase (none with a constant hazard)
+    tenure_seats: float  # their sum
+    linear_out: dict[str, np.ndarray]  # per-bin flows of the linear part (Twin.out), per day
+    team_block: np.ndarray  # (quantity of _TEAM, bin, class): teams, and what they carry
+    teams: np.ndarray  # team_block[0]
+    carried: dict[str, np.ndarray]  # team_block[1:] by name: people reached (K), pending signups
+    extra_seats: np.ndarray  # extra seats of the top classes' teams, (bin, top class)
+    top_teams: np.ndarray  # teams of the top classes, (bin, top class)
+    extra_per_top_team: np.ndarray  # extra_seats per team
+    extra_per_team: np.ndarray  # the same by class, zero below the top
+    # -- derivatives
+    dy: np.ndarray  # of the whole state: the linear flows, then the steps'
+    d_team_block: np.ndarray  # of team_block (added to dy at the end), and its parts
+    d_teams: np.ndarray
+    d_carried: dict[str, np.ndarray]
+    d_extra_seats: np.ndarray
+    d_waiting: np.ndarray  # users waiting at the seat limit, per bin
+    d_unactivated: np.ndarray  # teams none of whose users has reached value yet, per bin
+    counters: np.ndarray  # of _COUNTERS
+    # -- collected by the steps, used by later ones
+    inviting_seats: np.ndarray  # seats taken per day that send invites, by their team's class
+    new_seats: float  # seats taken per day (for the tenure phases)
+    move_src: list[np.ndarray]  # teams moving between classes: from, to, and teams per day
+    move_dst: list[np.ndarray]  # (bin, move); applied at once, with what they carry
+    move_flux: list[np.ndarray]
+
+    def count(self, name: str, amount: float) -> None:
+        """Add ``amount`` per day to the counter ``name``."""
+        self.counters[_COUNTER_INDEX[name]] += amount
+
+    def move(self, src: np.ndarray, dst: np.ndarray, flux: np.ndarray) -> None:
+        """Teams move from classes ``src`` to ``dst``: ``flux`` teams per day (bin, move)."""
+        self.move_src.append(src)
+        self.move_dst.append(dst)
+        self.move_flux.append(flux)
 
 
 class Twin:
@@ -150,12 +196,12 @@ class Twin:
             a = 1.0 / (ttv.mean() * f)
             return (a, b) if a + b <= MAX_RATE else None
 
-        self.ch_founder = race_chain(self.race_founder, None if has_friction else exact(1.0))
-        self.ch_joiner = race_chain(self.race_joiner, exact(1.0))
-        self.ch_invitee = race_chain(self.race_invitee, exact(factor))
-        self.ch_invite = delay_chain(self.settings.collaboration.invite_delay,
+        self.founder_chain = race_chain(self.race_founder, None if has_friction else exact(1.0))
+        self.joiner_chain = race_chain(self.race_joiner, exact(1.0))
+        self.invitee_chain = race_chain(self.race_invitee, exact(factor))
+        self.invite_chain = delay_chain(self.settings.collaboration.invite_delay,
                                       allow_instant=False)
-        self.ch_decision = delay_chain(self.settings.pricing.decision_delay,
+        self.decision_chain = delay_chain(self.settings.pricing.decision_delay,
                                         allow_instant=False)
         if self.trial:
             self._trial_founder()
@@ -166,11 +212,11 @@ class Twin:
         r = self.race_founder
         L = self.trial_length
         # TRIAL_STAGES, fewer for a trial so short that a stage would be quicker than MAX_RATE
-        n = self.nT = max(1, min(TRIAL_STAGES, int(L * MAX_RATE)))
+        n = self.trial_stages = max(1, min(TRIAL_STAGES, int(L * MAX_RATE)))
         nu = n / L
         self.trial_rate = nu
         early = r.times < G_MIN / 2
-        self.tf_instant = np.array([r.instant_act + r.act[early].sum(),
+        self.trial_founder_instant = np.array([r.instant_act + r.act[early].sum(),
                                     r.instant_abandon + r.abandon[early].sum()])
         t = r.times[~early]
         act, ab = r.act[~early], r.abandon[~early]
@@ -178,7 +224,7 @@ class Twin:
         m_act = np.bincount(window, weights=act, minlength=n + 1)
         m_ab = np.bincount(window, weights=ab, minlength=n + 1)
         # exit hazards within each stage; survivors tracked as the chain will see them
-        surv = 1.0 - self.tf_instant.sum()
+        surv = 1.0 - self.trial_founder_instant.sum()
         target = surv
         eta = np.zeros((2, n))
         cap = MAX_RATE
@@ -192,20 +238,20 @@ class Twin:
             share = m_act[k] / (m_act[k] + m_ab[k]) if m_act[k] + m_ab[k] > 0 else 0.5
             eta[:, k] = tot * share, tot * (1 - share)
             surv *= nu / (nu + tot)
-        self.tf_eta = eta
+        self.trial_founder_hazard = eta
         # what is left after the trial: the race beyond L, as a chain of its own
         late = t >= L
         res = np.vstack([act[late], ab[late]])
         if res.sum() > 1e-12:
-            self.ch_post = chain_from_masses(t[late] - L, res / res.sum(), 2)
+            self.post_trial_chain = chain_from_masses(t[late] - L, res / res.sum(), 2)
         else:
-            self.ch_post = one_stage(MAX_RATE, [0.5, 0.5], [0.0, 0.0])
+            self.post_trial_chain = one_stage(MAX_RATE, [0.5, 0.5], [0.0, 0.0])
 
     def _market(self) -> None:
         market = self.settings.market
         sizes, pmf = size_histogram(market.team_size)
         companies = float(market.companies)
-        self.M = float(np.dot(sizes, pmf)) * companies
+        self.market_people = float(np.dot(sizes, pmf)) * companies
         bins = size_bins(sizes, pmf, companies)
         self.bins = bins
         self.B = len(bins)
@@ -224,22 +270,22 @@ class Twin:
         # seat levels: TOP_SEATS, or two above a seat limit of up to 10; a larger limit is
         # met through the lump's closure (it holds a share of its teams at the limit)
         A = max(TOP_SEATS, self.limit + 2) if 0 < self.limit <= 10 else TOP_SEATS
-        self.A = A
+        self.top_level = A
         lim = self.limit
-        self.A_free = lim if 0 < lim <= A else A
+        self.free_top_level = lim if 0 < lim <= A else A
         # USAGE_STAGES, fewer if a stage would pass quicker than MAX_RATE at full seats
         J = 1
         if self.usage_limit > 0:
-            fastest = self.usage_rate * max(self.A_free, 1) / self.usage_limit
+            fastest = self.usage_rate * max(self.free_top_level, 1) / self.usage_limit
             J = max(1, min(USAGE_STAGES, int(MAX_RATE / max(fastest, 1e-12))))
-        self.J = J
-        D = self.ch_decision.stages
+        self.usage_stages = J
+        D = self.decision_chain.stages
         cl = Classes()
         free_tier = self.model in FREE_TIER_MODELS
         if free_tier:
-            for a in range(self.A_free + 1):
+            for a in range(self.free_top_level + 1):
                 for j in range(J):
-                    cl.add(FREE, a, j, top=a == self.A_free)
+                    cl.add(FREE, a, j, top=a == self.free_top_level)
             for a in range(A + 1):
                 for d in range(D):
                     cl.add(PENDING, a, d, top=a == A)
@@ -248,7 +294,7 @@ class Twin:
         for a in range(A + 1):
             cl.add(PAYING, a, top=a == A)
         if self.trial:
-            for k in range(self.nT):
+            for k in range(self.trial_stages):
                 for a in range(A + 1):
                     cl.add(TRIAL, a, k, top=a == A)
         cl.add(NO_ACCESS, 0)
@@ -260,8 +306,8 @@ class Twin:
         self.blk, self.a = blk, seats
         self.top = np.array(cl.top)
         self.top_idx = np.flatnonzero(self.top)
-        self.top_pos = np.full(n, -1)
-        self.top_pos[self.top_idx] = np.arange(len(self.top_idx))
+        self.top_slot = np.full(n, -1)
+        self.top_slot[self.top_idx] = np.arange(len(self.top_idx))
         self.access = blk != NO_ACCESS
         self.invites_from = np.isin(blk, (FREE, PENDING, PAYING, TRIAL))
         self.paying = blk == PAYING
@@ -269,21 +315,22 @@ class Twin:
         # trial clock: freemium teams, and trial teams after the trial)
         self.pf_pool = (blk != TRIAL) & self.access
         self.zero = self.access & (seats == 0)
-        self.na = cl(NO_ACCESS, 0)
+        self.no_access = cl(NO_ACCESS, 0)
         # at-limit behaviour of each class: static share at the limit (1 or 0), and for
         # top classes with the limit above them, the gap for the geometric closure
         limited = np.isin(blk, (FREE, PENDING, CAPPED)) & (lim > 0)
-        self.lim_static = (limited & (seats >= lim)).astype(float)
-        self.lim_gap = np.where(limited & self.top & (seats < lim), lim - seats, 0.0)
+        self.at_limit = (limited & (seats >= lim)).astype(float)
+        self.limit_gap = np.where(limited & self.top & (seats < lim), lim - seats, 0.0)
         self._transitions()
         # state vector
         B, ntop = self.B, len(self.top_idx)
-        # (N and what the teams carry are contiguous: one (5, B, n) block, see rhs)
+        # (N and what the teams carry are contiguous: one (5, B, n) block, see _start_call)
         sizes = {"X": 1, "W": B, "V": B, **{name: B * n for name in _TEAM},
                  "E": B * ntop,
-                 "OF": B * self.ch_founder.stages, "OP": B * (self.ch_post.stages if self.trial else 0),
-                 "OJ": B * self.ch_joiner.stages, "OI": B * self.ch_invitee.stages,
-                 "IF": B * self.ch_invite.stages, "ID": B * self.ch_invite.stages,
+                 "OF": B * self.founder_chain.stages,
+                 "OP": B * (self.post_trial_chain.stages if self.trial else 0),
+                 "OJ": B * self.joiner_chain.stages, "OI": B * self.invitee_chain.stages,
+                 "IF": B * self.invite_chain.stages, "ID": B * self.invite_chain.stages,
                  "G": self.tenure.stages if self.tenure is not None else 0,
                  "Z": len(_COUNTERS)}
         self.sl: dict[str, slice] = {}
@@ -300,66 +347,75 @@ class Twin:
         cl, B, n, sl = self.cl, self.B, self.n, self.sl
         blk = self.blk
         # free teams at the top may hold extra seats (no seat limit, or one above the top)
-        self.free_extra = bool((blk == FREE).any()) and self.A_free == self.A and (
-            self.limit == 0 or self.limit > self.A)
-        m = self.top[self.u_src] & self.free_extra if len(self.u_src) else np.zeros(0, bool)
-        self.u_top, self.u_top_dst = self.u_src[m], self.u_dst[m]
-        self.u_top_pay = self.u_pay[m]
-        self.acc_f = self.access.astype(float)
-        self.nontop = np.flatnonzero(~self.top)
-        self.invites_from_f = self.invites_from.astype(float)
-        self.wait_cls = np.isin(blk, (FREE, PENDING)).astype(float)
-        self.capped_cls = (blk == CAPPED).astype(float)
-        self.zero_f = self.zero.astype(float)
-        self.pending_f = (blk == PENDING).astype(float)
-        self.free_lim = np.flatnonzero((blk == FREE) & ((self.lim_static > 0) | (self.lim_gap > 0)))
-        self.gap_cls = np.flatnonzero(self.lim_gap > 0)
-        self.top_down = np.array([cl(blk[i], int(self.a[i]) - 1, cl.stage[i])
-                                  for i in self.top_idx], int)
-        self._off = (np.arange(B) * n)[:, None]
-        self._off5 = (np.arange(len(_TEAM))[:, None, None] * B + np.arange(B)[None, :, None]) * n
-        self._team = slice(sl[_TEAM[0]].start, sl[_TEAM[-1]].stop)
-        self._ctr = _C
-        self._ctr_channels = np.array([_C["sig_organic"], _C["sig_paid"], _C["sig_referral"]])
+        self.free_top_extras = (bool((blk == FREE).any()) and self.free_top_level == self.top_level
+                                and (self.limit == 0 or self.limit > self.top_level))
+        # usage of free top classes with extra seats (its rate depends on them: per call)
+        with_extras = (self.top[self.usage_src] & self.free_top_extras if len(self.usage_src)
+                       else np.zeros(0, bool))
+        self.usage_top_src = self.usage_src[with_extras]
+        self.usage_top_dst = self.usage_dst[with_extras]
+        self.usage_top_paywall = self.usage_paywall[with_extras]
+        self.access_mask = self.access.astype(float)
+        self.below_top = np.flatnonzero(~self.top)
+        self.inviting_mask = self.invites_from.astype(float)
+        self.waiting_mask = np.isin(blk, (FREE, PENDING)).astype(float)
+        self.capped_mask = (blk == CAPPED).astype(float)
+        self.no_seats_mask = self.zero.astype(float)
+        self.pending_mask = (blk == PENDING).astype(float)
+        self.free_limited = np.flatnonzero((blk == FREE)
+                                           & ((self.at_limit > 0) | (self.limit_gap > 0)))
+        self.tops_below_limit = np.flatnonzero(self.limit_gap > 0)
+        # where a top team goes when it loses a seat with no extra seats left
+        self.top_drop_dst = np.array([cl(blk[i], int(self.a[i]) - 1, cl.stage[i])
+                                      for i in self.top_idx], int)
+        # the teams and what they carry (_TEAM): one block of the state, and where each
+        # (quantity, bin) row of it starts
+        self._team_block = slice(sl[_TEAM[0]].start, sl[_TEAM[-1]].stop)
+        self._team_offsets = (np.arange(len(_TEAM))[:, None, None] * B
+                              + np.arange(B)[None, :, None]) * n
+        self._channel_counters = np.array([_COUNTER_INDEX[name]
+                                           for name in ("sig_organic", "sig_paid", "sig_referral")])
 
         def first(name: str) -> np.ndarray:
             width = (sl[name].stop - sl[name].start) // B
             return sl[name].start + np.arange(B) * width
 
-        self._oj0 = first("OJ")
-        self._of0 = first("OF")
-        self._if0 = first("IF")
+        self._joiner_onboarding_start = first("OJ")
+        self._founder_onboarding_start = first("OF")
+        self._invite_start = first("IF")
         if self.trial:
-            self._new_onb = cl(TRIAL, 0, 0)
-            self._new_seat = cl(TRIAL, 1, 0)
+            self._new_class = cl(TRIAL, 0, 0)
+            self._new_seated_class = cl(TRIAL, 1, 0)
         else:
-            self._new_onb = cl(FREE, 0, 0)
-            self._new_seat = cl(FREE, 1, 0) if self.A_free >= 1 else self._new_onb
-        # the class a team is in after a seat taken in each class (a top keeps its class)
-        self.seat_dest = np.where(self.top, np.arange(n), self.seat_dst)
-        self.rep_sn = self.rep_s * self.rep_n
-        self._lost_row: sparse.csr_matrix | None = None
+            self._new_class = cl(FREE, 0, 0)
+            self._new_seated_class = cl(FREE, 1, 0) if self.free_top_level >= 1 else self._new_class
+        self.rep_people = self.rep_s * self.rep_n
+        # where each (quantity moving, bin) row of an upgrade's landing in the paying classes
+        # starts: the teams, what they carry, and the waiting users seated
+        self._upgrade_offsets = ((np.arange(len(_TEAM) + 1)[:, None, None] * B
+                                  + np.arange(B)[None, :, None]) * (self.top_level + 1))
 
     def _transitions(self) -> None:
         """Index arrays of every static transition between team classes."""
-        cl, A, n = self.cl, self.A, self.n
+        cl, A, n = self.cl, self.top_level, self.n
         blk, a = self.blk, self.a.astype(int)
-        J = self.J
+        J = self.usage_stages
         lim = self.limit
-        # where a seat taken in each class leads (same class for a top: an extra seat)
-        seat_dst = np.arange(n)
+        # the class a team is in after a seat taken in each class (a top keeps its class:
+        # an extra seat)
+        after_seat = np.arange(n)
         for i in range(n):
             b, s, st = blk[i], a[i], cl.stage[i]
             if b == NO_ACCESS or self.top[i]:
                 continue
-            seat_dst[i] = cl(b, s + 1, st)
-        self.seat_dst = seat_dst
+            after_seat[i] = cl(b, s + 1, st)
+        self.after_seat = after_seat
         # at the limit: free -> pending (waiting), pending stays (waiting), capped stays
         lim_dst = np.arange(n)
         for i in range(n):
             if blk[i] == FREE:
                 lim_dst[i] = cl(PENDING, a[i], 0)
-        self.lim_dst = lim_dst
+        self.limit_dst = lim_dst
         # usage: free classes with seats move a stage; the last stage meets the paywall
         src, dst, pay = [], [], []
         if self.usage_limit > 0:
@@ -369,22 +425,22 @@ class Twin:
                     src.append(i)
                     dst.append(cl(FREE, a[i], j + 1) if j + 1 < J else cl(PENDING, a[i], 0))
                     pay.append(j + 1 == J)
-        self.u_src, self.u_dst = np.array(src, int), np.array(dst, int)
-        self.u_pay = np.array(pay, bool)
+        self.usage_src, self.usage_dst = np.array(src, int), np.array(dst, int)
+        self.usage_paywall = np.array(pay, bool)
         # churn: one seat fewer; a paying team whose last user leaves cancels
         src, dst = [], []
         for i in range(n):
             if blk[i] != NO_ACCESS and a[i] > 0:
                 src.append(i)
                 if blk[i] == PAYING and a[i] == 1:
-                    dst.append(self.na)
+                    dst.append(self.no_access)
                 else:
                     dst.append(cl(blk[i], a[i] - 1, cl.stage[i]))
-        self.c_src, self.c_dst = np.array(src, int), np.array(dst, int)
+        self.churn_src, self.churn_dst = np.array(src, int), np.array(dst, int)
         # logo churn of paying teams
-        self.l_src = np.array([i for i in range(n) if blk[i] == PAYING and a[i] > 0], int)
+        self.logo_src = np.array([i for i in range(n) if blk[i] == PAYING and a[i] > 0], int)
         # decisions: stage progress within pending, and the decision at a stage's end
-        ch = self.ch_decision
+        ch = self.decision_chain
         src, dst, rate = [], [], []
         dsrc, drate = [], []
         for i in range(n):
@@ -398,31 +454,33 @@ class Twin:
             if ch.exits[0, d] > 0:
                 dsrc.append(i)
                 drate.append(ch.rates[d] * ch.exits[0, d])
-        self.d_src, self.d_dst, self.d_rate = np.array(src, int), np.array(dst, int), np.array(rate)
-        self.dec_src, self.dec_rate = np.array(dsrc, int), np.array(drate)
-        self.dec_a = a[self.dec_src].astype(float)
-        self.dec_cap = np.array([cl(CAPPED, x) for x in a[self.dec_src]], int)
-        self.pay_idx = np.array([cl(PAYING, s) for s in range(A + 1)], int)
+        self.decision_clock_src, self.decision_clock_dst = np.array(src, int), np.array(dst, int)
+        self.decision_clock_rate = np.array(rate)
+        self.decision_src, self.decision_rate = np.array(dsrc, int), np.array(drate)
+        self.decision_seats = a[self.decision_src].astype(float)
+        self.decision_capped = np.array([cl(CAPPED, x) for x in a[self.decision_src]], int)
+        self.paying_class = np.array([cl(PAYING, s) for s in range(A + 1)], int)
         if not self.trial:
             return
         # trial: the clock, the first signup's onboarding, the trial's end
         src, dst = [], []
         for i in range(n):
-            if blk[i] == TRIAL and cl.stage[i] + 1 < self.nT:
+            if blk[i] == TRIAL and cl.stage[i] + 1 < self.trial_stages:
                 src.append(i)
                 dst.append(cl(TRIAL, a[i], cl.stage[i] + 1))
-        self.t_src, self.t_dst = np.array(src, int), np.array(dst, int)
-        self.t_last = (blk == TRIAL) & (np.array(cl.stage) == self.nT - 1)
+        self.trial_clock_src, self.trial_clock_dst = np.array(src, int), np.array(dst, int)
+        self.trial_last_stage = (blk == TRIAL) & (np.array(cl.stage) == self.trial_stages - 1)
         # the first signup, pending in a trial team, reaches value (a seat) or gives up
-        self.f_src = np.flatnonzero(blk == TRIAL)
-        self.f_act = np.where(self.top[self.f_src], self.f_src, seat_dst[self.f_src])
-        self.f_eta = self.tf_eta[:, np.array(cl.stage)[self.f_src]]
-        self.f_top = self.top[self.f_src]
-        self.f_zero = a[self.f_src] == 0
+        self.trial_first_src = np.flatnonzero(blk == TRIAL)
+        self.trial_first_dst = after_seat[self.trial_first_src]
+        stage = np.array(cl.stage)
+        self.trial_first_hazard = self.trial_founder_hazard[:, stage[self.trial_first_src]]
+        self.trial_first_top = self.top[self.trial_first_src]
+        self.trial_first_no_seats = a[self.trial_first_src] == 0
         # the trial's end: (source, destination, probability, kind) rows
         # kind: 0 converted, 1 lost access, 2 fell back to free, 3 fell back to the paywall
         rows = []
-        last = self.nT - 1
+        last = self.trial_stages - 1
         for i in range(n):
             if blk[i] != TRIAL or cl.stage[i] != last:
                 continue
@@ -434,30 +492,30 @@ class Twin:
             if rest <= 0:
                 continue
             if not self.reverse:
-                rows.append((i, self.na, rest, 1))
+                rows.append((i, self.no_access, rest, 1))
             elif lim > 0 and s > lim:
                 rows.append((i, cl(PENDING, s, 0), rest, 3))
             else:
-                for j, w, paywall in self._fallback_usage(min(s, self.A_free)):
-                    to = cl(PENDING, s, 0) if paywall else cl(FREE, min(s, self.A_free), j)
+                for j, w, paywall in self._fallback_usage(min(s, self.free_top_level)):
+                    to = cl(PENDING, s, 0) if paywall else cl(FREE, min(s, self.free_top_level), j)
                     rows.append((i, to, rest * w, 3 if paywall else 2))
         r = np.array(rows, dtype=float).reshape(-1, 4)
-        self.e_src, self.e_dst = r[:, 0].astype(int), r[:, 1].astype(int)
-        self.e_p, self.e_kind = r[:, 2], r[:, 3].astype(int)
+        self.trial_end_src, self.trial_end_dst = r[:, 0].astype(int), r[:, 1].astype(int)
+        self.trial_end_p, self.trial_end_kind = r[:, 2], r[:, 3].astype(int)
 
     def _fallback_usage(self, seats: int) -> list[tuple[int, float, bool]]:
         """Usage stage of a reverse-trial team falling back to the free tier: its trial
         usage taken as seats x usage rate x half the trial.  ``(stage, weight, paywall)``."""
         if self.usage_limit <= 0:
             return [(0, 1.0, False)]
-        x = self.usage_rate * seats * self.trial_length / 2 / self.usage_limit * self.J
-        if x >= self.J:
+        x = self.usage_rate * seats * self.trial_length / 2 / self.usage_limit * self.usage_stages
+        if x >= self.usage_stages:
             return [(0, 1.0, True)]
         lo = int(math.floor(x))
         frac = x - lo
         out = [(lo, 1.0 - frac, False)]
         if frac > 0:
-            out.append((lo + 1, frac, True) if lo + 1 >= self.J else (lo + 1, frac, False))
+            out.append((lo + 1, frac, lo + 1 >= self.usage_stages))
         return out
 
     # -- the linear part: one sparse matrix ----------------------------------------------
@@ -501,10 +559,10 @@ class Twin:
         bb = np.arange(B)[:, None]  # broadcast over bins
 
         # onboarding pools: (state, chain, counter of values reached, kind of signup)
-        pools = [("OJ", self.ch_joiner, "act_joiner", "j"),
-                 ("OI", self.ch_invitee, "act_invitee", "i")]
-        pools.append(("OP", self.ch_post, "act_founder", "f") if self.trial
-                     else ("OF", self.ch_founder, "act_founder", "f"))
+        pools = [("OJ", self.joiner_chain, "act_joiner", "j"),
+                 ("OI", self.invitee_chain, "act_invitee", "i")]
+        pools.append(("OP", self.post_trial_chain, "act_founder", "f") if self.trial
+                     else ("OF", self.founder_chain, "act_founder", "f"))
         for name, ch, counter, kind in pools:
             K = ch.stages
             k = np.arange(K)[None, :]
@@ -517,7 +575,7 @@ class Twin:
             add("R", out(f"act_{kind}", bb), src, ch.rates * ch.exits[ACT])
             add("R", out(f"ab_{kind}", bb), src, ch.rates * ch.exits[ABANDON])
         # invites in flight: live ones sign up as invitees, those of lost teams lose access
-        chv, chi = self.ch_invite, self.ch_invitee
+        chv, chi = self.invite_chain, self.invitee_chain
         K = chv.stages
         k = np.arange(K)[None, :]
         arrive = chv.rates * chv.exits[0]
@@ -553,7 +611,7 @@ class Twin:
             return iX("N", c)
 
         def iE(c: Any) -> np.ndarray:
-            return sl["E"].start + bb * ntop + self.top_pos[np.asarray(c)][None, :]
+            return sl["E"].start + bb * ntop + self.top_slot[np.asarray(c)][None, :]
 
         def team_flow(which: str, src: np.ndarray, dst: np.ndarray, rate: Any,
                       out_which: str = "R") -> None:
@@ -563,7 +621,7 @@ class Twin:
             rate = np.broadcast_to(np.asarray(rate, float), src.shape)
             flow(which, iN(src), iN(dst), rate)
             flow(which, iX("K", src), iX("K", dst), rate)  # reached people stay reached
-            na = dst == self.na
+            na = dst == self.no_access
             for name in _PENDING:
                 flow(which, iX(name, src), None, rate)
                 if (~na).any():
@@ -597,33 +655,35 @@ class Twin:
 
         a = self.a
         # usage (teams whose seats are whole numbers here; a top with extras: nonlinear)
-        if len(self.u_src):
-            lin = ~self.top[self.u_src] | (not self.free_extra)
-            s, d = self.u_src[lin], self.u_dst[lin]
-            rate = self.usage_rate * self.J / self.usage_limit * a[s]
+        if len(self.usage_src):
+            lin = ~self.top[self.usage_src] | (not self.free_top_extras)
+            s, d = self.usage_src[lin], self.usage_dst[lin]
+            rate = self.usage_rate * self.usage_stages / self.usage_limit * a[s]
             team_flow("A", s, d, rate)
-            add("A", ctr["paywall"], iN(s), rate * self.u_pay[lin])
+            add("A", ctr["paywall"], iN(s), rate * self.usage_paywall[lin])
         # logo churn: paying teams cancel; their seats end
-        if self.logo > 0 and len(self.l_src):
-            s = self.l_src
-            na = np.full(len(s), self.na)
+        if self.logo > 0 and len(self.logo_src):
+            s = self.logo_src
+            na = np.full(len(s), self.no_access)
             team_flow("A", s, na, self.logo)
             add("A", ctr["cancels"], iN(s), self.logo)
             add("A", ctr["lost_seats"], iN(s), self.logo * a[s])
             extras("A", s, na, self.logo, lost=("lost_seats",))
         # churn of teams below the top (rate x seats; a paying team's last seat cancels it)
-        if len(self.c_src):
-            lin = ~self.top[self.c_src]
-            s, d = self.c_src[lin], self.c_dst[lin]
+        if len(self.churn_src):
+            lin = ~self.top[self.churn_src]
+            s, d = self.churn_src[lin], self.churn_dst[lin]
             which = ("Ac", "Rc") if self.tenure is not None else ("A", "R")
             rate = a[s] * (1.0 if self.tenure is not None else self.churn)
             team_flow(which[0], s, d, rate, out_which=which[1])
             add(which[0], ctr["churned"], iN(s), rate)
-            add(which[0], ctr["cancels"], iN(s), rate * (d == self.na))
+            add(which[0], ctr["cancels"], iN(s), rate * (d == self.no_access))
         # decision clock (the decision itself is nonlinear: waiting users)
-        if len(self.d_src):
-            team_flow("A", self.d_src, self.d_dst, self.d_rate)
-            extras("A", self.d_src, self.d_dst, self.d_rate)
+        if len(self.decision_clock_src):
+            src, dst, rate = (self.decision_clock_src, self.decision_clock_dst,
+                              self.decision_clock_rate)
+            team_flow("A", src, dst, rate)
+            extras("A", src, dst, rate)
         # stocks integrated over time
         add("A", ctr["user_days"], iN(np.arange(n)), a * self.access)
         add("A", ctr["user_days"], sl["E"].start + np.arange(B * ntop), 1.0)
@@ -642,6 +702,8 @@ class Twin:
             mat.data[np.abs(mat.data) < 1e-30] = 0.0  # negligible: would breed subnormals
             mat.eliminate_zeros()
             setattr(self, f"L_{key}", mat)
+        # the rate at which seats end in the linear part (logo churn, trials ending)
+        self._lost_seats_row = self.L_A.getrow(sl["Z"].start + _COUNTER_INDEX["lost_seats"])
 
     def _linear_trial(self, add: Any, team_flow: Any, extras: Any, iX: Any, iE: Any,
                       ctr: dict[str, int], out: Any, bb: np.ndarray) -> None:
@@ -651,29 +713,30 @@ class Twin:
         def iN(c: Any) -> np.ndarray:
             return iX("N", c)
 
-        team_flow("A", self.t_src, self.t_dst, nu)
-        extras("A", self.t_src, self.t_dst, nu)
+        team_flow("A", self.trial_clock_src, self.trial_clock_dst, nu)
+        extras("A", self.trial_clock_src, self.trial_clock_dst, nu)
         # the first signup, pending in a trial team, reaches value (its team takes a seat:
         # a rate per pending first signup) or gives up, on the trial clock; the rest of
         # what the team carries follows in the nonlinear part
-        s = self.f_src
-        ea, eb = self.f_eta
+        s = self.trial_first_src
+        ea, eb = self.trial_first_hazard
         pf = iX("PF", s)
         add("A", pf, pf, -(ea + eb))
-        nt = ~self.f_top
+        nt = ~self.trial_first_top
         add("A", iN(s[nt]), pf[:, nt], -ea[nt])
-        add("A", iN(self.f_act[nt]), pf[:, nt], ea[nt])
-        if self.f_top.any():
+        add("A", iN(self.trial_first_dst[nt]), pf[:, nt], ea[nt])
+        if self.trial_first_top.any():
             add("A", iE(s[~nt]), pf[:, ~nt], ea[~nt])  # a seat beyond the top
         for counter in ("act_founder", "seated"):
             add("A", ctr[counter], pf, ea)
         add("A", ctr["abandoned"], pf, eb)
         add("R", out("seat_new", bb), pf, ea)
-        add("R", out("first_t", bb), pf, ea * self.f_zero)
+        add("R", out("first_t", bb), pf, ea * self.trial_first_no_seats)
         # the trial's end
-        last = np.flatnonzero(self.t_last)
+        last = np.flatnonzero(self.trial_last_stage)
         add("A", ctr["trial_ends"], iN(last), nu)
-        s, d, p, kind = self.e_src, self.e_dst, self.e_p, self.e_kind
+        s, d = self.trial_end_src, self.trial_end_dst
+        p, kind = self.trial_end_p, self.trial_end_kind
         rate = nu * p
         team_flow("A", s, d, rate)
         conv, lost, pay = kind == 0, kind == 1, kind == 3
@@ -684,7 +747,7 @@ class Twin:
         # a first signup still onboarding when the trial ends, in a team that keeps access,
         # goes on (the rest of the race, a chain of its own), pending in that team (it
         # moved there with the team)
-        post = self.ch_post
+        post = self.post_trial_chain
         keep = ~lost
         pf = iX("PF", s)
         add("A", self._index("OP", bb, 0, post.stages), pf,
@@ -714,23 +777,23 @@ class Twin:
         B, n, sl = self.B, self.n, self.sl
         r, c, v = [], [], []
         bb = np.arange(B)[:, None]
-        if self.dec_src.size:
-            src = self.dec_src[None, :]
-            rate = np.broadcast_to(self.dec_rate, (B, self.dec_src.size))
-            pay = self.pay_idx[self.dec_a.astype(int)][None, :]
+        if self.decision_src.size:
+            src = self.decision_src[None, :]
+            rate = np.broadcast_to(self.decision_rate, (B, self.decision_src.size))
+            pay = self.paying_class[self.decision_seats.astype(int)][None, :]
             for base in ("N", "K", *_PENDING):
                 i = sl[base].start + bb * n
-                for dst, w in ((src, -1.0), (self.dec_cap[None, :], 1.0 - self.upgrade_p),
+                for dst, w in ((src, -1.0), (self.decision_capped[None, :], 1.0 - self.upgrade_p),
                                (pay, self.upgrade_p)):
                     r.append((i + dst).ravel())
                     c.append((i + src).ravel())
                     v.append((rate * w).ravel())
             r.append(np.arange(sl["W"].start, sl["W"].stop))
             c.append(np.arange(sl["W"].start, sl["W"].stop))
-            v.append(np.full(B, -float(self.dec_rate.max())))
+            v.append(np.full(B, -float(self.decision_rate.max())))
         # pending signups resolve after their onboarding (invitees: the delay first)
-        waits = {"PF": mean_age(self.ch_founder), "PJ": mean_age(self.ch_joiner),
-                 "PI": mean_age(self.ch_invite) + mean_age(self.ch_invitee)}
+        waits = {"PF": mean_age(self.founder_chain), "PJ": mean_age(self.joiner_chain),
+                 "PI": mean_age(self.invite_chain) + mean_age(self.invitee_chain)}
         for name, wait in waits.items():
             q = np.arange(sl[name].start, sl[name].stop)
             if name == "PF":  # (on the trial clock they are in the linear part)
@@ -742,311 +805,388 @@ class Twin:
                                   shape=(self.size, self.size))
         return (self.L_A + lam * self.L_Ac + extra).tocsc()
 
-    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:  # noqa: C901, PLR0915
-        """dy/dt: the linear flows (one sparse product) plus the nonlinear ones."""
-        B, n, sl = self.B, self.n, self.sl
-        ctr = self._ctr
-        eps = self.eps
-        # churn hazard: constant, or the seats' average over their tenure phases
-        if self.tenure is not None:
-            ch = self.tenure
-            G = np.maximum(y[sl["G"]], 0.0)
-            g_tot = float(G.sum())
-            lam = (float(np.dot(G, ch.rates * ch.exits[0])) / g_tot if g_tot > _TINY
-                   else float(ch.rates[0] * ch.exits[0, 0]))
-            dy = self.L_A @ y + lam * (self.L_Ac @ y)
-            o = self.L_R @ y + lam * (self.L_Rc @ y)
-        else:
-            lam = self.churn
-            dy = self.L_A @ y
-            o = self.L_R @ y
-        out = {k: o[s] for k, s in self.out.items()}
-        dZ = np.zeros(len(_COUNTERS))
-        X = float(y[sl["X"].start])
-        W = y[sl["W"]]
-        V = y[sl["V"]]
-        E = y[sl["E"]].reshape(B, -1)
-        # teams per class and what they carry: people reached, and signups pending
-        # (onboarding, or an accepted invite not yet signed up) by kind
-        team = y[self._team].reshape(len(_TEAM), B, n)
-        dT = np.zeros_like(team)
-        N, dN = team[0], dT[0]
-        carried = dict(zip(_TEAM[1:], team[1:], strict=True))
-        d_car = dict(zip(_TEAM[1:], dT[1:], strict=True))
-        dE = np.zeros_like(E)
-        dW = np.zeros(B)
-        top = self.top_idx
-        Ntop = N[:, top]
-        etop = E / (np.abs(Ntop) + eps)  # extra seats per top team
-        extra = np.zeros((B, n))
-        extra[:, top] = etop
-        per = self.a + extra
-        seats = N * per
-        s_b = seats.sum(axis=1)
-        active = float(s_b.sum())
-        n0 = N @ self.zero_f
-        n_p = N @ self.pending_f
+    def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
+        """dy/dt, per day: the linear flows (one sparse product), then the others step by step."""
+        call = self._start_call(y)
+        new_teams, joiners, people_left = self._signups(call, t)
+        joiners_now = self._start_onboarding(call, new_teams, joiners)
+        landed = self._landing(call, joiners_now)
+        at_limit = landed * self._limit_share(call)
+        self._take_seats(call, landed - at_limit)
+        self._wait_at_limit(call, at_limit)
+        self._first_activations(call, landed)
+        self._top_churn(call)
+        self._top_usage(call)
+        self._paywall_decisions(call)
+        if self.trial:
+            self._trial_first_seats(call)
+        self._new_teams(call, new_teams)
+        self._apply_moves(call)
+        self._lose_pending(call)
+        self._invites(call, people_left)
+        self._tenure_phases(call)
+        return self._total(call)
 
-        # -- acquisition and the market ----------------------------------------------------
-        organic = self.organic_rate(t)
-        rates = np.array([organic, self.paid, self.referral * active])
+    def _start_call(self, y: np.ndarray) -> _Call:
+        """The linear flows of ``y`` (per day) and the churn hazard per seat (per day: constant,
+        or the seats' average over their tenure phases); with the views of ``y`` the steps read."""
+        n_bins, n_classes, sl = self.B, self.n, self.sl
+        phases, seats_in_phases = None, 0.0
+        if self.tenure is not None:
+            chain = self.tenure
+            phases = np.maximum(y[sl["G"]], 0.0)
+            seats_in_phases = float(phases.sum())
+            hazard = (float(np.dot(phases, chain.rates * chain.exits[0])) / seats_in_phases
+                      if seats_in_phases > _TINY else float(chain.rates[0] * chain.exits[0, 0]))
+            dy = self.L_A @ y + hazard * (self.L_Ac @ y)
+            outputs = self.L_R @ y + hazard * (self.L_Rc @ y)
+        else:
+            hazard = self.churn
+            dy = self.L_A @ y
+            outputs = self.L_R @ y
+        block = y[self._team_block].reshape(len(_TEAM), n_bins, n_classes)
+        d_block = np.zeros_like(block)
+        extra_seats = y[sl["E"]].reshape(n_bins, -1)
+        top_teams = block[0][:, self.top_idx]
+        extra_per_top_team = extra_seats / (np.abs(top_teams) + self.eps)
+        extra_per_team = np.zeros((n_bins, n_classes))
+        extra_per_team[:, self.top_idx] = extra_per_top_team
+        return _Call(
+            y=y, hazard=hazard, tenure_phases=phases, tenure_seats=seats_in_phases,
+            linear_out={name: outputs[part] for name, part in self.out.items()},
+            team_block=block, teams=block[0], carried=dict(zip(_TEAM[1:], block[1:], strict=True)),
+            extra_seats=extra_seats, top_teams=top_teams, extra_per_top_team=extra_per_top_team,
+            extra_per_team=extra_per_team,
+            dy=dy, d_team_block=d_block, d_teams=d_block[0],
+            d_carried=dict(zip(_TEAM[1:], d_block[1:], strict=True)),
+            d_extra_seats=np.zeros_like(extra_seats), d_waiting=np.zeros(n_bins),
+            d_unactivated=np.zeros(n_bins), counters=np.zeros(len(_COUNTERS)),
+            inviting_seats=np.zeros((n_bins, n_classes)), new_seats=0.0,
+            move_src=[], move_dst=[], move_flux=[])
+
+    def _signups(self, call: _Call, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Contacts per day and the signups they bring: new companies (first signups, new teams
+        per day and bin) and later signups (people per day, per bin and class, by the people
+        left in each class's companies; those in a company without access are lost).
+
+        Returns the new teams, the later signups in teams with access, and the people left."""
+        n_bins, eps = self.B, self.eps
+        teams, reached = call.teams, call.carried["K"]
+        active = float((teams * (self.a + call.extra_per_team)).sum(axis=1).sum())
+        rates = np.array([self.organic_rate(t), self.paid, self.referral * active])
         contacts = float(rates.sum())
         share = rates / contacts if contacts > 0 else np.zeros(3)
-        ex = np.exp(-self.rep_s * X)
-        untouched = np.bincount(self.rep_bin, weights=self.rep_sn * ex, minlength=B)
-        touched = self.companies_total - np.bincount(self.rep_bin, weights=self.rep_n * ex,
-                                                     minlength=B)
-        kappa = self.card * contacts / self.M
-        create = kappa * untouched  # new teams (first signups) per day, per bin
-        people = self.people_total - untouched  # in touched companies
-        K = carried["K"]
-        remaining_b = np.maximum(people - K.sum(axis=1), 0.0)
-        join_b = contacts * remaining_b / self.M
-        # a joiner reaches one of the remaining people: each class by its teams' share
-        # (teams of a bin taken at the bin's mean size)
-        size_b = people / np.maximum(touched, _TINY)
-        rem = np.maximum(N * size_b[:, None] - K, 0.0)
-        rem_b = rem.sum(axis=1)
-        join = rem * (join_b / (rem_b + eps))[:, None]
-        join_lost = join[:, self.na]
-        join_in = join * self.acc_f
-        dy[sl["X"].start] += kappa
-        d_car["K"] += join
-        d_car["K"][:, self._new_onb] += create
-        signed = float(create.sum() + join.sum())
-        dZ[ctr["contacts"]] += contacts
-        dZ[self._ctr_channels] += share * signed
-        dZ[ctr["sig_founder"]] += create.sum()
-        dZ[ctr["sig_lost_signup"]] += join_lost.sum()
-        dZ[ctr["lost"]] += join_lost.sum()
-        chj, chf = self.ch_joiner, self.ch_founder
-        d_car["PJ"] += join_in * (1.0 - chj.instant.sum())
-        dy[self._oj0] += join_in.sum(axis=1) * (1.0 - chj.instant.sum())
-        dZ[ctr["abandoned"]] += join_in.sum() * chj.instant[ABANDON]
-        j_now = join_in * chj.instant[ACT]  # joiners reaching value at once, per class
-        dZ[ctr["act_joiner"]] += j_now.sum()
-        if not self.trial:
-            dy[self._of0] += create * (1.0 - chf.instant.sum())
-            d_car["PF"][:, self._new_onb] += create * (1.0 - chf.instant.sum())
-            dZ[ctr["abandoned"]] += create.sum() * chf.instant[ABANDON]
+        # the market: companies of each size untouched as exp(-size X), X the contact hazard
+        untouched = np.exp(-self.rep_s * float(call.y[self.sl["X"].start]))
+        untouched_people = np.bincount(self.rep_bin, weights=self.rep_people * untouched,
+                                       minlength=n_bins)
+        touched = self.companies_total - np.bincount(self.rep_bin, weights=self.rep_n * untouched,
+                                                     minlength=n_bins)
+        contact_hazard = self.card * contacts / self.market_people
+        new_teams = contact_hazard * untouched_people
+        people = self.people_total - untouched_people  # in touched companies
+        left_per_bin = np.maximum(people - reached.sum(axis=1), 0.0)
+        joining_per_bin = contacts * left_per_bin / self.market_people
+        # a joiner reaches one of the people left: each class by its teams' share (teams of a
+        # bin taken at the bin's mean size)
+        mean_size = people / np.maximum(touched, _TINY)
+        people_left = np.maximum(teams * mean_size[:, None] - reached, 0.0)
+        joiners = people_left * (joining_per_bin / (people_left.sum(axis=1) + eps))[:, None]
+        lost = joiners[:, self.no_access].sum()
+        call.dy[self.sl["X"].start] += contact_hazard
+        call.d_carried["K"] += joiners
+        call.d_carried["K"][:, self._new_class] += new_teams
+        call.count("contacts", contacts)
+        call.counters[self._channel_counters] += share * float(new_teams.sum() + joiners.sum())
+        call.count("sig_founder", new_teams.sum())
+        call.count("sig_lost_signup", lost)
+        call.count("lost", lost)
+        return new_teams, joiners * self.access_mask, people_left
 
-        # -- users who reach value land in their own team's class -------------------------
-        land = j_now.copy()
+    def _start_onboarding(self, call: _Call, new_teams: np.ndarray,
+                          joiners: np.ndarray) -> np.ndarray:
+        """Later signups (and without a trial first signups) start onboarding, per day: no-shows
+        give up at once, some reach value at once, the rest join the onboarding pool and are
+        pending for their team.  Returns the joiners reaching value at once (bin, class)."""
+        joiner = self.joiner_chain
+        call.d_carried["PJ"] += joiners * (1.0 - joiner.instant.sum())
+        call.dy[self._joiner_onboarding_start] += joiners.sum(axis=1) * (1.0 - joiner.instant.sum())
+        call.count("abandoned", joiners.sum() * joiner.instant[ABANDON])
+        joiners_now = joiners * joiner.instant[ACT]
+        call.count("act_joiner", joiners_now.sum())
+        if not self.trial:  # (with a trial, a first signup onboards on the trial clock)
+            founder = self.founder_chain
+            onboarding = new_teams * (1.0 - founder.instant.sum())
+            call.dy[self._founder_onboarding_start] += onboarding
+            call.d_carried["PF"][:, self._new_class] += onboarding
+            call.count("abandoned", new_teams.sum() * founder.instant[ABANDON])
+        return joiners_now
+
+    def _landing(self, call: _Call, joiners_now: np.ndarray) -> np.ndarray:
+        """Users reaching value (per day and bin, from the onboarding pools) land in their own
+        team's class, in proportion to its pending signups of their kind; those who give up
+        leave the pending count too.  Returns the users landing per day (bin, class)."""
+        landed = joiners_now  # (added to in place)
         for kind, name in (("f", "PF"), ("j", "PJ"), ("i", "PI")):
-            P = carried[name] * self.pf_pool if name == "PF" else carried[name]
-            phi = out[f"act_{kind}"]
+            pending = call.carried[name] * self.pf_pool if name == "PF" else call.carried[name]
             # (a numerical residue with nothing pending goes to the bin's teams evenly)
-            w = P + 1e-9 * np.abs(N) * self.acc_f
-            w_b = w.sum(axis=1)
-            lnd = w * (phi / np.where(np.abs(w_b) > 1e-30, w_b, 1.0))[:, None]
-            land += lnd
-            d_car[name] -= lnd * (P / np.where(np.abs(w) > 1e-30, w, 1.0))
-            # those who gave up leave their teams' pending count
-            d_car[name] -= P * (out[f"ab_{kind}"] / (np.abs(P.sum(axis=1)) + eps))[:, None]
-        # at the limit: static for most classes; a top class below the limit: geometric
-        if self.gap_cls.size:
-            q = np.broadcast_to(self.lim_static, (B, n)).copy()
-            e = extra[:, self.gap_cls]
-            q[:, self.gap_cls] = (e / (1.0 + e)) ** self.lim_gap[self.gap_cls]
-        else:
-            q = self.lim_static
-        lim_flux = land * q
-        seat_flux = land - lim_flux
-        moves_s = [self.nontop]
-        moves_d = [self.seat_dst[self.nontop]]
-        moves_f = [seat_flux[:, self.nontop]]
-        dE += seat_flux[:, top]
-        taken = seat_flux.sum(axis=1)
-        # seats that send invites, by the class the team is in once seated
-        inv_seats = np.zeros((B, n))
-        scatter(inv_seats, self.seat_dest, seat_flux * self.invites_from_f)
-        seat_new = taken.sum() + out["seat_new"].sum()
-        dZ[ctr["seated"]] += taken.sum()
-        dZ[ctr["paid_entries"]] += seat_flux[:, self.paying].sum()
-        dW += lim_flux @ self.wait_cls
-        dZ[ctr["blocked"]] += (lim_flux @ self.capped_cls).sum()
-        if self.free_lim.size:
-            f = lim_flux[:, self.free_lim]
-            moves_s.append(self.free_lim)
-            moves_d.append(self.lim_dst[self.free_lim])
-            moves_f.append(f)
-            dZ[ctr["paywall"]] += f.sum()
-            ft = self.top_pos[self.free_lim]
-            m = (ft >= 0) & (self.top_pos[self.lim_dst[self.free_lim]] >= 0)
-            if m.any():
-                mv = f[:, m] * extra[:, self.free_lim[m]]
-                scatter(dE, ft[m], -mv)
-                scatter(dE, self.top_pos[self.lim_dst[self.free_lim[m]]], mv)
-        frac_v = V / (np.abs(n0) + eps)
-        first = ((land @ self.zero_f) + out["first_t"]) * frac_v
-        dV = -first
-        dZ[ctr["teams_activated"]] += first.sum()
+            weights = pending + 1e-9 * np.abs(call.teams) * self.access_mask
+            per_bin = weights.sum(axis=1)
+            landing = weights * (call.linear_out[f"act_{kind}"]
+                                 / np.where(np.abs(per_bin) > 1e-30, per_bin, 1.0))[:, None]
+            landed += landing
+            call.d_carried[name] -= landing * (
+                pending / np.where(np.abs(weights) > 1e-30, weights, 1.0))
+            call.d_carried[name] -= pending * (call.linear_out[f"ab_{kind}"]
+                                               / (np.abs(pending.sum(axis=1)) + self.eps))[:, None]
+        return landed
 
-        # -- top classes: churn with the geometric closure; usage with extra seats ---------
-        if lam > 0:
-            at = self.a[top]
-            drop = lam * at * Ntop / (1.0 + etop)
-            moves_s.append(top)
-            moves_d.append(self.top_down)
-            moves_f.append(drop)
-            total = lam * (at * Ntop + E)
-            dE -= total - drop
-            dZ[ctr["churned"]] += total.sum()
-        if self.free_extra and self.u_top.size:
-            s, d = self.u_top, self.u_top_dst
-            fl = N[:, s] * per[:, s] * (self.usage_rate * self.J / self.usage_limit)
-            moves_s.append(s)
-            moves_d.append(d)
-            moves_f.append(fl)
-            mv = fl * extra[:, s]
-            scatter(dE, self.top_pos[s], -mv)
-            scatter(dE, self.top_pos[d], mv)
-            dZ[ctr["paywall"]] += fl[:, self.u_top_pay].sum()
+    def _limit_share(self, call: _Call) -> np.ndarray:
+        """The share of the users landing in each class who meet the seat limit: 1 or 0 for
+        most classes; for a top class below the limit, its teams' share at the limit by the
+        geometric closure of their extra seats."""
+        gap = self.tops_below_limit
+        if not gap.size:
+            return self.at_limit
+        share = np.broadcast_to(self.at_limit, (self.B, self.n)).copy()
+        extra = call.extra_per_team[:, gap]
+        share[:, gap] = (extra / (1.0 + extra)) ** self.limit_gap[gap]
+        return share
 
-        # -- paywall decisions (waiting users per pending team at the bin's mean) ----------
-        if self.dec_src.size:
-            dec = N[:, self.dec_src] * self.dec_rate
-            wbar = W / (np.abs(n_p) + eps)
-            ex_d = extra[:, self.dec_src]
-            someone = np.where(self.dec_a + ex_d > 0, 1.0, np.clip(wbar[:, None], 0.0, 1.0))
-            up = dec * (self.upgrade_p * someone)
-            down = dec - up
-            moves_s.append(self.dec_src)
-            moves_d.append(self.dec_cap)
-            moves_f.append(down)
-            st = self.top_pos[self.dec_src]
-            m = st >= 0
-            if m.any():
-                scatter(dE, st[m], -dec[:, m] * ex_d[:, m])
-                scatter(dE, self.top_pos[self.dec_cap[m]], down[:, m] * ex_d[:, m])
-            # an upgrade: waiting users take seats; the team joins the paying classes
-            tgt = np.maximum(self.dec_a + ex_d + wbar[:, None], 0.0)
-            A = float(self.A)
-            lo = np.minimum(np.floor(tgt), A)
-            frac = np.where(lo < A, tgt - lo, 0.0)
-            lo_i = lo.astype(int)
-            hi_i = np.minimum(lo_i + 1, self.A)
-            width = self.A + 1
-            # what moves to the paying classes lo / lo + 1: the teams, what they carry,
-            # and (last) the waiting users seated there, who send invites
-            moving = np.concatenate([team[:, :, self.dec_src] / (
-                np.abs(N[:, self.dec_src]) + eps) * up, (up * wbar[:, None])[None]])
-            moving[0] = up
-            k = len(moving)
-            off = (np.arange(k)[:, None, None] * B + np.arange(B)[None, :, None]) * width
-            w = (moving * (1 - frac)).ravel(), (moving * frac).ravel()
-            paid = (np.bincount((off + lo_i).ravel(), weights=w[0], minlength=k * B * width)
-                    + np.bincount((off + hi_i).ravel(), weights=w[1], minlength=k * B * width)
-                    ).reshape(k, B, width)
-            dT[:, :, self.dec_src] -= moving[:-1]
-            dT[:, :, self.pay_idx] += paid[:-1]
-            dE[:, self.top_pos[self.pay_idx[-1]]] += (up * np.maximum(tgt - A, 0.0)).sum(axis=1)
-            decided = dec.sum(axis=1)
-            dW -= decided * wbar
-            seated_up = up.sum(axis=1) * wbar
-            seat_new += seated_up.sum()
-            inv_seats[:, self.pay_idx] += paid[-1]
-            dZ[ctr["seated"]] += seated_up.sum()
-            dZ[ctr["blocked"]] += (down.sum(axis=1) * wbar).sum()
-            dZ[ctr["paid_entries"]] += (up * tgt).sum()
-            dZ[ctr["upgrades"]] += up.sum()
-            dZ[ctr["declines"]] += down.sum()
+    def _take_seats(self, call: _Call, seating: np.ndarray) -> None:
+        """Users taking a seat, per day (bin, class): their team moves a class up (at the top,
+        an extra seat), and the seat sends invites if its team's plan does."""
+        below = self.below_top
+        call.move(below, self.after_seat[below], seating[:, below])
+        call.d_extra_seats += seating[:, self.top_idx]
+        taken = seating.sum(axis=1)
+        scatter(call.inviting_seats, self.after_seat, seating * self.inviting_mask)
+        # (with the seats the linear part gives trial teams' first signups)
+        call.new_seats += taken.sum() + call.linear_out["seat_new"].sum()
+        call.count("seated", taken.sum())
+        call.count("paid_entries", seating[:, self.paying].sum())
 
-        # -- new teams: the first signup's instant outcomes now, the rest onboarding -------
+    def _wait_at_limit(self, call: _Call, at_limit: np.ndarray) -> None:
+        """Users meeting the seat limit, per day (bin, class): they wait (a capped team blocks
+        them), and a free team meets the paywall, moving to the pending classes."""
+        call.d_waiting += at_limit @ self.waiting_mask
+        call.count("blocked", (at_limit @ self.capped_mask).sum())
+        if not self.free_limited.size:
+            return
+        src = self.free_limited
+        dst = self.limit_dst[src]
+        flux = at_limit[:, src]
+        call.move(src, dst, flux)
+        call.count("paywall", flux.sum())
+        src_slot = self.top_slot[src]
+        both_top = (src_slot >= 0) & (self.top_slot[dst] >= 0)
+        if both_top.any():  # extra seats go along
+            moving = flux[:, both_top] * call.extra_per_team[:, src[both_top]]
+            scatter(call.d_extra_seats, src_slot[both_top], -moving)
+            scatter(call.d_extra_seats, self.top_slot[dst[both_top]], moving)
+
+    def _first_activations(self, call: _Call, landed: np.ndarray) -> None:
+        """Teams whose first user reaches value, per day and bin (a landing in a class without
+        seats, at the bin's share of such teams not yet activated)."""
+        without_seats = call.teams @ self.no_seats_mask
+        not_activated = call.y[self.sl["V"]] / (np.abs(without_seats) + self.eps)
+        first = ((landed @ self.no_seats_mask) + call.linear_out["first_t"]) * not_activated
+        call.d_unactivated -= first
+        call.count("teams_activated", first.sum())
+
+    def _top_churn(self, call: _Call) -> None:
+        """Seats churning in the top classes, per day: a team drops a class only if it has no
+        extra seat left (the geometric closure), else it loses an extra seat."""
+        if not call.hazard > 0:
+            return
+        seats = self.a[self.top_idx]
+        drop = call.hazard * seats * call.top_teams / (1.0 + call.extra_per_top_team)
+        call.move(self.top_idx, self.top_drop_dst, drop)
+        churned = call.hazard * (seats * call.top_teams + call.extra_seats)
+        call.d_extra_seats -= churned - drop
+        call.count("churned", churned.sum())
+
+    def _top_usage(self, call: _Call) -> None:
+        """Usage stages crossed by free top teams with extra seats, per day (at a rate by their
+        seats, extras included); the last stage meets the paywall."""
+        if not (self.free_top_extras and self.usage_top_src.size):
+            return
+        src, dst = self.usage_top_src, self.usage_top_dst
+        flux = call.teams[:, src] * (self.a[src] + call.extra_per_team[:, src]) * (
+            self.usage_rate * self.usage_stages / self.usage_limit)
+        call.move(src, dst, flux)
+        moving = flux * call.extra_per_team[:, src]
+        scatter(call.d_extra_seats, self.top_slot[src], -moving)
+        scatter(call.d_extra_seats, self.top_slot[dst], moving)
+        call.count("paywall", flux[:, self.usage_top_paywall].sum())
+
+    def _paywall_decisions(self, call: _Call) -> None:
+        """Pending teams deciding at the paywall, per day: they upgrade (if anyone is active or
+        waiting) with the bin's mean waiting users per pending team, or become capped and
+        their waiting users are blocked."""
+        src = self.decision_src
+        if not src.size:
+            return
+        deciding = call.teams[:, src] * self.decision_rate
+        waiting = call.y[self.sl["W"]] / (np.abs(call.teams @ self.pending_mask) + self.eps)
+        extra = call.extra_per_team[:, src]
+        anyone = np.where(self.decision_seats + extra > 0, 1.0, np.clip(waiting[:, None], 0.0, 1.0))
+        upgrades = deciding * (self.upgrade_p * anyone)
+        declines = deciding - upgrades
+        call.move(src, self.decision_capped, declines)
+        src_slot = self.top_slot[src]
+        at_top = src_slot >= 0
+        if at_top.any():  # extra seats: out of the decision, into capped for the declines
+            scatter(call.d_extra_seats, src_slot[at_top], -deciding[:, at_top] * extra[:, at_top])
+            scatter(call.d_extra_seats, self.top_slot[self.decision_capped[at_top]],
+                    declines[:, at_top] * extra[:, at_top])
+        seats_after = np.maximum(self.decision_seats + extra + waiting[:, None], 0.0)
+        self._upgrade(call, upgrades, waiting, seats_after)
+        call.d_waiting -= deciding.sum(axis=1) * waiting
+        seated = upgrades.sum(axis=1) * waiting
+        call.new_seats += seated.sum()
+        call.count("seated", seated.sum())
+        call.count("blocked", (declines.sum(axis=1) * waiting).sum())
+        call.count("paid_entries", (upgrades * seats_after).sum())
+        call.count("upgrades", upgrades.sum())
+        call.count("declines", declines.sum())
+
+    def _upgrade(self, call: _Call, upgrades: np.ndarray, waiting: np.ndarray,
+                 seats_after: np.ndarray) -> None:
+        """Upgrading teams (per day, by decision class) move to the paying classes of their
+        seats after the upgrade, split between the two nearest, with what they carry; their
+        waiting users, seated, send invites."""
+        src, top_level, levels = self.decision_src, float(self.top_level), self.top_level + 1
+        lower = np.minimum(np.floor(seats_after), top_level)
+        upper_share = np.where(lower < top_level, seats_after - lower, 0.0)
+        lower_class = lower.astype(int)
+        upper_class = np.minimum(lower_class + 1, self.top_level)
+        # what moves: the teams, what they carry, and (last) the waiting users seated
+        per_team = call.team_block[:, :, src] / (np.abs(call.teams[:, src]) + self.eps)
+        moving = np.concatenate([per_team * upgrades, (upgrades * waiting[:, None])[None]])
+        moving[0] = upgrades
+        offsets = self._upgrade_offsets
+        size = offsets.size * levels
+        to_paying = (np.bincount((offsets + lower_class).ravel(),
+                                 weights=(moving * (1 - upper_share)).ravel(), minlength=size)
+                     + np.bincount((offsets + upper_class).ravel(),
+                                   weights=(moving * upper_share).ravel(), minlength=size)
+                     ).reshape(len(moving), self.B, levels)
+        call.d_team_block[:, :, src] -= moving[:-1]
+        call.d_team_block[:, :, self.paying_class] += to_paying[:-1]
+        call.d_extra_seats[:, self.top_slot[self.paying_class[-1]]] += (
+            upgrades * np.maximum(seats_after - top_level, 0.0)).sum(axis=1)
+        call.inviting_seats[:, self.paying_class] += to_paying[-1]
+
+    def _trial_first_seats(self, call: _Call) -> None:
+        """A trial team's first signup reaching value, per day (the linear part moved its team a
+        class up): its seat sends invites, and what the team carries goes along."""
+        src, dst = self.trial_first_src, self.trial_first_dst
+        seating = call.carried["PF"][:, src] * self.trial_first_hazard[ACT]
+        scatter(call.inviting_seats, dst, seating)
+        below = ~self.trial_first_top  # (a top keeps its class)
+        for name in ("K", "PJ", "PI"):
+            along = seating[:, below] * (call.carried[name][:, src[below]]
+                                         / (np.abs(call.teams[:, src[below]]) + self.eps))
+            scatter(call.d_carried[name], src[below], -along)
+            scatter(call.d_carried[name], dst[below], along)
+
+    def _new_teams(self, call: _Call, new_teams: np.ndarray) -> None:
+        """New teams, per day and bin, in the first classes: with a seat if the first signup
+        reached value at once (it sends invites), else with it pending (without a trial its
+        onboarding started in _start_onboarding; with one, on the trial clock)."""
+        new, seated = self._new_class, self._new_seated_class
         if self.trial:
-            ia, ib = self.tf_instant
-            dN[:, self._new_onb] += create * (1.0 - ia)
-            dN[:, self._new_seat] += create * ia
-            d_car["PF"][:, self._new_onb] += create * (1.0 - ia - ib)
-            dZ[ctr["abandoned"]] += create.sum() * ib
-            # a trial team's first signup took a seat: the linear part moved the team; its
-            # seat sends invites, and what the team carries goes along
-            fa = carried["PF"][:, self.f_src] * self.f_eta[ACT]
-            scatter(inv_seats, self.f_act, fa)
-            mv = ~self.f_top
-            for name in ("K", "PJ", "PI"):
-                c = fa[:, mv] * (carried[name][:, self.f_src[mv]]
-                                 / (np.abs(N[:, self.f_src[mv]]) + eps))
-                scatter(d_car[name], self.f_src[mv], -c)
-                scatter(d_car[name], self.f_act[mv], c)
+            at_once, gave_up = self.trial_founder_instant
         else:
-            ia = chf.instant[ACT]
-            dN[:, self._new_onb] += create * (1.0 - ia)
-            dN[:, self._new_seat] += create * ia
-        if self._new_seat != self._new_onb:  # reached people of instant starters
-            d_car["K"][:, self._new_onb] -= create * ia
-            d_car["K"][:, self._new_seat] += create * ia
-        dZ[ctr["act_founder"]] += create.sum() * ia
-        dZ[ctr["seated"]] += create.sum() * ia
-        seat_new += create.sum() * ia
-        inv_seats[:, self._new_seat] += create * ia
-        dV = dV + create * (1.0 - ia)
-        dZ[ctr["teams_activated"]] += create.sum() * ia
+            at_once = self.founder_chain.instant[ACT]
+        call.d_teams[:, new] += new_teams * (1.0 - at_once)
+        call.d_teams[:, seated] += new_teams * at_once
+        if self.trial:
+            call.d_carried["PF"][:, new] += new_teams * (1.0 - at_once - gave_up)
+            call.count("abandoned", new_teams.sum() * gave_up)
+        if seated != new:  # the people they reached go with the teams that took a seat
+            call.d_carried["K"][:, new] -= new_teams * at_once
+            call.d_carried["K"][:, seated] += new_teams * at_once
+        call.count("act_founder", new_teams.sum() * at_once)
+        call.count("seated", new_teams.sum() * at_once)
+        call.new_seats += new_teams.sum() * at_once
+        call.inviting_seats[:, seated] += new_teams * at_once
+        call.d_unactivated += new_teams * (1.0 - at_once)
+        call.count("teams_activated", new_teams.sum() * at_once)
 
-        # -- apply the team moves, with what the teams carry ---------------------------------
-        s_all = np.concatenate(moves_s)
-        d_all = np.concatenate(moves_d)
-        f2 = np.concatenate(moves_f, axis=1)
-        flows = team[:, :, s_all] * (f2 / (np.abs(N[:, s_all]) + eps))
-        flows[0] = f2
-        w = flows.ravel()
-        size = dT.size
-        dT -= np.bincount((self._off5 + s_all).ravel(), weights=w, minlength=size).reshape(dT.shape)
-        dT += np.bincount((self._off5 + d_all).ravel(), weights=w, minlength=size).reshape(dT.shape)
+    def _apply_moves(self, call: _Call) -> None:
+        """The teams moving between classes (per day, collected by the steps before), with what
+        they carry at its mean per team of the class they leave."""
+        src = np.concatenate(call.move_src)
+        dst = np.concatenate(call.move_dst)
+        flux = np.concatenate(call.move_flux, axis=1)
+        flows = call.team_block[:, :, src] * (flux / (np.abs(call.teams[:, src]) + self.eps))
+        flows[0] = flux
+        weights = flows.ravel()
+        d_team, size = call.d_team_block, call.d_team_block.size
+        d_team -= np.bincount((self._team_offsets + src).ravel(), weights=weights,
+                              minlength=size).reshape(d_team.shape)
+        d_team += np.bincount((self._team_offsets + dst).ravel(), weights=weights,
+                              minlength=size).reshape(d_team.shape)
 
-        # -- signups pending for teams that lost access: they lose it too ------------------
-        def doom(names: tuple[str, ...], amount: np.ndarray, lost_now: bool = True) -> np.ndarray:
-            """Remove ``amount`` (per bin) from the pools ``names`` in proportion, counting
-            what is removed as having lost access (unless ``lost_now`` is false)."""
-            pools = [y[sl[p]].reshape(B, -1) for p in names]
-            tot = sum(p.sum(axis=1) for p in pools)
-            frac = np.clip(amount / np.where(tot > 1e-12, tot, 1.0), 0.0, 1e3) * (tot > 1e-12)
-            for p, pool in zip(names, pools, strict=True):
-                removed = pool * frac[:, None]
-                dy[sl[p]].reshape(B, -1)[:] -= removed
-                if lost_now:
-                    dZ[ctr["lost"]] += float(removed.sum())
-            return frac
+    def _lose_pending(self, call: _Call) -> None:
+        """Signups pending for teams that lost access (per day and bin, from the linear part)
+        leave the onboarding pools and the invites in flight: they lose access too."""
+        lost = call.linear_out
+        self._remove_pending(call, lost["doom_f"], ("OF", "OP") if self.trial else ("OF",))
+        self._remove_pending(call, lost["doom_j"], ("OJ",))
+        self._remove_pending(call, lost["doom_i"], ("OI",), in_flight="IF")
 
-        doom(("OF", "OP") if self.trial else ("OF",), out["doom_f"])
-        doom(("OJ",), out["doom_j"])
-        IF = y[sl["IF"]].reshape(B, -1)
-        OI = y[sl["OI"]].reshape(B, -1)
-        tot_i = OI.sum(axis=1) + IF.sum(axis=1)
-        frac = np.clip(out["doom_i"] / np.where(tot_i > 1e-12, tot_i, 1.0), 0.0, 1e3) * (
-            tot_i > 1e-12)
-        dy[sl["OI"]].reshape(B, -1)[:] -= OI * frac[:, None]  # onboarding: lose access now
-        dZ[ctr["lost"]] += float((OI * frac[:, None]).sum())
-        dy[sl["IF"]].reshape(B, -1)[:] -= IF * frac[:, None]  # in flight: arrive to no access
-        dy[sl["ID"]].reshape(B, -1)[:] += IF * frac[:, None]
+    def _remove_pending(self, call: _Call, amount: np.ndarray, pools: tuple[str, ...],
+                        in_flight: str | None = None) -> None:
+        """Remove ``amount`` signups per day and bin from ``pools`` (and the invites
+        ``in_flight``) in proportion: onboarding ones lose access now, invites in flight will
+        arrive to no access (the ID chain)."""
+        n_bins, sl, y = self.B, self.sl, call.y
+        names = (*pools, in_flight) if in_flight else pools
+        held = [y[sl[name]].reshape(n_bins, -1) for name in names]
+        total = sum(pool.sum(axis=1) for pool in held)
+        share = np.clip(amount / np.where(total > 1e-12, total, 1.0), 0.0, 1e3) * (total > 1e-12)
+        for name, pool in zip(names, held, strict=True):
+            removed = pool * share[:, None]
+            call.dy[sl[name]].reshape(n_bins, -1)[:] -= removed
+            if name == in_flight:
+                call.dy[sl["ID"]].reshape(n_bins, -1)[:] += removed
+            else:
+                call.count("lost", float(removed.sum()))
 
-        # -- invites: sent by new seats, accepted, reserving someone still there ------------
-        reach = np.clip(rem / (np.abs(N) + eps), 0.0, 1.0)
-        accepted = inv_seats * (self.invites_mean * self.acceptance) * reach
-        dZ[ctr["invites_sent"]] += inv_seats.sum() * self.invites_mean
-        d_car["PI"] += accepted
-        d_car["K"] += accepted
-        dy[self._if0] += accepted.sum(axis=1)
+    def _invites(self, call: _Call, people_left: np.ndarray) -> None:
+        """Invites sent by the new seats, per day: accepted ones that find someone still in the
+        company (at most all, by the people left per team) reserve that person and enter the
+        invite-delay chain, pending for their team."""
+        reach = np.clip(people_left / (np.abs(call.teams) + self.eps), 0.0, 1.0)
+        accepted = call.inviting_seats * (self.invites_mean * self.acceptance) * reach
+        call.count("invites_sent", call.inviting_seats.sum() * self.invites_mean)
+        call.d_carried["PI"] += accepted
+        call.d_carried["K"] += accepted
+        call.dy[self._invite_start] += accepted.sum(axis=1)
 
-        # -- seats' tenure phases ---------------------------------------------------------
-        if self.tenure is not None:
-            g0 = sl["G"].start
-            dy[g0] += seat_new
-            if self._lost_row is None:
-                self._lost_row = self.L_A.getrow(sl["Z"].start + ctr["lost_seats"])
-            lost_seats = float((self._lost_row @ y)[0])
-            if g_tot > _TINY:
-                dy[sl["G"]] -= G * (lost_seats / g_tot)
+    def _tenure_phases(self, call: _Call) -> None:
+        """Seats per tenure phase, per day (if the churn hazard is not constant): new seats
+        enter the first phase; seats ended in the linear part leave every phase in proportion."""
+        if self.tenure is None:
+            return
+        sl = self.sl
+        call.dy[sl["G"].start] += call.new_seats
+        lost_seats = float((self._lost_seats_row @ call.y)[0])
+        if call.tenure_seats > _TINY:
+            call.dy[sl["G"]] -= call.tenure_phases * (lost_seats / call.tenure_seats)
 
-        dy[sl["W"]] += dW
-        dy[sl["V"]] += dV
-        dy[sl["E"]] += dE.ravel()
-        dy[self._team] += dT.ravel()
-        dy[sl["Z"]] += dZ
+    def _total(self, call: _Call) -> np.ndarray:
+        """dy/dt: the linear flows plus what the steps added, counters included."""
+        sl, dy = self.sl, call.dy
+        dy[sl["W"]] += call.d_waiting
+        dy[sl["V"]] += call.d_unactivated
+        dy[sl["E"]] += call.d_extra_seats.ravel()
+        dy[self._team_block] += call.d_team_block.ravel()
+        dy[sl["Z"]] += call.counters
         # no value below 1e-100 is meaningful here; left in, such values become subnormal
         # numbers in the solver's norms, which makes every step many times slower
         dy[np.abs(dy) < 1e-100] = 0.0
         return dy
-
-
-
