@@ -306,9 +306,12 @@ def _twin_notes(sc: Any) -> str:
     for status, name, how in notes:
         lines.append(f"#   {status}: {name}: {how}")
     missing = meanfield.unavailable(sc)
-    if missing:
-        lines.append("#   not reported (NaN, the sales team is not represented): "
-                     + ", ".join(missing))
+    for why, names in (("the sales team is not represented", meanfield.WITHOUT_SALES),
+                       ("the twin counts teams by class, not by age or one by one",
+                        meanfield.WITHOUT_AGES)):
+        listed = [n for n in names if n in missing]
+        if listed:
+            lines.append(f"#   not reported (NaN, {why}): " + ", ".join(listed))
     return "\n".join(lines)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from flywheel.engines import records
 from flywheel.engines.model import Outcome
 from flywheel.engines.tally import CHANNEL_NAMES as CHANNELS
-from flywheel.engines.tally import Tally
+from flywheel.engines.tally import Tally, retention_window
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 
 
@@ -41,7 +41,7 @@ class Metric:
         """The values this metric can take: shares lie in [0, 1], counts and money at or
         above 0; a margin, an LTV and a payback can be negative (costs above revenue)."""
         lo = -math.inf if self.name in _SIGNED else 0.0
-        hi = 1.0 if self.unit.startswith("share") else math.inf
+        hi = 1.0 if self.unit.startswith("share") and self.name not in _ABOVE_ONE else math.inf
         return lo, hi
 
     def clamp(self, lo: float, hi: float) -> tuple[float, float]:
@@ -53,6 +53,8 @@ class Metric:
 
 #: Metrics that can be negative (costs above revenue).
 _SIGNED = frozenset({"gross_margin", "ltv", "ltv_cac", "cac_payback_months"})
+#: Ratios that can exceed 1 although their unit is a share (expansion above churn).
+_ABOVE_ONE = frozenset({"nrr"})
 
 
 @dataclass(frozen=True)
@@ -76,25 +78,40 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("activated", "Activated users", "users", "flow",
        "Signups who reached value before the horizon."),
     _m("activation_rate", "Signup-to-activation rate", "share", "ratio",
-       "Reached value / signups whose onboarding ended (value reached or gave up) by the "
-       "horizon; signups still onboarding at the horizon are left out, not counted as lost."),
+       "Reached value / signups whose onboarding ended by the horizon, however it ended "
+       "(value reached, gave up, or their team lost the product); signups still onboarding "
+       "at the horizon are left out, not counted as lost."),
     _m("ttv_median_days", "Time to value, median", "days", "time",
        "Median time from signup to value among activated users."),
     _m("ttv_p90_days", "Time to value, p90", "days", "time",
        "90th percentile of time from signup to value among activated users."),
     _m("viral_coefficient", "Viral coefficient K", "signups per activated user", "ratio",
-       "(Invited signups + word-of-mouth signups) / activated users."),
+       "Invites sent per activated user x the share accepted (accepted invites / activated "
+       "users), counted when the invite is sent, so an invitee who arrives after the horizon "
+       "counts; word-of-mouth signups are apart (signups_referral)."),
+    _m("viral_signups", "Viral signups", "users", "flow",
+       "Signups brought by invites and by word of mouth before the horizon."),
     _m("viral_cycle_days", "Viral cycle time", "days", "time",
        "Mean time from an inviter taking a seat to the invitee signing up."),
-    _m("invites_sent", "Invites sent", "invites", "flow", "Invites sent by activated users."),
+    _m("invites_sent", "Invites sent", "invites", "flow",
+       "Invites sent by activated users before the horizon."),
     _m("teams", "Teams created", "teams", "flow",
        "Companies whose first contact was a signup (not a sales prospect)."),
     _m("paywall_teams", "Teams at the paywall", "teams", "flow",
        "Teams that met the free tier's limit at least once."),
     _m("teams_ever_paid", "Teams that paid", "teams", "flow",
        "Teams created that started paying before the horizon (self-serve or by a contract)."),
-    _m("free_to_paid_rate", "Free-to-paid conversion", "share", "ratio",
-       "Teams that ever paid / teams created."),
+    _m("free_to_paid_rate", "Free-to-paid conversion, pooled", "share", "ratio",
+       "Teams that ever paid / teams created, pooled over every team whatever its age: it "
+       "grows with the horizon, as young teams have had little time (free_to_paid_90d "
+       "does not)."),
+    _m("free_to_paid_90d", "Free-to-paid conversion in 90 days", "share", "ratio",
+       "Of the teams created at least 90 days before the horizon, the share that started "
+       "paying (self-serve or by a contract) within 90 days of creation: a cohort figure, "
+       "the same at any horizon longer than 90 days."),
+    _m("time_to_paid_median_days", "Time to paid, median", "days", "time",
+       "Median time from a team's creation to its first payment, among teams that paid "
+       "before the horizon."),
     _m("new_customers", "New paying customers", "companies", "flow",
        "Companies that started paying before the horizon: self-serve teams and won contracts "
        "(a team that paid self-serve and then signed a contract counts once)."),
@@ -125,6 +142,25 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
        "Monthly churn of paying customers: 1 - exp(-cancellations / paying customer-months); "
        "self-serve cancellations and contracts not renewed count, a self-serve plan replaced "
        "by a contract does not."),
+    # -- revenue retention --------------------------------------------------------------
+    _m("retention_window_months", "Retention window", "months", "time",
+       "Whole months NRR and GRR look back: 12 where the horizon allows (two years or "
+       "more), else the longest whole-month window within the run's second half."),
+    _m("nrr", "Net revenue retention", "share", "ratio",
+       "MRR at the horizon from the companies that paid at the start of the retention "
+       "window / their MRR then (expansion counts, new customers do not)."),
+    _m("grr", "Gross revenue retention", "share", "ratio",
+       "As NRR, each company counted at most at its MRR then (expansion left out)."),
+    _m("mrr_new", "MRR from new customers", "$ per month", "flow",
+       "MRR added over the run by companies paying for the first time."),
+    _m("mrr_expansion", "MRR from expansion", "$ per month", "flow",
+       "MRR added over the run by paying companies growing (seats, a contract)."),
+    _m("mrr_contraction", "MRR lost to contraction", "$ per month", "flow",
+       "MRR lost over the run by paying companies shrinking (seats leaving)."),
+    _m("mrr_churned", "MRR churned", "$ per month", "flow",
+       "MRR lost over the run by companies that stopped paying."),
+    _m("mrr_reactivation", "MRR from reactivation", "$ per month", "flow",
+       "MRR added over the run by companies paying again after stopping."),
     # -- sales --------------------------------------------------------------------------
     _m("pqls", "PQLs", "leads", "flow",
        "Product-qualified leads: companies whose self-serve footprint met the PQL rule."),
@@ -174,8 +210,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 
 #: The headline metrics the CLI prints.
 HEADLINE = ("signups", "activation_rate", "ttv_median_days", "viral_coefficient", "teams",
-            "paying_teams", "free_to_paid_rate", "active_users_end", "mrr_end", "arr_end",
-            "user_churn_monthly")
+            "paying_teams", "free_to_paid_90d", "free_to_paid_rate", "active_users_end",
+            "mrr_end", "arr_end", "nrr", "user_churn_monthly")
 
 SERIES: dict[str, Series] = {s.name: s for s in (
     Series("active_users", "Active users", "users", "stock"),
@@ -196,6 +232,10 @@ SERIES: dict[str, Series] = {s.name: s for s in (
     Series("cold_leads", "Cold leads", "leads per day", "flow"),
     Series("won", "Contracts won", "contracts per day", "flow"),
     Series("gone_cold", "Leads gone cold", "leads per day", "flow"),
+    *(Series(k, label, "$ per month, per day", "flow") for k, label in (
+        ("mrr_new", "MRR from new customers"), ("mrr_expansion", "MRR from expansion"),
+        ("mrr_contraction", "MRR lost to contraction"), ("mrr_churned", "MRR churned"),
+        ("mrr_reactivation", "MRR from reactivation"))),
 )}
 
 FUNNEL: tuple[tuple[str, str, str], ...] = (
@@ -250,16 +290,20 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
         m[f"signups_{c}"] = x[f"signups_{c}"]
     m["signups"] = float(sum(m[f"signups_{c}"] for c in CHANNELS))
     m["activated"] = x["activated"]
-    m["activation_rate"] = _div(x["activated"], x["activated"] + x["abandoned"])
+    m["activation_rate"] = _div(x["activated"],
+                                x["activated"] + x["abandoned"] + x["onboarding_lost"])
     m["ttv_median_days"] = x["ttv_median"]
     m["ttv_p90_days"] = x["ttv_p90"]
-    m["viral_coefficient"] = _div(x["signups_invite"] + x["signups_referral"], x["activated"])
+    m["viral_coefficient"] = _div(x["invites_accepted"], x["activated"])
+    m["viral_signups"] = x["signups_invite"] + x["signups_referral"]
     m["viral_cycle_days"] = _div(x["invite_cycle_sum"], x["invited_signups"])
     m["invites_sent"] = x["invites_sent"]
     m["teams"] = x["teams"]
     m["paywall_teams"] = x["paywall_teams"]
     m["teams_ever_paid"] = x["teams_ever_paid"]
     m["free_to_paid_rate"] = _div(x["teams_ever_paid"], x["teams"])
+    m["free_to_paid_90d"] = _div(x["teams_paid_90d"], x["teams_90d"])
+    m["time_to_paid_median_days"] = x["time_to_paid_median"]
     m["new_customers"] = x["new_customers"]
     m["trial_teams"] = x["trial_teams"]
     m["trial_conversion"] = _div(x["trial_converted"], x["trial_teams"])
@@ -276,6 +320,12 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
                     + x["contract_revenue"])
     m["user_churn_monthly"] = _monthly(x["seats_ended"], x["user_days"])
     m["logo_churn_monthly"] = _monthly(x["cancels"], x["customer_days"])
+    # -- revenue retention
+    m["retention_window_months"] = float(retention_window(H))
+    m["nrr"] = _div(x["mrr_now_of_then"], x["mrr_then"])
+    m["grr"] = _div(x["mrr_kept_of_then"], x["mrr_then"])
+    for kind in ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned", "mrr_reactivation"):
+        m[kind] = float(np.sum(tally.flows[kind]))
     # -- sales
     m["pqls"] = x["pqls"]
     m["cold_leads"] = x["cold_leads"]
@@ -338,6 +388,8 @@ def tally_series(tally: Tally) -> dict[str, np.ndarray]:
         "cold_leads": fl["cold_leads"],
         "won": fl["won"],
         "gone_cold": fl["gone_cold"],
+        **{k: fl[k] for k in ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned",
+                               "mrr_reactivation")},
     }
     return {k: np.asarray(s[k], dtype=float) for k in SERIES}
 

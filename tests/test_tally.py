@@ -38,14 +38,15 @@ def test_a_tally_must_name_exactly_the_declared_quantities() -> None:
     t = hand_tally()
     with pytest.raises(ValueError, match=r"missing \['activated'\]"):
         Tally(**{**t.__dict__, "totals": {k: v for k, v in t.totals.items() if k != "activated"}})
-    with pytest.raises(ValueError, match=r"unknown \['invites_accepted'\]"):
-        Tally(**{**t.__dict__, "totals": {**t.totals, "invites_accepted": 1.0}})
+    with pytest.raises(ValueError, match=r"unknown \['invites_clicked'\]"):
+        Tally(**{**t.__dict__, "totals": {**t.totals, "invites_clicked": 1.0}})
 
 
 def test_metrics_follow_the_definitions_from_known_counts() -> None:
     """Hand-computed values: 100 seat-days paid at $10 = $32.85 of revenue over 30 days
     (30.4375 days a month); 2 cancels over 60.875 customer-days = 1 - exp(-1) a month."""
     m = measure(hand_tally(signups_organic=30, signups_invite=10, activated=20, abandoned=5,
+                           invites_sent=40, invites_accepted=10,
                            teams=8, teams_ever_paid=2, paid_seats_end=3,
                            paying_self_serve_end=2, paid_seat_days=100, user_days=400,
                            cancels=2, customer_days=60.875, acquisition_spend=300,
@@ -77,7 +78,7 @@ def test_the_twin_reports_every_metric_or_names_what_it_cannot(name: str) -> Non
     twin = simulate_twin(sc).replications[0]
     des = simulate(sc, replications=1, seed=5, jobs=1).replications[0]
     sales = Settings.of(sc).sales_motion
-    assert twin.unavailable == (meanfield.WITHOUT_SALES if sales else ())
+    assert twin.unavailable == meanfield.WITHOUT_AGES + (meanfield.WITHOUT_SALES if sales else ())
     for metric, value in twin.metrics.items():
         if math.isnan(value):
             assert metric in twin.unavailable or math.isnan(des.metrics[metric]), metric
@@ -102,14 +103,17 @@ def test_both_engines_hand_over_the_same_tally() -> None:
 
 
 def test_what_the_twin_cannot_report_is_listed_in_the_docs_and_by_validate() -> None:
-    assert all(n in METRICS or n in SERIES for n in meanfield.WITHOUT_SALES)
+    listed = meanfield.WITHOUT_SALES + meanfield.WITHOUT_AGES
+    assert all(n in METRICS or n in SERIES for n in listed)
     doc = (DOCS / "model.md").read_text(encoding="utf-8")
     section = doc[doc.index("**Same metrics, one definition.**"):]
-    for name in meanfield.WITHOUT_SALES:
+    for name in listed:
         assert name in section, name
     res = CliRunner().invoke(main, ["validate", "plg-sales-assist"])
     assert res.exit_code == 0, res.output
     assert "#   not reported (NaN, the sales team is not represented): signups_sales, pqls" \
         in res.output
+    assert "#   not reported (NaN, the twin counts teams by class, not by age or one by one): " \
+        "free_to_paid_90d" in res.output
     res = CliRunner().invoke(main, ["validate", "baseline"])
-    assert "not reported" not in res.output
+    assert "sales team is not represented" not in res.output and "free_to_paid_90d" in res.output

@@ -12,8 +12,15 @@ import numpy as np
 
 from flywheel.engines.codes import LeadKind, LeadOutcome, UserState
 from flywheel.engines.model import Outcome
-from flywheel.engines.tally import CHANNEL_NAMES, STATE_NAMES, Tally, day_grid
-from flywheel.scenario.defaults import DAYS_PER_YEAR
+from flywheel.engines.tally import (
+    CHANNEL_NAMES,
+    COHORT_DAYS,
+    STATE_NAMES,
+    Tally,
+    day_grid,
+    retention_window,
+)
+from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
 
 #: Weeks after signup the cohort table follows.
 COHORT_WEEKS = 52
@@ -81,11 +88,13 @@ def _user_totals(o: Outcome) -> dict[str, float]:
         **{f"signups_{c}": float(chan[i]) for i, c in enumerate(CHANNEL_NAMES)},
         "activated": float(activated.sum()),
         "abandoned": float(np.sum(u["state"] == UserState.ABANDONED)),
+        "onboarding_lost": float(np.sum((u["state"] == UserState.LOST_ACCESS) & ~activated)),
         "ttv_median": float(np.median(ttv)) if len(ttv) else np.nan,
         "ttv_p90": _quantile(ttv, 0.9),
         "invited_signups": float(invited.sum()),
         "invite_cycle_sum": float(np.sum(u["signup"][invited] - u["start"][u["inviter"][invited]])),
         "invites_sent": float(o.counters.get("invites_sent", 0)),
+        "invites_accepted": float(o.counters.get("invites_accepted", 0)),
         "seated": float(seated.sum()),
         "in_paying_team": float((paid_users | contract_users).sum()),
         "active_users_end": float(np.sum(se > H)),
@@ -138,7 +147,103 @@ def _team_totals(o: Outcome) -> dict[str, float]:
         "cancels": float(np.sum((t["paid_end"][paid] <= H) & ~t["upsold"][paid]) + np.sum(ce <= H)),
         "contracts_won": float(contract.sum()),
         "bookings": float(acv.sum()),
+        **_cohort_conversion(o),
+        **_revenue_retention(o),
     }
+
+
+def _cohort_conversion(o: Outcome) -> dict[str, float]:
+    """Conversion of self-serve teams by their age: of those created at least COHORT_DAYS
+    before the horizon, how many paid within COHORT_DAYS; and the median time to pay."""
+    t, H = o.teams, o.horizon
+    selfserve = ~t["prospect"]
+    created = t["created"][selfserve]
+    to_paid = np.fmin(t["paid_start"], t["contract_start"])[selfserve] - created
+    old_enough = created <= H - COHORT_DAYS
+    paid = ~np.isnan(to_paid)
+    return {
+        "teams_90d": float(old_enough.sum()),
+        "teams_paid_90d": float(np.sum(old_enough & paid & (to_paid <= COHORT_DAYS))),
+        "time_to_paid_median": float(np.median(to_paid[paid])) if paid.any() else np.nan,
+    }
+
+
+def _company_mrr(o: Outcome, at: float) -> np.ndarray:
+    """Each company's MRR at instant ``at``: its paid self-serve seats x the price, plus its
+    running contract's annual value / 12."""
+    t = o.teams
+    ok, ps, pe = _team_overlap(o, "paid_start", "paid_end")
+    company = o.users["company"][ok]
+    n = len(t["created"])
+    seats = np.bincount(company[(ps <= at) & (at < pe)], minlength=n).astype(float)
+    contract = (t["contract_start"] <= at) & (at < t["contract_end"])
+    return seats * o.price_per_seat + np.where(contract, t["contract_acv"] / 12.0, 0.0)
+
+
+def _revenue_retention(o: Outcome) -> dict[str, float]:
+    """The retention window's MRR: the companies paying at its start, then and at the
+    horizon (see :func:`~flywheel.engines.tally.retention_window`)."""
+    months = retention_window(o.horizon)
+    if months < 1:
+        return dict.fromkeys(("mrr_then", "mrr_now_of_then", "mrr_kept_of_then"), np.nan)
+    then = _company_mrr(o, o.horizon - months * DAYS_PER_MONTH)
+    now = _company_mrr(o, o.horizon)
+    paying = then > 0
+    return {"mrr_then": float(then[paying].sum()), "mrr_now_of_then": float(now[paying].sum()),
+            "mrr_kept_of_then": float(np.minimum(now, then)[paying].sum())}
+
+
+#: MRR below this ($ per month) is rounding left by adding and removing seats and contracts.
+_MRR_ZERO = 1e-6
+
+
+def _mrr_bridge(o: Outcome, days: int) -> dict[str, np.ndarray]:
+    """Each day's MRR changes, by kind: every seat or contract starting or ending is a change
+    of its company's MRR; a company's changes at one instant are taken together, then
+    classed by its MRR before and after (new, reactivation, expansion, contraction,
+    churned), each as a positive amount in $ per month."""
+    t, H, price = o.teams, o.horizon, o.price_per_seat
+    ok, ps, pe = _team_overlap(o, "paid_start", "paid_end")
+    seat_company = o.users["company"][ok]
+    contract = np.flatnonzero(~np.isnan(t["contract_start"]))
+    monthly = t["contract_acv"][contract] / 12.0
+    when = np.concatenate([ps, pe, t["contract_start"][contract], t["contract_end"][contract]])
+    company = np.concatenate([seat_company, seat_company, contract, contract])
+    change = np.concatenate([np.full(len(ps), price), np.full(len(pe), -price), monthly, -monthly])
+    keep = when < H
+    when, company, change = when[keep], company[keep], change[keep]
+    kinds = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned", "mrr_reactivation")
+    if not len(when):
+        return {k: np.zeros(days) for k in kinds}
+    order = np.lexsort((when, company))
+    when, company, change = when[order], company[order], change[order]
+    # one change per company and instant
+    first = np.ones(len(when), dtype=bool)
+    first[1:] = (company[1:] != company[:-1]) | (when[1:] != when[:-1])
+    starts = np.flatnonzero(first)
+    when, company = when[starts], company[starts]
+    change = np.add.reduceat(change, starts)
+    # each company's MRR after each change: a running sum that restarts per company
+    running = np.cumsum(change)
+    company_start = np.ones(len(company), dtype=bool)
+    company_start[1:] = company[1:] != company[:-1]
+    offset = np.maximum.accumulate(np.where(company_start, np.arange(len(company)), 0))
+    after = running - np.where(offset > 0, running[offset - 1], 0.0)
+    before = after - change
+    on_before, on_after = before > _MRR_ZERO, after > _MRR_ZERO
+    # whether the company paid after an earlier change (a comeback, not a first payment)
+    paying_changes = np.cumsum(on_after)
+    paying_changes = paying_changes - np.where(offset > 0, paying_changes[offset - 1], 0)
+    paid_before = (paying_changes - on_after) > 0
+    amount = {
+        "mrr_new": np.where(~on_before & on_after & ~paid_before, after, 0.0),
+        "mrr_reactivation": np.where(~on_before & on_after & paid_before, after, 0.0),
+        "mrr_expansion": np.where(on_before & on_after & (change > 0), change, 0.0),
+        "mrr_contraction": np.where(on_before & on_after & (change < 0), -change, 0.0),
+        "mrr_churned": np.where(on_before & ~on_after, before, 0.0),
+    }
+    day = when.astype(np.int64)
+    return {k: np.bincount(day, weights=amount[k], minlength=days)[:days] for k in kinds}
 
 
 def _lead_totals(o: Outcome) -> dict[str, float]:
@@ -211,6 +316,7 @@ def _flows(o: Outcome, grid: np.ndarray) -> dict[str, np.ndarray]:
         "cold_leads": per_day(lead["arrive"][lead["kind"] == LeadKind.COLD]),
         "won": per_day(t["contract_start"][~np.isnan(t["contract_start"])]),
         "gone_cold": per_day(lead["end"][lead["outcome"] == LeadOutcome.WENT_COLD]),
+        **_mrr_bridge(o, days),
     }
 
 

@@ -18,10 +18,25 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from flywheel.engines.codes import Channel, UserState, labels
+from flywheel.scenario.defaults import DAYS_PER_MONTH
 
 #: Acquisition channels and final user states, as their lower-case labels.
 CHANNEL_NAMES = labels(Channel)
 STATE_NAMES = labels(UserState)
+
+#: Days after a team's creation within which ``free_to_paid_90d`` counts its conversion.
+COHORT_DAYS = 90.0
+#: Most months back the revenue retention looks (12 when the horizon allows).
+RETENTION_MONTHS = 12
+
+
+def retention_window(horizon: float) -> int:
+    """Whole months over which NRR and GRR compare MRR: 12 where the horizon allows, else
+    the longest whole-month window within the run's second half, so the customers it
+    starts from have had at least half the run to come (a one-year run: 6 months; 0: the
+    run is shorter than two months)."""
+    return int(min(RETENTION_MONTHS, math.floor(horizon / (2 * DAYS_PER_MONTH) + 1e-9)))
+
 
 #: Counts and sums over the whole run (up to the horizon): name -> meaning.  Unit: users,
 #: teams, leads or contracts for counts; days for ``*_days`` and times; $ for money.
@@ -29,11 +44,14 @@ TOTALS: dict[str, str] = {
     **{f"signups_{c}": f"signups brought by the {c} channel" for c in CHANNEL_NAMES},
     "activated": "signups who reached value",
     "abandoned": "signups who gave up onboarding (no-show or out of patience)",
+    "onboarding_lost": "signups whose onboarding ended because their team lost the product",
     "ttv_median": "median time from signup to value among activated users (days)",
     "ttv_p90": "90th percentile of that time (days)",
     "invited_signups": "signups who came by an invite (the invites' arrivals)",
     "invite_cycle_sum": "sum over those of the time from the inviter's seat to the signup (days)",
     "invites_sent": "invites sent by activated users",
+    "invites_accepted": "of those, invites accepted by someone still in the company (they "
+                        "sign up after the invite's delay, before the horizon or after it)",
     "seated": "users who took a seat",
     "in_paying_team": "users who held a seat while their team paid (self-serve or contract)",
     "teams": "teams created (companies whose first contact was a signup)",
@@ -43,6 +61,15 @@ TOTALS: dict[str, str] = {
     "upgraded_teams": "teams that started paying self-serve",
     "teams_ever_paid": "teams created that started paying (self-serve or by a contract)",
     "new_customers": "companies that started paying: self-serve teams and won contracts",
+    "teams_90d": f"teams created at least {COHORT_DAYS:g} days before the horizon",
+    "teams_paid_90d": f"of those, teams that started paying within {COHORT_DAYS:g} days of "
+                      "creation (self-serve or by a contract)",
+    "time_to_paid_median": "median time from a team's creation to its first payment, among "
+                           "teams that paid (days)",
+    "mrr_then": "MRR, at the start of the retention window, of the companies paying then ($ "
+                "per month)",
+    "mrr_now_of_then": "MRR at the horizon of those same companies ($ per month)",
+    "mrr_kept_of_then": "the same, each company counted at most at its MRR then ($ per month)",
     "trial_teams": "teams whose trial ended",
     "trial_converted": "of those, teams that bought at the trial's end",
     "paying_self_serve_end": "teams paying self-serve at the horizon",
@@ -98,6 +125,11 @@ FLOWS: dict[str, str] = {
     "cold_leads": "cold leads arriving",
     "won": "contracts won",
     "gone_cold": "leads going cold",
+    "mrr_new": "MRR added by companies paying for the first time ($ per month)",
+    "mrr_expansion": "MRR added by paying companies growing (seats, a contract) ($ per month)",
+    "mrr_contraction": "MRR lost by paying companies shrinking ($ per month)",
+    "mrr_churned": "MRR lost by companies that stopped paying ($ per month)",
+    "mrr_reactivation": "MRR added by companies paying again after stopping ($ per month)",
 }
 
 

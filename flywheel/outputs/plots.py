@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 from flywheel.engines.tally import day_grid
 from flywheel.metrics import FUNNEL, METRICS, SERIES, format_value, mean_ci
-from flywheel.scenario.defaults import PARAMS_BY_PATH
+from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
 from flywheel.scenario.settings import Settings
 
 __all__ = [
@@ -235,12 +235,55 @@ def growth(result: Any) -> Figure:
     return fig
 
 
+#: The MRR bridge's parts: (series, sign drawn, colour index).
+BRIDGE = (("mrr_new", 1, 0), ("mrr_expansion", 1, 2), ("mrr_reactivation", 1, 4),
+          ("mrr_contraction", -1, 1), ("mrr_churned", -1, 3))
+
+
+def bridge_by_month(result: Any) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The MRR bridge summed by month of the run (mean over replications): each month's
+    start day, and each part's MRR ($ per month) added (or, for contraction and churn,
+    lost) in that month."""
+    days = len(result.replications[0].series["mrr_new"])
+    month = (np.arange(days) / DAYS_PER_MONTH).astype(int)
+    n = int(month[-1]) + 1 if days else 0
+    parts = {}
+    for name, _, _ in BRIDGE:
+        mean = np.mean([r.series[name] for r in result.replications], axis=0)
+        parts[name] = np.bincount(month, weights=mean, minlength=n)
+    return np.arange(n) * DAYS_PER_MONTH, parts
+
+
+def _bridge_axes(ax: Any, result: Any) -> None:
+    """Monthly MRR bridge: what was added above zero, what was lost below, the net line."""
+    starts, parts = bridge_by_month(result)
+    width = DAYS_PER_MONTH * 0.8
+    up = np.zeros(len(starts))
+    down = np.zeros(len(starts))
+    for name, sign, colour in BRIDGE:
+        values = parts[name]
+        base = up if sign > 0 else down
+        ax.bar(starts + DAYS_PER_MONTH / 2, sign * values, width, bottom=sign * base,
+               color=_color(colour), label=SERIES[name].label)
+        base += values
+    ax.plot(starts + DAYS_PER_MONTH / 2, up - down, color="black", marker="o", ms=3,
+            label="Net change")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_title("MRR bridge, by month", loc="left")
+    ax.set_ylabel("$ per month, added or lost")
+    _format_axis(ax.yaxis, "$ per month")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize="small")
+
+
 @_styled
 def mrr(result: Any) -> Figure:
-    """MRR and ARR (12 × MRR) over time, mean and band."""
+    """MRR and ARR (12 × MRR) over time, mean and band; with the monthly MRR bridge (new,
+    expansion, reactivation, contraction, churned) where the engine reports it."""
     arr = METRICS["arr_end"]
-    fig = Figure(figsize=(10, 7.5), layout="constrained")
-    ax_m, ax_a = fig.subplots(2, 1, sharex=True)
+    bridge = "mrr_new" not in getattr(result, "unavailable", ())
+    fig = Figure(figsize=(10, 10.5 if bridge else 7.5), layout="constrained")
+    axes = fig.subplots(3 if bridge else 2, 1, sharex=True)
+    ax_m, ax_a = axes[0], axes[1]
     _series_axes(ax_m, result, "mrr", _color(0), _run_label(result), _BAND_TEXT)
     ax_m.set_title(SERIES["mrr"].label, loc="left")
     ax_m.set_ylabel(series_label("mrr"))
@@ -251,8 +294,10 @@ def mrr(result: Any) -> Figure:
         _format_axis(ax.yaxis, unit)
         ax.set_ylim(bottom=0)
         ax.legend(loc="upper left", frameon=False)
-    ax_a.set_xlabel(_DAY_LABEL)
-    _x_days(ax_a, result.horizon)
+    if bridge:
+        _bridge_axes(axes[2], result)
+    axes[-1].set_xlabel(_DAY_LABEL)
+    _x_days(axes[-1], result.horizon)
     fig.suptitle(f"{result.scenario.name}: recurring revenue")
     return fig
 

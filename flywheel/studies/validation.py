@@ -926,8 +926,9 @@ PUBLISHED: tuple[Band, ...] = (
          "Lenny Rachitsky activation survey (500+ products); Userpilot B2B benchmark"),
     Band("ttv_median_days", "baseline", 1.0, 2.0, "time to value",
          "median ~1.5 days, B2B SaaS (checked within ±0.5 day)", "Userpilot, 547 companies"),
-    Band("free_to_paid_rate", "baseline", 0.03, 0.08, "freemium → paid, self-serve",
-         "3–5% good, 6–8% great",
+    Band("free_to_paid_90d", "baseline", 0.03, 0.08, "freemium → paid, self-serve",
+         "3–5% good, 6–8% great (checked against the cohort figure: teams created at least 90 "
+         "days before the horizon, paying within 90 days)",
          "Lenny Rachitsky / Kyle Poyar benchmarks, as quoted by getlago.com/blog/freemium-pricing"),
     Band("viral_coefficient", "baseline", 0.10, 0.30, "viral coefficient K, B2B SaaS",
          "~0.1–0.3 (sustained K > 1 is rare)",
@@ -937,6 +938,11 @@ PUBLISHED: tuple[Band, ...] = (
          "SaaStr (Lemkin); monthly→annual: 3% → 31% (Tunguz, \"maximum viable churn\")"),
     Band("logo_churn_monthly", "baseline", 0.03, 0.07, "monthly logo churn, SMB self-serve",
          "3–7%", "SaaStr (Lemkin); monthly→annual: 3% → 31% (Tunguz, \"maximum viable churn\")"),
+    Band("nrr", "baseline", 0.80, 1.10, "net revenue retention, SMB self-serve",
+         "SMB (ACV under $25K) median ~97–98%; 80–110% taken as the band (the baseline's "
+         "window is 6 months, its horizon being one year)",
+         "Benchmarkit/Maxio 2024 B2B SaaS survey and ChartMogul 2024 benchmarks, as quoted by "
+         "digitalapplied.com and optif.ai (NRR by ACV segment)"),
     Band("trial_conversion", "trial", 0.15, 0.25, "opt-in free trial (no card) → paid",
          "~15–25% (Totango: 15%)", "Totango 2012 study; retentionlens.com trial-to-paid benchmarks"),
     Band("trial_conversion", "card-trial", 0.40, 0.60, "opt-out trial (card required) → paid",

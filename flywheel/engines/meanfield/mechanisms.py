@@ -172,12 +172,21 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
     return out
 
 
+#: What the twin never reports: it counts teams by class, not by age or one by one, so it
+#: has neither a team's time to pay nor a company's MRR history.
+WITHOUT_AGES: tuple[str, ...] = (
+    "free_to_paid_90d", "time_to_paid_median_days", "nrr", "grr",
+    # metrics and daily series of the MRR bridge
+    "mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned", "mrr_reactivation",
+)
+
+
 def unavailable(scenario: Scenario | Mapping[str, Any] | Settings) -> tuple[str, ...]:
     """The metrics and series the twin cannot report for ``scenario`` (they come out NaN,
     and the run, ``flywheel validate`` and ``summary.json`` name them): those of
-    :data:`WITHOUT_SALES` when it has a sales motion, else none."""
+    :data:`WITHOUT_AGES`, and of :data:`WITHOUT_SALES` when it has a sales motion."""
     s = scenario if isinstance(scenario, Settings) else Settings.of(scenario)
-    return WITHOUT_SALES if s.sales_motion else ()
+    return WITHOUT_AGES + (WITHOUT_SALES if s.sales_motion else ())
 
 def _non_default(path: str, value: object) -> bool:
     """Whether a converted value differs from its parameter's default and is truthy."""

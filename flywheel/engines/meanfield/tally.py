@@ -98,11 +98,14 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
            for c in CHANNEL_NAMES},
         "activated": act,
         "abandoned": end["abandoned"],
+        "onboarding_lost": end["lost"] - end["sig_lost_signup"],
         "ttv_median": ttv_quantile(tw, 0.5, kinds) if act > 0 else math.nan,
         "ttv_p90": ttv_quantile(tw, 0.9, kinds) if act > 0 else math.nan,
         "invited_signups": end["invite_arrivals"],
         "invite_cycle_sum": end["invite_delay_sum"],
         "invites_sent": end["invites_sent"],
+        # accepted: arrived, or still in flight at the horizon
+        "invites_accepted": end["invite_arrivals"] + end["in_flight"],
         "seated": end["seated"],
         "in_paying_team": end["paid_entries"],
         "teams": end["teams"],
@@ -123,6 +126,9 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "customer_days": end["paying_days"],
         "cancels": end["cancels"],
         "acquisition_spend": tw.budget * tw.H,
+        # (not followed: the twin counts teams by class, not by age; WITHOUT_AGES)
+        **dict.fromkeys(("teams_90d", "teams_paid_90d", "time_to_paid_median", "mrr_then",
+                         "mrr_now_of_then", "mrr_kept_of_then"), math.nan),
         # no contracts: a scenario with a sales motion runs as self-serve only
         **dict.fromkeys(("contracts_running_end", "contract_users_end", "arr_sales_end",
                          "contract_user_days", "contract_revenue"), 0.0),
@@ -148,10 +154,13 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "churned": _daily(obs["churned"] + obs["lost_seats"]),
         "upgrades": _daily(obs["upgrades"] + obs["trial_conversions"]),
         **dict.fromkeys(("pqls", "cold_leads", "won", "gone_cold"), no_sales),
+        **dict.fromkeys(("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned",
+                         "mrr_reactivation"), nan),
     }
     sizes, active = _cohorts(tw, obs, end)
     states = {"onboarding": end["onboarding"], "active": end["active"],
-              "abandoned": end["abandoned"], "churned": end["churned"],
+              "abandoned": end["abandoned"],
+        "onboarding_lost": end["lost"] - end["sig_lost_signup"], "churned": end["churned"],
               "lost_access": end["lost"] + end["lost_seats"], "blocked": end["blocked"],
               "waiting": end["waiting"]}
     return Tally(
