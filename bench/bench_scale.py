@@ -14,6 +14,7 @@ Targets on a 2-core machine: 1M signups in at most 20 s of one core, per-signup 
 
 from __future__ import annotations
 
+import argparse
 import json
 import resource
 import subprocess
@@ -52,10 +53,15 @@ def one(signups: int) -> dict[str, float]:
 
 
 def main(argv: list[str]) -> None:
-    if argv and argv[0] == "--one":
-        print(json.dumps(one(int(argv[1]))))  # noqa: T201
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("sizes", nargs="*", type=int, metavar="SIGNUPS",
+                        help=f"signups in a year to simulate (default: {', '.join(map(str, SIZES))})")
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # a size, in its own process
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(one(args.one)))  # noqa: T201
         return
-    sizes = [int(a) for a in argv] or list(SIZES)
+    sizes = args.sizes or list(SIZES)
     rows = []
     for n in sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(n)], check=True,

@@ -944,9 +944,16 @@ PUBLISHED: tuple[Band, ...] = (
          "Benchmarkit/Maxio 2024 B2B SaaS survey and ChartMogul 2024 benchmarks, as quoted by "
          "digitalapplied.com and optif.ai (NRR by ACV segment)"),
     Band("trial_conversion", "trial", 0.15, 0.25, "opt-in free trial (no card) → paid",
-         "~15–25% (Totango: 15%)", "Totango 2012 study; retentionlens.com trial-to-paid benchmarks"),
-    Band("trial_conversion", "card-trial", 0.40, 0.60, "opt-out trial (card required) → paid",
-         "~40–60% (Totango: 50%)", "Totango 2012 study; retentionlens.com trial-to-paid benchmarks"),
+         "~15–25% (Totango: 15%); the 2026 survey finds lower medians for no-card trials "
+         "(4–6%), with a top quarter at 10–15%",
+         "Totango 2012 study; retentionlens.com trial-to-paid benchmarks; Kyle Poyar with "
+         "ChartMogul and ProductLed, free-to-paid conversion report (200 B2B products, "
+         "January 2026, growthunhinged.com)"),
+    Band("trial_conversion", "card-trial", 0.30, 0.60, "opt-out trial (card required) → paid",
+         "~40–60% (Totango: 50%); ~30% and more than 5× no-card trials (2026 survey)",
+         "Totango 2012 study; retentionlens.com trial-to-paid benchmarks; Kyle Poyar with "
+         "ChartMogul and ProductLed, free-to-paid conversion report (200 B2B products, "
+         "January 2026, growthunhinged.com)"),
     Band("pql_lift", "enterprise-sales-assist", 2.0, 5.0, "PQL vs MQL (cold leads)",
          "PQLs convert 2–5× MQLs; the seeds' story: ~3× cold outbound (the story's close "
          "rates are inputs; this is what the queue lets through)",
