@@ -32,6 +32,7 @@ from flywheel.outputs.results import (
 )
 from flywheel.scenario.distributions import DistributionError
 from flywheel.scenario.files import ScenarioError, format_resolved, list_scenarios, load_scenario
+from flywheel.scenario.overview import comparison_overview, overview, overview_text
 from flywheel.scenario.units import UnitError, parse_duration
 from flywheel.studies import workload
 from flywheel.studies.runner import RunResult, default_jobs, simulate, simulate_twin, worker_pool
@@ -191,6 +192,7 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
             result = simulate(sc, jobs=j, progress=bar.update, executor=pool)
         path = write_results(result, out_dir, force=force, unique=out is None, executor=pool)
     click.echo(headline_table(result))
+    click.echo("\n" + overview_text(overview(sc)))
     click.echo(f"\nResults in {path}/")
 
 
@@ -215,6 +217,7 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
     result = simulate_twin(sc)
     path = write_results(result, out_dir, force=force, unique=out is None)
     click.echo(headline_table(result))
+    click.echo("\n" + overview_text(overview(sc)))
     click.echo("\nEngine: mean-field twin. Its values are deterministic (no 95% CIs); "
                f"`flywheel validate {scenario}` lists what it approximates.")
     if result.unavailable:
@@ -399,6 +402,7 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
         lines += [f"Question: {comp.question}", ""]
     lines.append(f"{comp.name}: {len(labels)} scenarios, seed {comp.seed}, "
                  f"{comp.replications} paired replications each; reference: {labels[0]}")
+    lines.append(overview_text(comparison_overview(comp.scenarios, labels)))
     diffs = {k: v for k, v in comp.parameter_differences().items()
              if k not in ("simulation.seed", "simulation.replications")}
     if diffs:

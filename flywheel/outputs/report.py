@@ -31,6 +31,7 @@ from typing import Any
 from flywheel.metrics import FUNNEL, HEADLINE, METRICS, format_value, mean_ci
 from flywheel.outputs import plots
 from flywheel.scenario.defaults import PARAMS_BY_PATH
+from flywheel.scenario.overview import Line, comparison_overview, overview
 from flywheel.version import __version__
 
 __all__ = [
@@ -476,6 +477,27 @@ def _param_meaning(path: str) -> str:
     return param.meaning
 
 
+def _overview_html(lines: Sequence[Line]) -> str:
+    """An overview (:mod:`flywheel.scenario.overview`) as HTML: each line a paragraph, the
+    lines indented under one as a list."""
+    parts: list[str] = []
+    nested: list[str] = []
+
+    def flush() -> None:
+        if nested:
+            parts.append(_list(nested, "overview"))
+            nested.clear()
+
+    for line in lines:
+        if line.level:
+            nested.append(line.text)
+        else:
+            flush()
+            parts.append(f'<p class="overview">{_e(line.text)}</p>')
+    flush()
+    return "".join(parts)
+
+
 def _headline_rows(result: Any, names: Sequence[str]) -> list[list[str]]:
     rows = []
     for name in names:
@@ -553,6 +575,7 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
     all_rows = _headline_rows(result, [m for m in METRICS if m not in HEADLINE])
     sections = [
         _section("Parameters",
+                 _overview_html(overview(sc)),
                  "<p>The parameters that shape this run: the key ones, and every one the "
                  "scenario sets.</p>",
                  _table(["Parameter", "Value", "Meaning", "Set by"], param_rows)),
@@ -697,6 +720,8 @@ def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
                  if diff_rows else "<p>No parameter differs.</p>")
     sections = [
         _section("Scenarios", _table(["Scenario", "Description"], scen_rows),
+                 "<h3>What they set</h3>",
+                 _overview_html(comparison_overview(cmp.scenarios, names)),
                  "<h3>What differs</h3>", diff_part),
         _section("Findings", _list(findings(cmp)), f'<p class="note">{_e(paired_note)}</p>'),
         _section("Charts", *figs),

@@ -106,8 +106,11 @@ PARAMS: tuple[Param, ...] = (
     _P("acquisition.organic_growth", 0.0, "number", "fraction per month",
        "Monthly growth of the organic contact rate (0.05 = +5% a month, compounding).",
        minimum=-1.0, maximum=10.0),
-    _P("acquisition.paid_budget", "3000/month", "rate", "$ per day",
-       "Paid acquisition spend.", source="assumption: a small seed-stage ads budget",
+    _P("acquisition.paid_budget", "0/month", "rate", "$ per day",
+       "Paid acquisition spend. The default is no paid acquisition: a scenario buys "
+       "contacts only when it sets a budget.",
+       source="the baseline's $3,000 a month is an assumption: a small seed-stage ads "
+              "budget",
        minimum=0.0),
     _P("acquisition.paid_cost_per_signup", 30.0, "number", "$ per contact",
        "What paid acquisition pays per contact it brings (contacts = budget / this).",
