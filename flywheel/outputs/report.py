@@ -558,8 +558,12 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
              "deterministic curves." if twin else
              "Signups per day, active users and paying teams: mean line, band "
              f"{plots.BAND[0]:g}–{plots.BAND[1]:g}% of replications."),
-        _img(charts["mrr"], "MRR and ARR over time",
-             "Monthly and annual recurring revenue (ARR = 12 × MRR) over time."),
+        _img(charts["mrr"], "MRR and ARR over time, and the monthly MRR bridge",
+             "Monthly and annual recurring revenue (ARR = 12 × MRR) over time."
+             + ("" if "mrr_new" in getattr(result, "unavailable", ()) else
+                " Below, each month's MRR added by new customers, expansion and "
+                "reactivation, and lost to contraction and churn, with the net change "
+                "(mean of the replications).")),
         _img(charts["funnel"], "Funnel of users and teams",
              "The funnel, users and teams apart, with the share of the stage above." if twin
              else "The funnel, users and teams apart: mean with 95% CI whiskers and the share "
