@@ -75,6 +75,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("signups", "Signups", "users", "flow", "People who signed up before the horizon, all channels."),
     *(_m(f"signups_{c}", f"Signups ({c})", "users", "flow", f"Signups brought by the {c} channel.")
       for c in CHANNELS),
+    _m("turned_away", "Turned away", "people", "flow",
+       "People who came to a company without the product (its trial ended without buying, "
+       "or it stopped paying) and were turned away; they are not signups."),
     _m("activated", "Activated users", "users", "flow",
        "Signups who reached value before the horizon."),
     _m("activation_rate", "Signup-to-activation rate", "share", "ratio",
@@ -289,6 +292,7 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     for c in CHANNELS:
         m[f"signups_{c}"] = x[f"signups_{c}"]
     m["signups"] = float(sum(m[f"signups_{c}"] for c in CHANNELS))
+    m["turned_away"] = x["turned_away"]
     m["activated"] = x["activated"]
     m["activation_rate"] = _div(x["activated"],
                                 x["activated"] + x["abandoned"] + x["onboarding_lost"])

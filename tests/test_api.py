@@ -186,14 +186,14 @@ def test_scenario_repr_names_it_its_file_and_what_differs() -> None:
     text = repr(load_scenario("baseline"))
     assert text.startswith("<Scenario baseline (") and "baseline.toml)" in text
     # the baseline's paid budget: the defaults have none
-    assert text.endswith(": 1 of 56 parameters differs from the defaults>")
+    assert text.endswith(": 1 of 57 parameters differs from the defaults>")
     text = repr(load_scenario("fast-ttv"))
     assert text.startswith("<Scenario fast-ttv (") and "fast-ttv.toml" in text
-    assert "2 of 56 parameters differ from the defaults" in text
+    assert "2 of 57 parameters differ from the defaults" in text
     two = load_scenario("fast-ttv", ["market.companies=2000"])
-    assert "3 of 56 parameters differ" in repr(two)
+    assert "3 of 57 parameters differ" in repr(two)
     # the same value written another way is not a difference
-    assert "2 of 56" in repr(load_scenario("fast-ttv", ["simulation.horizon=365.25d"]))
+    assert "2 of 57" in repr(load_scenario("fast-ttv", ["simulation.horizon=365.25d"]))
     html = two._repr_html_()
     assert "onboarding.ttv" in html and "market.companies" in html and "2000" in html
 

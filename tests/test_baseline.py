@@ -2,9 +2,10 @@
 
 The bands and their sources live in one place, :data:`flywheel.studies.validation.PUBLISHED`
 (which ``flywheel validate --suite`` reports too); this test checks the baseline's: the
-95% CI of the replication mean lies inside each band, over 8 replications of the full
-baseline.  The other scenarios' bands (trial conversion) are reported by the suite, not
-asserted here: the card-required trial is a known miss.
+95% CI of the replication mean lies inside each band, over 12 replications of the full
+baseline (net revenue retention varies much between replications: 8 leave its CI about
++-0.1 wide).  The other scenarios' bands (trial conversion) are reported by the suite;
+tests/test_trials.py asserts the trials'.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ BANDS = {b.metric: (b.low, b.high) for b in PUBLISHED if b.scenario == "baseline
 
 @pytest.fixture(scope="module")
 def baseline_run():  # noqa: ANN201
-    return simulate(load_scenario("baseline"), replications=8, seed=2026, jobs=2)
+    return simulate(load_scenario("baseline"), replications=12, seed=2026, jobs=2)
 
 
 #: Bands the baseline is known to miss, each with the reason; strict, so the mark must go

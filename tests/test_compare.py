@@ -40,10 +40,12 @@ TINY_CLI = ["--replications", "3", "--jobs", "1", "--horizon", "60d",
 
 @pytest.fixture(scope="module")
 def small_change() -> Comparison:
-    """The baseline against the baseline with a slightly faster time to value (2.5d -> 2d)."""
+    """The baseline against the baseline with a slightly faster time to value (2.5d -> 2d).
+    12 replications: the ratio of the paired to the unpaired CI's width is itself noisy
+    (over seeds 11-18 with 8 replications it ranges from about 0.3 to 0.95)."""
     base = load_scenario("baseline", SMALL)
     return compare([base, base.with_overrides({"onboarding.ttv.median": "2d"})],
-                   replications=8, seed=11, jobs=1)
+                   replications=12, seed=11, jobs=1)
 
 
 @pytest.fixture(scope="module")

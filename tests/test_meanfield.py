@@ -27,7 +27,8 @@ from flywheel.studies.validation import TWIN_EXACT, convergence_gaps
 #: One-person companies, exponential delays, no free-tier limits: every mechanism left is
 #: one the twin carries exactly in the mean (MECHANISMS), so only the simulation's noise
 #: and its finite size separate the two.
-EXACT = list(TWIN_EXACT)
+#: (with no spread of commitment, patience stays exponential: the race is one exact stage)
+EXACT = [*TWIN_EXACT, "onboarding.commitment_spread=0"]
 
 
 def scenario(*overrides: str, base: str = "baseline") -> Scenario:

@@ -59,41 +59,47 @@ def test_one_team_event_log_is_exactly_what_the_parameters_imply() -> None:
         (3.5, "signup:invite", 1), (3.5, "signup:invite", 2),   # + invite delay 2d
         (4.0, "activated", 1),            # + invitee TTV 0.5 x 1d
         (4.0, "invite", 1), (4.0, "invite", 1),
-        (4.0, "activated", 2),
-        (4.0, "invite", 2), (4.0, "invite", 2),
+        (4.0, "activated", 2),            # the 3rd seat: at the seat limit, no invites
         (6.0, "signup:invite", 3), (6.0, "signup:invite", 4),
-        (6.0, "signup:invite", 5), (6.0, "signup:invite", 6),
         (6.5, "activated", 3),            # a 4th seat: the 3-seat free tier's paywall
         (6.5, "paywall:seats", -1),
-        (6.5, "activated", 4), (6.5, "activated", 5), (6.5, "activated", 6),
+        (6.5, "activated", 4),
         (9.5, "upgrade", -1),             # + decision delay 3d; waiting users take seats
-        # four new seats invite 2 each; only 3 of the company's 10 people are left
-        (9.5, "invite", 3), (9.5, "invite", 3), (9.5, "invite", 4),
-        (11.5, "signup:invite", 7), (11.5, "signup:invite", 8), (11.5, "signup:invite", 9),
-        (12.0, "activated", 7), (12.0, "activated", 8), (12.0, "activated", 9),
+        # and, paying, invite 2 each: 4 of the company's 10 people are reached
+        (9.5, "invite", 3), (9.5, "invite", 3), (9.5, "invite", 4), (9.5, "invite", 4),
+        (11.5, "signup:invite", 5), (11.5, "signup:invite", 6),
+        (11.5, "signup:invite", 7), (11.5, "signup:invite", 8),
+        (12.0, "activated", 5),
+        (12.0, "invite", 5),              # the last person left
+        (12.0, "activated", 6), (12.0, "activated", 7), (12.0, "activated", 8),
+        (14.0, "signup:invite", 9),
+        (14.5, "activated", 9),
     ]
-    # 5 invites at day 9.5 and 6 at day 12 (users 7-9) find no one left to invite
-    assert o.counters["invites_no_one_left"] == 11
+    # 1 + 3 x 2 invites at day 12 (users 5-8) and 2 at day 14.5 find no one left to invite
+    assert o.counters["invites_no_one_left"] == 9
     u, t = o.users, o.teams
     assert list(u["state"]) == [ACTIVE] * 10
     assert t["paywall"][0] == 6.5 and t["paid_start"][0] == 9.5
-    np.testing.assert_allclose(u["start"][3:7], 9.5)  # seats granted at the upgrade
-    np.testing.assert_allclose(u["value"][3:7], 6.5)  # value was reached before
+    np.testing.assert_allclose(u["start"][3:5], 9.5)  # seats granted at the upgrade
+    np.testing.assert_allclose(u["value"][3:5], 6.5)  # value was reached before
     m = replication_metrics(o)
     assert m["mrr_end"] == 10 * sc["pricing.price_per_seat"]
     assert m["ttv_median_days"] == 0.5
 
 
-def test_declined_paywall_caps_the_team_and_stops_its_invites() -> None:
+def test_declined_paywall_caps_the_team_at_its_seat_limit() -> None:
     sc = scenario(*QUIET, "pricing.upgrade_probability=0.0")
     o = run(sc, horizon=30, trace=True, inject=(0.0, [10]))
     whats = [(round(t, 9), w) for t, w, _, _ in o.trace if w in ("paywall:seats", "declined",
                                                                   "blocked", "invite")]
     assert (6.0, "paywall:seats") in whats and (9.0, "declined") in whats
-    assert whats.count((9.0, "blocked")) == 4  # the four waiting users lose their chance
-    assert not [w for t, w in whats if w == "invite" and t > 6.0]  # capped: no invites
-    assert user_states(o)["blocked"] == 4 and user_states(o)["active"] == 3
+    assert whats.count((9.0, "blocked")) == 2  # the two waiting users lose their chance
+    # the 3rd seat (at the limit, day 3.5) and every seat after it send no invites
+    assert whats.count((1.0, "invite")) == 2 and whats.count((3.5, "invite")) == 2
+    assert not [w for t, w in whats if w == "invite" and t > 3.5]
+    assert user_states(o)["blocked"] == 2 and user_states(o)["active"] == 3
     assert math.isnan(o.teams["paid_start"][0])
+    assert o.counters["capped_seats"] == 1 and o.counters["capped_usage"] == 0
 
 
 def test_usage_limit_paywall_comes_when_usage_runs_out() -> None:

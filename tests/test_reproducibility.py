@@ -77,8 +77,11 @@ def test_common_random_numbers_between_fast_and_slow_ttv() -> None:
     """Two scenarios that differ only in TTV share arrivals, patience and the normals
     behind TTV: every user's signup time is the same, and every user who reaches value
     in both does so exactly twice as late when the median (and p90) double."""
+    # (no churn: no company cancels, so no one is turned away by a company that closed in
+    # one run and not in the other, and both runs have the same signups)
     common = ["acquisition.referral=0/day", "acquisition.paid_budget=0/day",
-              'collaboration.invites={ dist = "fixed", value = 0 }', *SMALL]
+              'collaboration.invites={ dist = "fixed", value = 0 }', "paid.logo_churn_monthly=0",
+              "retention.churn_monthly=0", *SMALL]
     fast = load_scenario("baseline", [*common,
                                       'onboarding.ttv={ dist = "lognormal", median = "1d", p90 = "4d" }'])
     slow = load_scenario("baseline", [*common,

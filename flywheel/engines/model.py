@@ -7,10 +7,10 @@ How the model is built, and why (see ``docs/model.md`` for the full account):
   the paywall decision, a paying team cancelling) are SimPy events at their
   exact times.
 * **Per-user events ride a light calendar that SimPy's loop drains.**  A user's
-  activation, churn and an accepted invite's arrival are pushed, as plain
-  tuples, onto a heap that :meth:`Model.run` drains between SimPy events, in
-  time order.  A SimPy event costs ~15 µs here, a heap entry ~2 µs; a million
-  signups would otherwise spend most of their time in scheduling.
+  activation, churn, an accepted invite's arrival and a contact's arrival at a company
+  already touched are pushed, as plain tuples, onto a heap that :meth:`Model.run` drains
+  between SimPy events, in time order.  A SimPy event costs ~15 µs here, a heap entry
+  ~2 µs; a million signups would otherwise spend most of their time in scheduling.
 * **Draws are made in blocks from numpy**, each mechanism from its own named
   stream (:mod:`flywheel.engines.rng`), and nothing is scheduled past the horizon.
 * **Users are rows in typed columns**, not objects: the outcome of a run is a
@@ -23,10 +23,13 @@ How the model is built, and why (see ``docs/model.md`` for the full account):
   acquisition process (outbound prospecting, a sales-led motion's inbound enquiries)
   and for its usage checks on the calendar; a won contract becomes the team's plan.
 
-A signup brought by the daily acquisition process takes effect on its company
-at the start of its day (its own times, and everything that follows from them,
-are exact); invitees, activations, churn and team events happen at their exact
-times.
+A company's first signup brought by the daily acquisition process takes effect on it at
+the start of its day (its own times, and everything that follows from them, are exact); a
+contact reaching a person of a company already touched reserves that person then and
+arrives at its own time, as invitees do.  Only a company that has the product takes a
+signup: someone who comes to one that has lost it is turned away (counted, not a signup),
+or, if its trial ended without buying, meets its paywall and signs up if it buys.
+Activations, churn and team events happen at their exact times.
 """
 
 from __future__ import annotations
@@ -43,7 +46,13 @@ import numpy as np
 import simpy
 
 from flywheel.engines.codes import Channel, TeamState, UserState, labels
-from flywheel.engines.rng import STANDARD_EXPONENTIAL, STANDARD_UNIFORM, Buffered, Streams
+from flywheel.engines.rng import (
+    STANDARD_EXPONENTIAL,
+    STANDARD_NORMAL,
+    STANDARD_UNIFORM,
+    Buffered,
+    Streams,
+)
 from flywheel.engines.sales import (  # noqa: F401 (the lead codes, importable from here too)
     COLD,
     L_COLD,
@@ -87,10 +96,13 @@ FREE, TRIAL, PAYING, CAPPED, NO_ACCESS, PROSPECT, CONTRACT = (
 #: Sales leads (LEAD_KINDS, PQL, COLD; LEAD_OUTCOMES, L_WAITING ...; LEAD_COLUMNS) are
 #: declared with the sales motion, in flywheel.engines.sales, and importable from here.
 
-# kinds of per-user calendar entries (_PQL_USAGE: the sales motion's usage signal)
-_ACTIVATE, _CHURN, _INVITEE, _USAGE, _PQL_USAGE = range(5)
+# kinds of per-user calendar entries (_PQL_USAGE: the sales motion's usage signal; _JOINER:
+# a contact's signup into a company already touched, at its own time)
+_ACTIVATE, _CHURN, _INVITEE, _USAGE, _PQL_USAGE, _JOINER = range(6)
 # the inviter code of a contract's rolled-out seat (an _INVITEE entry with no inviter)
 _ROLLOUT = -2
+# the counters of people turned away, by channel
+_TURNED_AWAY = tuple(f"turned_away_{ch}" for ch in CHANNELS)
 
 _NAN = math.nan
 _INF = math.inf
@@ -113,6 +125,11 @@ class Outcome:
     contract replaced it), ``prospect`` (the company entered as a sales
     prospect, not by a signup), ``contract_start``/``contract_end``/``contract_acv``/
     ``contract_seats`` (a won deal, renewals extending its end), ``state``.
+
+    ``counters`` holds the run's counts that are no rows: contacts, invites, paywall
+    decisions, and the people who came to a company without the product
+    (``turned_away``, by channel ``turned_away_<channel>``; ``knocking_end``: still
+    waiting for a decision after a trial at the horizon).
 
     Lead columns (one row per sales lead): ``company``, ``kind`` (code into
     :data:`LEAD_KINDS`), ``arrive``, ``start`` (a rep took it; NaN if never),
@@ -157,6 +174,7 @@ USER_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("end", "d", ""),
     ("state", "b", ""),
     ("inviter", "i", ""),
+    ("commitment", "d", None),  # z ~ N(0, 1), drawn once: scales patience; the card
 )
 
 #: One row per company touched (c_remaining and c_cumsize, numpy arrays, are kept apart).
@@ -181,7 +199,13 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("usage", "d", None),  # usage accrued up to c_usage_t
     ("usage_t", "d", None),
     ("usage_due", "d", None),  # earliest usage check on the calendar
+    ("limit", "b", None),  # the free-tier limit of its last paywall (_SEATS, _USAGE_LIMIT): a
+    #                        capped team is capped by it
+    ("reopened", "d", None),  # bought after its trial had ended: when (NaN if not)
 )
+
+#: Codes of ``c_limit``: which free-tier limit brought a team to the paywall.
+_NO_LIMIT, _SEATS, _USAGE_LIMIT = 0, 1, 2
 
 #: Each of the model's tables with the prefix of its attributes on ``Model``.
 _TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS))
@@ -217,6 +241,7 @@ class Model:
         self.sandbox = st.onboarding.sandbox
         self.friction_applies = st.onboarding.friction_applies
         self.card_factor = st.card_signup_factor
+        self.card_threshold = st.card_threshold
         self.trial_convert = st.trial_convert_probability
         self.trial_length = st.trial.length
         self.sales_led = st.pricing.sales_led
@@ -228,6 +253,10 @@ class Model:
         self.ttv = Buffered(onb.effective_ttv, s["sandbox_ttv" if self.sandbox else "ttv"])
         self.friction = Buffered(onb.setup_friction, s["friction"])
         self.patience = Buffered(onb.patience, s["patience"])
+        # commitment: patience x exp(spread z - spread^2 / 2), mean 1 over people
+        self.commitment = Buffered(STANDARD_NORMAL, s["commitment"])
+        self.spread = onb.commitment_spread
+        self.spread_shift = -0.5 * self.spread * self.spread
         self.no_show = onb.no_show
         self.show_u = Buffered(STANDARD_UNIFORM, s["no_show"])
         self.invites = Buffered(st.collaboration.invites, s["invites"])
@@ -256,6 +285,10 @@ class Model:
         self.c_cumsize = np.zeros(1024, dtype=np.float64)  # people in companies 0..i
         self.touched_people = 0.0
         self.waiting: dict[int, list[int]] = {}
+        # people knocking at a company whose trial ended, while it decides: (channel, inviter)
+        self.knocking: dict[int, list[tuple[int, int]]] = {}
+        # companies that declined at the paywall after their trial: they stay closed
+        self.declined_after_trial: set[int] = set()
 
         # -- running state ----------------------------------------------------------------
         self.n_active = 0
@@ -267,7 +300,10 @@ class Model:
         self.counters: dict[str, float] = {
             "contacts": 0, "contacts_lost": 0, "card_refused": 0, "invites_sent": 0,
             "invites_accepted": 0, "invites_no_one_left": 0, "paywall_hits": 0,
-            "paywall_upgrades": 0, "paywall_declines": 0, **dict.fromkeys(SALES_COUNTERS, 0),
+            "paywall_upgrades": 0, "paywall_declines": 0, "capped_seats": 0, "capped_usage": 0,
+            "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
+            "after_trial_paywall_hits": 0, "after_trial_buys": 0, "after_trial_declines": 0,
+            **dict.fromkeys(SALES_COUNTERS, 0),
         }
 
         # -- the sales motion: PQLs, cold leads, the reps' queue, contracts --------------
@@ -284,7 +320,7 @@ class Model:
         env.process(self._acquisition())
         pop = heapq.heappop
         handlers = (self._on_activate, self._on_churn, self._on_invitee, self._on_usage,
-                    self.sales.on_pql_usage)
+                    self.sales.on_pql_usage, self._on_joiner)
         while True:
             # drain the per-user calendar up to the next SimPy event (SimPy first on ties);
             # handlers that schedule a SimPy event lower self.next_simpy (see _at)
@@ -309,7 +345,8 @@ class Model:
         def arrive(_: simpy.Event) -> None:
             times = np.full(len(sizes), float(t))
             ids = self._new_companies(times, sizes)
-            self._signups(times, np.full(len(sizes), channel, dtype=np.int8), ids)
+            self._signups(times, np.full(len(sizes), channel, dtype=np.int8), ids,
+                          self.commitment.take(len(sizes)))
 
         ev = self.env.timeout(t)
         ev.callbacks.append(arrive)
@@ -432,23 +469,38 @@ class Model:
             np.subtract.at(self.c_remaining, sidx[ok], 1)
 
         # contacts that reach an untouched company: the company is materialised now
+        # every would-be founder has a commitment, drawn whatever the scenario (the same
+        # people get the same one); in a card trial only those above the card's threshold
+        # accept it and start
+        commitment = np.full(n, _NAN)
         if new.any():
             pos = np.flatnonzero(new)
+            z = self.commitment.take(len(pos))
             if self.card_factor < 1.0:
-                agree = self.streams["card"].random(len(pos)) < self.card_factor
+                agree = z >= self.card_threshold
                 self.counters["card_refused"] += int((~agree).sum())
-                pos = pos[agree]
+                pos, z = pos[agree], z[agree]
             if self.sales_led:  # no product to try: some ask for a demo, the rest leave
                 self.sales.inbound(times[pos])
             elif len(pos):
                 sizes = self._draw_sizes(len(pos))
                 pos = pos[:len(sizes)]
                 companies[pos] = self._new_companies(times[pos], sizes)
+                commitment[pos] = z[:len(pos)]
 
         sel = companies >= 0
         self.counters["contacts_lost"] += int(n - sel.sum())
-        if sel.any():
-            self._signups(times[sel], chans[sel], companies[sel])
+        # a company's first signup sets it up now; a person reached in a touched company
+        # (reserved above) arrives at their own time, when the company may have lost the
+        # product (_on_joiner)
+        first = sel & new
+        if first.any():
+            self._signups(times[first], chans[first], companies[first], commitment[first])
+        joiners = np.flatnonzero(sel & ~new)
+        push = self._push
+        for t, c, ch in zip(times[joiners].tolist(), companies[joiners].tolist(),
+                            chans[joiners].tolist(), strict=True):
+            push(t, _JOINER, c, ch)
 
     def _draw_sizes(self, k: int) -> np.ndarray:
         """Sizes of k newly reached companies: size-biased (a contact is a person), without
@@ -497,6 +549,8 @@ class Model:
         self.c_usage.extend(array("d", [0.0]) * k)
         self.c_usage_t.frombytes(times.astype(np.float64).tobytes())
         self.c_usage_due.extend(array("d", [_INF]) * k)
+        self.c_limit.extend(array("b", [_NO_LIMIT]) * k)
+        self.c_reopened.extend(array("d", [_NAN]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
                        (self.c_paid_start, _NAN), (self.c_paid_end, _INF),
                        (self.c_access_end, _INF), (self.c_contract_start, _NAN),
@@ -512,8 +566,11 @@ class Model:
                 self._at(t + self.trial_length, self._on_trial_end, c)
         return ids
 
-    def _signups(self, times: np.ndarray, chans: np.ndarray, companies: np.ndarray) -> None:
-        """Append a batch of signups (sorted by time) and schedule their onboarding."""
+    def _signups(self, times: np.ndarray, chans: np.ndarray, companies: np.ndarray,
+                 commitment: np.ndarray) -> None:
+        """Append a batch of first signups of new companies (sorted by time), with their
+        commitments, and schedule their onboarding.  (A later signup into a company arrives
+        by :meth:`_arrive`.)"""
         k = len(times)
         first_user = len(self.u_state)
         # the first signup of a company sets it up: setup friction applies to it only
@@ -524,19 +581,15 @@ class Model:
             fr = self.friction.take(k)
             ttv = ttv + np.where(creator, fr, 0.0)
         patience = self.patience.take(k)
+        if self.spread:
+            patience = patience * np.exp(self.spread * commitment + self.spread_shift)
         shows = self.show_u.take(k) >= self.no_show  # no-shows leave at signup
         patience = np.where(shows, patience, 0.0)
         act = shows & (ttv <= patience)
         value = np.where(act, times + ttv, np.nan)
         abandon = np.where(act, np.nan, times + patience)
         state = np.full(k, ONBOARDING, dtype=np.int8)
-        # a team that has already lost access lets no one in
-        dead = np.frombuffer(self.c_access_end, dtype=np.float64)[companies] < np.inf
-        state[dead] = LOST_ACCESS
         end = np.full(k, np.inf)
-        end[dead] = times[dead]
-        value[dead] = np.nan
-        abandon[dead] = np.nan
 
         self.u_company.frombytes(companies.astype(np.int32).tobytes())
         self.u_channel.frombytes(chans.astype(np.int8).tobytes())
@@ -547,6 +600,7 @@ class Model:
         self.u_end.frombytes(end.tobytes())
         self.u_state.frombytes(state.tobytes())
         self.u_inviter.extend(array("i", [-1]) * k)
+        self.u_commitment.frombytes(commitment.astype(np.float64).tobytes())
 
         due = np.flatnonzero(value < self.H)
         push, seq, heap, buckets, day_end = (heapq.heappush, self._seq, self.heap, self.buckets,
@@ -570,42 +624,85 @@ class Model:
     # ---------------------------------------------------------------------------------
 
     def _on_invitee(self, t: float, c: int, inviter: int) -> None:
-        """An accepted invite arrives: the invitee signs up into the inviter's company."""
+        """An accepted invite arrives: the invitee signs up into the inviter's company (or a
+        contract's rolled-out seat gets its user)."""
+        self._arrive(t, c, INVITE if inviter >= 0 else SALES, max(inviter, -1))
+
+    def _on_joiner(self, t: float, c: int, channel: int) -> None:
+        """A contact who reached a person of a touched company arrives."""
+        self._arrive(t, c, channel, -1)
+
+    def _arrive(self, t: float, c: int, channel: int, inviter: int) -> None:
+        """Someone of company ``c`` comes to sign up.  A company that has the product takes
+        them in; one that has lost it does not: after a trial that ended without buying, it
+        meets the paywall again (they wait for its decision), else they are turned away."""
+        if self.c_state[c] != NO_ACCESS:
+            self._join(t, c, channel, inviter)
+        elif self._trial_expired(c):
+            self.knocking.setdefault(c, []).append((channel, inviter))
+            if not self.c_pending[c]:
+                self._paywall_after_trial(t, c)
+        else:
+            self._turn_away(t, c, channel)
+
+    def _trial_expired(self, c: int) -> bool:
+        """Whether company ``c`` lost the product at its trial's end, never having paid, and
+        has not yet decided against buying since (a company that cancelled a paid plan or a
+        contract, a prospect never won, or one that declined after its trial, stays closed)."""
+        return (not math.isnan(self.c_trial_end[c]) and math.isnan(self.c_paid_start[c])
+                and math.isnan(self.c_contract_start[c])
+                and c not in self.declined_after_trial)
+
+    def _turn_away(self, t: float, c: int, channel: int) -> None:
+        """Someone of a company without the product leaves: not a signup, only counted."""
+        counters = self.counters
+        counters["turned_away"] += 1
+        counters[_TURNED_AWAY[channel]] += 1
+        if self.trace is not None:
+            self._log(t, f"turned_away:{CHANNELS[channel]}", -1, c)
+
+    def _join(self, t: float, c: int, channel: int, inviter: int) -> None:
+        """A signup into company ``c`` (which has the product) at ``t``: it onboards (no setup
+        friction; an invitee's or a rolled-out seat's TTV is scaled by the invitee factor)."""
         uid = len(self.u_state)
         self.u_company.append(c)
-        self.u_channel.append(INVITE if inviter >= 0 else SALES)
+        self.u_channel.append(channel)
         self.u_signup.append(t)
         self.u_start.append(_NAN)
-        self.u_inviter.append(max(inviter, -1))
-        self._log(t, "signup:invite" if inviter >= 0 else "signup:sales", uid, c)
-        if self.c_state[c] == NO_ACCESS:
-            self.u_value.append(_NAN)
-            self.u_abandon.append(_NAN)
-            self.u_end.append(t)
-            self.u_state.append(LOST_ACCESS)
-            return
+        self.u_inviter.append(inviter)
         self.u_end.append(_INF)
         self.u_state.append(ONBOARDING)
-        ttv = self.ttv.one() * self.invite_factor
+        trace = self.trace is not None
+        if trace:
+            self._log(t, f"signup:{CHANNELS[channel]}", uid, c)
+        ttv = self.ttv.one()
+        if channel in (INVITE, SALES):  # invitees and rolled-out seats
+            ttv *= self.invite_factor
         patience = self.patience.one()
+        z = self.commitment.one()
+        self.u_commitment.append(z)
+        if self.spread:
+            patience *= math.exp(self.spread * z + self.spread_shift)
         shows = self.show_u.one() >= self.no_show
-        if not shows:
-            patience = 0.0
         if shows and ttv <= patience:
             self.u_value.append(t + ttv)
             self.u_abandon.append(_NAN)
             self._push(t + ttv, _ACTIVATE, uid)
-        else:
-            self.u_value.append(_NAN)
-            self.u_abandon.append(t + patience)
-            if t + patience < self.H:
-                self._log(t + patience, "abandoned", uid, c)
+            return
+        if not shows:  # a no-show leaves at signup
+            patience = 0.0
+        self.u_value.append(_NAN)
+        self.u_abandon.append(t + patience)
+        if trace and t + patience < self.H:
+            self._log(t + patience, "abandoned", uid, c)
 
     def _on_activate(self, t: float, uid: int, _: int) -> None:
         """A user reaches value; they take a seat if the team's plan allows it."""
         c = self.u_company[uid]
         st = self.c_state[c]
-        if st == NO_ACCESS:  # the team lost access while the user was onboarding
+        # the team lost access while the user was onboarding (and may have bought since,
+        # after its trial: the user's spell in it ended with the trial)
+        if st == NO_ACCESS or self.u_signup[uid] < self.c_reopened[c]:
             return
         self._log(t, "activated", uid, c)
         if st in (FREE, CAPPED) and self.seat_limit and self.c_active[c] >= self.seat_limit:
@@ -634,7 +731,10 @@ class Model:
         self._usage_check(t, c)
         if self.pql_on:
             self.sales.pql_check(t, c)
-        if self.c_state[c] != CAPPED:
+        # the seat limit holds invites too: a free or capped team at (or over) its limit
+        # sends none; a team capped by its usage limit keeps inviting below the seat limit
+        if not (self.seat_limit and self.c_state[c] in (FREE, CAPPED)
+                and self.c_active[c] >= self.seat_limit):
             self._send_invites(t, uid, c)
 
     def _send_invites(self, t: float, uid: int, c: int) -> None:
@@ -661,7 +761,8 @@ class Model:
 
     def _on_churn(self, t: float, uid: int, _: int) -> None:
         c = self.u_company[uid]
-        if self.u_state[uid] != ACTIVE or self.c_state[c] == NO_ACCESS:
+        if (self.u_state[uid] != ACTIVE or self.c_state[c] == NO_ACCESS
+                or self.u_signup[uid] < self.c_reopened[c]):  # (a seat ended with the trial)
             return
         self.u_state[uid] = CHURNED
         self.u_end[uid] = t
@@ -680,9 +781,15 @@ class Model:
     # -- usage limit -------------------------------------------------------------------
 
     def _accrue(self, t: float, c: int) -> None:
-        """Bring team ``c``'s usage up to time ``t`` at its current number of active users."""
+        """Bring team ``c``'s usage up to time ``t`` at its current number of active users.
+        A capped team's usage is held at the free tier's usage limit: it grows no further
+        (nor, if the paywall found it above the limit, falls)."""
         if self.track_usage:
-            self.c_usage[c] += self.usage_rate * self.c_active[c] * (t - self.c_usage_t[c])
+            used = self.c_usage[c]
+            more = used + self.usage_rate * self.c_active[c] * (t - self.c_usage_t[c])
+            if self.usage_limit and self.c_state[c] == CAPPED:
+                more = min(more, max(used, self.usage_limit))
+            self.c_usage[c] = more
             self.c_usage_t[c] = t
 
     def _usage_check(self, t: float, c: int) -> None:
@@ -717,6 +824,7 @@ class Model:
     def _paywall(self, t: float, c: int, reason: str) -> None:
         """Team ``c`` meets the paywall: it decides after a delay."""
         self.c_pending[c] = True
+        self.c_limit[c] = _SEATS if reason == "seats" else _USAGE_LIMIT
         self.counters["paywall_hits"] += 1
         if math.isnan(self.c_paywall[c]):
             self.c_paywall[c] = t
@@ -739,6 +847,7 @@ class Model:
                 self._seat(t, uid, c)
         else:
             self.counters["paywall_declines"] += 1
+            self.counters["capped_seats" if self.c_limit[c] == _SEATS else "capped_usage"] += 1
             self._accrue(t, c)
             self.c_state[c] = CAPPED
             self._log(t, "declined", -1, c)
@@ -746,6 +855,36 @@ class Model:
                 self.u_state[uid] = BLOCKED
                 self.u_end[uid] = t
                 self._log(t, "blocked", uid, c)
+
+    def _paywall_after_trial(self, t: float, c: int) -> None:
+        """Someone new comes to company ``c``, whose trial ended without buying: it meets the
+        paywall and decides after a delay, as a free team does."""
+        self.c_pending[c] = True
+        self.counters["after_trial_paywall_hits"] += 1
+        self._log(t, "paywall:after_trial", -1, c)
+        self._at(t + self.decision_delay.one(), self._on_decision_after_trial, c)
+
+    def _on_decision_after_trial(self, ev: simpy.Event) -> None:
+        """Company ``c`` decides: it buys with the paywall's upgrade probability, and the
+        people who came meanwhile sign up now, as its first users of the paid plan; or it
+        stays closed and they are turned away."""
+        c: int = ev.value
+        t = self.env.now
+        self.c_pending[c] = False
+        knocking = self.knocking.pop(c, [])
+        if self.decision_u.one() < self.upgrade_p:
+            self.counters["after_trial_buys"] += 1
+            self.c_reopened[c] = t
+            self.c_access_end[c] = _INF
+            self._start_paying(t, c, "bought_after_trial")
+            for channel, inviter in knocking:
+                self._join(t, c, channel, inviter)
+        else:
+            self.counters["after_trial_declines"] += 1
+            self.declined_after_trial.add(c)
+            self._log(t, "declined:after_trial", -1, c)
+            for channel, _ in knocking:
+                self._turn_away(t, c, channel)
 
     def _start_paying(self, t: float, c: int, how: str) -> None:
         self._accrue(t, c)
@@ -805,6 +944,12 @@ class Model:
         abandon, value, u_signup = users["abandon"], users["value"], users["signup"]
         access_end = teams["access_end"]
         cut = access_end[company] if len(company) else np.empty(0)
+        # a company that bought after its trial had ended: the users of its trial lost
+        # access at the trial's end (the new plan's users come after)
+        reopened = np.frombuffer(self.c_reopened, dtype=np.float64)
+        if len(company) and not np.isnan(reopened).all():
+            old = u_signup < reopened[company]
+            cut[old] = teams["trial_end"][company[old]]
         # the team lost access: active users' spells end then
         lost = (state == ACTIVE) & (cut <= H)
         state[lost] = LOST_ACCESS
@@ -815,8 +960,7 @@ class Model:
         state[gave_up] = ABANDONED
         lost_onb = onb & ~gave_up & (cut <= H)
         state[lost_onb] = LOST_ACCESS
-        # (a signup brought at the start of its day may land after its team lost access)
-        end[lost_onb] = np.maximum(cut[lost_onb], u_signup[lost_onb])
+        end[lost_onb] = cut[lost_onb]
         # value reached after the team lost access does not count
         late = (value >= cut) & (state == LOST_ACCESS)
         value[late] = np.nan
@@ -825,6 +969,8 @@ class Model:
 
         st = self.settings
         counters = dict(self.counters)
+        # people waiting at a closed company's paywall at the horizon: no signups (yet)
+        counters["knocking_end"] = sum(len(k) for k in self.knocking.values())
         counters["paid_spend"] = st.acquisition.paid_budget * H
         counters["sales_cost"] = st.sales.cost_per_day * H
         trace = sorted(self.trace, key=lambda r: r[0]) if self.trace is not None else None

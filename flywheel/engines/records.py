@@ -95,6 +95,7 @@ def _user_totals(o: Outcome) -> dict[str, float]:
         "invite_cycle_sum": float(np.sum(u["signup"][invited] - u["start"][u["inviter"][invited]])),
         "invites_sent": float(o.counters.get("invites_sent", 0)),
         "invites_accepted": float(o.counters.get("invites_accepted", 0)),
+        "turned_away": float(o.counters.get("turned_away", 0)),
         "seated": float(seated.sum()),
         "in_paying_team": float((paid_users | contract_users).sum()),
         "active_users_end": float(np.sum(se > H)),

@@ -29,7 +29,7 @@ STREAMS: dict[str, str] = {
     "referral": "word-of-mouth contact counts and times",
     "market": "which person of the market a contact reaches",
     "team_size": "company sizes (materialised when first touched)",
-    "card": "whether a would-be trial starter accepts the card requirement",
+    "commitment": "commitment of each person who comes to sign up (patience; the card)",
     "ttv": "time to value",
     "sandbox_ttv": "time to value through the sandbox",
     "friction": "setup friction",
@@ -135,5 +135,13 @@ class _StandardUniform:
         return rng.random(size)
 
 
+class _StandardNormal:
+    """Standard normal draws (a person's commitment)."""
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return rng.standard_normal(size)
+
+
+STANDARD_NORMAL: Sampler = _StandardNormal()
 STANDARD_EXPONENTIAL: Sampler = _StandardExponential()
 STANDARD_UNIFORM: Sampler = _StandardUniform()

@@ -45,6 +45,8 @@ TOTALS: dict[str, str] = {
     "activated": "signups who reached value",
     "abandoned": "signups who gave up onboarding (no-show or out of patience)",
     "onboarding_lost": "signups whose onboarding ended because their team lost the product",
+    "turned_away": "people who came to a company without the product (its trial ended "
+                   "without buying, or it stopped paying) and were turned away: not signups",
     "ttv_median": "median time from signup to value among activated users (days)",
     "ttv_p90": "90th percentile of that time (days)",
     "invited_signups": "signups who came by an invite (the invites' arrivals)",

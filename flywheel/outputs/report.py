@@ -209,7 +209,37 @@ def findings(cmp: Any) -> list[str]:
                                        cmp.results[i].mean_ci(metric)[0], diff)
             _, lo, hi = diff
             (unclear if _nan(lo) or _nan(hi) or lo <= 0 <= hi else clear).append(sentence)
-    return clear + unclear
+    return clear + _why_k_moves(cmp, names) + unclear
+
+
+def _why_k_moves(cmp: Any, names: Sequence[str]) -> list[str]:
+    """When the scenarios differ in onboarding and K differs clearly, what the run shows
+    about why: invites sent per activated user, and the share of teams that met the
+    paywall (a free team at its seat limit sends no more invites)."""
+    if "viral_coefficient" not in _cmp_metrics(cmp) or not any(
+            p.startswith("onboarding.") for p in _param_differences(cmp)):
+        return []
+
+    def per(r: Any, a: str, b: str) -> float:
+        """The replications' mean of metric a / metric b."""
+        ratios = [x.metrics[a] / x.metrics[b] for x in r.replications if x.metrics[b]]
+        return sum(ratios) / len(ratios) if ratios else math.nan
+
+    out = []
+    for i in range(1, len(cmp.results)):
+        _, lo, hi = cmp.paired_diff("viral_coefficient", i)
+        if _nan(lo) or _nan(hi) or lo <= 0 <= hi:
+            continue
+        a, b = cmp.results[0], cmp.results[i]
+        out.append(
+            f"Why K differs between {names[0]} and {names[i]}: K counts accepted invites per "
+            f"activated user. Activated users sent {per(a, 'invites_sent', 'activated'):.2f} "
+            f"invites each in {names[0]} and {per(b, 'invites_sent', 'activated'):.2f} in "
+            f"{names[i]}, and {per(a, 'paywall_teams', 'teams'):.1%} against "
+            f"{per(b, 'paywall_teams', 'teams'):.1%} of teams met the paywall: a free team at "
+            "its seat limit sends no more invites, and users who reach value there wait or "
+            "are blocked.")
+    return out
 
 
 def run_findings(result: Any) -> list[str]:
@@ -242,14 +272,32 @@ def run_findings(result: Any) -> list[str]:
         k = m("viral_coefficient")[0]
         verdict = ("above 1, so the flywheel feeds itself" if k > 1 else
                    "below 1, so growth still rests on new acquisition")
-        out.append(f"Each activated user brought {v('viral_coefficient')} more signups"
-                   f"{ci('viral_coefficient')} through invites and word of mouth: the viral "
-                   f"coefficient K is {verdict}.")
+        s = (f"Each activated user's invites brought {v('viral_coefficient')} accepted "
+             f"invites{ci('viral_coefficient')}: the viral coefficient K is {verdict}")
+        if has("viral_signups"):
+            s += (f"; invites and word of mouth brought {v('viral_signups')} signups before "
+                  "the horizon")
+        out.append(s + ".")
+    if has("turned_away") and m("turned_away")[0] > 0:
+        out.append(f"{v('turned_away')} people came to a company that no longer had the "
+                   "product (its trial ended without buying, or it stopped paying) and were "
+                   "turned away; they are not counted as signups.")
     if has("teams", "teams_ever_paid"):
         s = f"{v('teams_ever_paid')} of {v('teams')} teams paid"
         if has("free_to_paid_rate"):
-            s += f": free-to-paid conversion {v('free_to_paid_rate')}{ci('free_to_paid_rate')}"
+            s += (f": free-to-paid conversion, pooled over every team, "
+                  f"{v('free_to_paid_rate')}{ci('free_to_paid_rate')}")
+        if has("free_to_paid_90d"):
+            s += (f"; of the teams at least 90 days old, {v('free_to_paid_90d')} paid within "
+                  f"90 days{ci('free_to_paid_90d')}")
+        if has("time_to_paid_median_days"):
+            s += f", and the median team that paid took {v('time_to_paid_median_days')}"
         out.append(s + ".")
+    if has("nrr", "grr"):
+        months = m("retention_window_months")[0]
+        out.append(f"Of the MRR of the customers paying {months:g} months before the end, "
+                   f"{v('nrr')} was still there at the end with expansion (NRR){ci('nrr')}, "
+                   f"{v('grr')} without it (GRR).")
     if has("paying_teams", "mrr_end", "arr_end"):
         out.append(f"At day {result.horizon:g}, {v('paying_teams')} teams were paying, for an "
                    f"MRR of {v('mrr_end')} and an ARR of {v('arr_end')}{ci('arr_end')}.")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -210,6 +211,7 @@ class Onboarding:
     sandbox: bool
     sandbox_ttv: Distribution
     invited_ttv_factor: float
+    commitment_spread: float
 
     @property
     def effective_ttv(self) -> Distribution:
@@ -474,6 +476,18 @@ class Settings:
         """Share of contacts reaching a new company who still start (the card's toll):
         ``trial.card_signup_factor`` in a card trial, else 1."""
         return self.trial.card_signup_factor if self.card_trial else 1.0
+
+    @property
+    def card_threshold(self) -> float:
+        """The commitment a would-be founder needs to accept the card: Phi^-1(1 - share who
+        start), so that share of standard-normal commitments lies above it (-inf when no
+        card is asked, +inf when no one starts)."""
+        f = self.card_signup_factor
+        if f >= 1.0:
+            return -math.inf
+        if f <= 0.0:
+            return math.inf
+        return statistics.NormalDist().inv_cdf(1.0 - f)
 
     @property
     def trial_convert_probability(self) -> float:

@@ -1022,7 +1022,8 @@ TWIN_EXACT = ('market.team_size={ dist = "fixed", value = 1 }',
               'onboarding.ttv={ dist = "exponential", mean = "2d" }',
               'onboarding.patience={ dist = "exponential", mean = "4d" }',
               'collaboration.invite_delay={ dist = "exponential", mean = "3d" }',
-              "free_tier.seat_limit=0", "free_tier.usage_limit=0")
+              "free_tier.seat_limit=0", "free_tier.usage_limit=0",
+              "onboarding.commitment_spread=0")
 #: The quantities whose gap measures convergence: metrics, and active users on these days.
 GAP_METRICS = ("signups", "activated", "active_users_end", "active_users_mean",
                "signups_referral", "invites_sent")

@@ -203,6 +203,45 @@ def _quantile_points(dist: Distribution, n: int = 48) -> np.ndarray:
     return g[idx]
 
 
+#: Quadrature nodes over a person's commitment (Gauss-Legendre in its normal quantile).
+COMMITMENT_NODES = 16
+
+
+class CommittedPatience:
+    """Patience scaled by each person's commitment factor exp(spread z - spread^2 / 2), z
+    standard normal, as a distribution over people: a mixture of the base patience scaled
+    by the factor at quadrature nodes over z (Gauss-Legendre in u = Phi(z)), restricted to
+    z >= ``threshold`` (a card trial's starters) and renormalised.  Only what the race
+    reads: :meth:`cdf`, :meth:`quantile` (an upper bound: the largest node's), :meth:`mean`."""
+
+    def __init__(self, base: Distribution, spread: float, threshold: float = -math.inf,
+                 nodes: int = COMMITMENT_NODES) -> None:
+        from statistics import NormalDist
+
+        nd = NormalDist()
+        lo = 0.0 if threshold == -math.inf else nd.cdf(threshold)
+        x, w = np.polynomial.legendre.leggauss(nodes)
+        u = lo + (1.0 - lo) * (x + 1.0) / 2.0
+        z = np.array([nd.inv_cdf(float(v)) for v in u])
+        self.base = base
+        self.z = z
+        self.weights = w / w.sum()
+        self.factors = np.exp(spread * z - 0.5 * spread * spread)
+
+    def cdf(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        out = np.zeros(x.shape)
+        for f, w in zip(self.factors.tolist(), self.weights.tolist(), strict=True):
+            out += w * np.asarray(self.base.cdf(x / f), dtype=float).reshape(x.shape)
+        return out
+
+    def quantile(self, q: float) -> float:
+        return float(self.factors.max()) * float(self.base.quantile(q))
+
+    def mean(self) -> float:
+        return float(np.dot(self.weights, self.factors)) * float(self.base.mean())
+
+
 @dataclass(frozen=True)
 class Race:
     """The onboarding race of one kind of signup, per signup: point masses of reaching
@@ -220,7 +259,8 @@ class Race:
         return self.instant_act + float(self.act.sum())
 
 
-def onboarding_race(ttv: Distribution, patience: Distribution, no_show: float,
+def onboarding_race(ttv: Distribution, patience: Distribution | CommittedPatience,
+          no_show: float,
           friction: Distribution | None = None, factor: float = 1.0) -> Race:
     """TTV (x ``factor``, plus ``friction``) against patience, after the no-shows.
 

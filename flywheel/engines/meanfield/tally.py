@@ -98,14 +98,14 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
            for c in CHANNEL_NAMES},
         "activated": act,
         "abandoned": end["abandoned"],
-        "onboarding_lost": end["lost"] - end["sig_lost_signup"],
+        "onboarding_lost": end["lost"],
+        "turned_away": end["sig_lost_signup"],
         "ttv_median": ttv_quantile(tw, 0.5, kinds) if act > 0 else math.nan,
         "ttv_p90": ttv_quantile(tw, 0.9, kinds) if act > 0 else math.nan,
         "invited_signups": end["invite_arrivals"],
         "invite_cycle_sum": end["invite_delay_sum"],
         "invites_sent": end["invites_sent"],
-        # accepted: arrived, or still in flight at the horizon
-        "invites_accepted": end["invite_arrivals"] + end["in_flight"],
+        "invites_accepted": end["invites_accepted"],
         "seated": end["seated"],
         "in_paying_team": end["paid_entries"],
         "teams": end["teams"],
@@ -159,8 +159,7 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
     }
     sizes, active = _cohorts(tw, obs, end)
     states = {"onboarding": end["onboarding"], "active": end["active"],
-              "abandoned": end["abandoned"],
-        "onboarding_lost": end["lost"] - end["sig_lost_signup"], "churned": end["churned"],
+              "abandoned": end["abandoned"], "churned": end["churned"],
               "lost_access": end["lost"] + end["lost_seats"], "blocked": end["blocked"],
               "waiting": end["waiting"]}
     return Tally(
@@ -192,8 +191,7 @@ def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], end: Mapping[str, float],
     n = per_week(sum(obs[c] for c in _CHANNEL_COUNTERS.values()))
     founders = per_week(obs["sig_founder"])
     invitees = per_week(obs["sig_invite"])
-    lost = per_week(obs["sig_lost_signup"])
-    joiners = np.maximum(n - founders - invitees - lost, 0.0)
+    joiners = np.maximum(n - founders - invitees, 0.0)
     act = end["act_founder"] + end["act_joiner"] + end["act_invitee"]
     seat_share = end["seated"] / act if act > 0 else 0.0
     lam_access = end["lost_seats"] / end["user_days"] if end["user_days"] > 0 else 0.0

@@ -15,6 +15,7 @@ from flywheel.engines.meanfield.chains import (
     ACT,
     G_MIN,
     MAX_RATE,
+    CommittedPatience,
     chain_from_masses,
     delay_chain,
     mean_age,
@@ -79,6 +80,7 @@ _COUNTERS = (
     "blocked", "seated", "paid_entries", "teams_activated", "paywall", "upgrades", "declines",
     "trial_ends", "trial_conversions", "cancels", "invites_sent", "invite_arrivals",
     "invite_delay_sum", "contacts", "user_days", "paid_seat_days", "paying_days",
+    "bought_after_trial", "invites_accepted",
 )
 _COUNTER_INDEX = {name: i for i, name in enumerate(_COUNTERS)}
 #: Signups pending per team class (onboarding, or an accepted invite not yet signed up),
@@ -182,12 +184,18 @@ class Twin:
         no_show = onb.no_show
         factor = onb.invited_ttv_factor
         has_friction = onb.has_friction
-        self.race_founder = onboarding_race(ttv, patience, no_show,
+        # patience scaled by each person's commitment: a mixture over commitment, and for a
+        # card trial's founders the mixture over the commitments above the card's threshold
+        spread = onb.commitment_spread
+        everyone = CommittedPatience(patience, spread) if spread > 0 else patience
+        starters = (CommittedPatience(patience, spread, self.settings.card_threshold)
+                    if spread > 0 and 0.0 < self.card < 1.0 else everyone)
+        self.race_founder = onboarding_race(ttv, starters, no_show,
                                   onb.setup_friction if has_friction else None)
-        self.race_joiner = onboarding_race(ttv, patience, no_show)
-        self.race_invitee = onboarding_race(ttv, patience, no_show, factor=factor)
+        self.race_joiner = onboarding_race(ttv, everyone, no_show)
+        self.race_invitee = onboarding_race(ttv, everyone, no_show, factor=factor)
         exp = isinstance(ttv, Exponential) and isinstance(patience, Exponential) \
-            and ttv.mean() > 0 and patience.mean() > 0
+            and spread <= 0 and ttv.mean() > 0 and patience.mean() > 0
         b = 1.0 / patience.mean() if exp else 0.0
 
         def exact(f: float) -> tuple[float, float] | None:
@@ -298,6 +306,11 @@ class Twin:
                 for a in range(A + 1):
                     cl.add(TRIAL, a, k, top=a == A)
         cl.add(NO_ACCESS, 0)
+        # a trial that ended without buying (opt-in trial): no access, but a new person
+        # coming to the company meets the paywall (stage 1 of the no-access block)
+        self.expires = self.trial and not self.reverse
+        if self.expires:
+            cl.add(NO_ACCESS, 0, 1)
         self.cl = cl
         n = len(cl)
         self.n = n
@@ -309,18 +322,23 @@ class Twin:
         self.top_slot = np.full(n, -1)
         self.top_slot[self.top_idx] = np.arange(len(self.top_idx))
         self.access = blk != NO_ACCESS
-        self.invites_from = np.isin(blk, (FREE, PENDING, PAYING, TRIAL))
         self.paying = blk == PAYING
         # where a first signup may be pending with its own onboarding pool (not on the
         # trial clock: freemium teams, and trial teams after the trial)
         self.pf_pool = (blk != TRIAL) & self.access
         self.zero = self.access & (seats == 0)
-        self.no_access = cl(NO_ACCESS, 0)
+        self.no_access = cl(NO_ACCESS, 0)  # closed: cancelled, or its last paid user left
+        self.expired = cl(NO_ACCESS, 0, 1) if self.expires else -1
+        self.closed = np.flatnonzero(blk == NO_ACCESS)  # both
         # at-limit behaviour of each class: static share at the limit (1 or 0), and for
         # top classes with the limit above them, the gap for the geometric closure
         limited = np.isin(blk, (FREE, PENDING, CAPPED)) & (lim > 0)
         self.at_limit = (limited & (seats >= lim)).astype(float)
         self.limit_gap = np.where(limited & self.top & (seats < lim), lim - seats, 0.0)
+        # a seat taken sends invites unless its team, on the free tier (free, deciding or
+        # capped), is then at or over its seat limit (a top class below the limit: the share
+        # of its teams still below after the seat, per call in _take_seats)
+        self.invites_from = self.access & ~(limited & (seats + 1 >= lim))
         self._transitions()
         # state vector
         B, ntop = self.B, len(self.top_idx)
@@ -382,13 +400,23 @@ class Twin:
 
         self._joiner_onboarding_start = first("OJ")
         self._founder_onboarding_start = first("OF")
+        self._invitee_onboarding_start = first("OI")
         self._invite_start = first("IF")
+        # a company whose trial ended without buying and buys when someone new comes: from
+        # the expired class to the paying class without a seat
+        self._expired_src = np.array([self.expired] if self.expires else [], int)
+        self._bought_dst = np.array([cl(PAYING, 0)] if self.expires else [], int)
+        # ... or declines, and is closed from then on
+        self._declined_dst = np.array([self.no_access] if self.expires else [], int)
         if self.trial:
             self._new_class = cl(TRIAL, 0, 0)
             self._new_seated_class = cl(TRIAL, 1, 0)
         else:
             self._new_class = cl(FREE, 0, 0)
             self._new_seated_class = cl(FREE, 1, 0) if self.free_top_level >= 1 else self._new_class
+        # whether a new team's first signup, seated at once, sends invites (not on a free
+        # tier whose seat limit is 1)
+        self._new_seated_invites = float(self.invites_from[self._new_class])
         self.rep_people = self.rep_s * self.rep_n
         # where each (quantity moving, bin) row of an upgrade's landing in the paying classes
         # starts: the teams, what they carry, and the waiting users seated
@@ -437,8 +465,9 @@ class Twin:
                 else:
                     dst.append(cl(blk[i], a[i] - 1, cl.stage[i]))
         self.churn_src, self.churn_dst = np.array(src, int), np.array(dst, int)
-        # logo churn of paying teams
-        self.logo_src = np.array([i for i in range(n) if blk[i] == PAYING and a[i] > 0], int)
+        # logo churn of paying teams (one without a seat too: bought after its trial, its
+        # first user still onboarding)
+        self.logo_src = np.array([i for i in range(n) if blk[i] == PAYING], int)
         # decisions: stage progress within pending, and the decision at a stage's end
         ch = self.decision_chain
         src, dst, rate = [], [], []
@@ -492,7 +521,7 @@ class Twin:
             if rest <= 0:
                 continue
             if not self.reverse:
-                rows.append((i, self.no_access, rest, 1))
+                rows.append((i, self.expired, rest, 1))
             elif lim > 0 and s > lim:
                 rows.append((i, cl(PENDING, s, 0), rest, 3))
             else:
@@ -535,7 +564,7 @@ class Twin:
         ntop = len(self.top_idx)
         size = self.size
         out_names = ("act_f", "act_j", "act_i", "ab_f", "ab_j", "ab_i", "doom_f", "doom_j",
-                     "doom_i", "seat_new", "first_t")
+                     "doom_i", "seat_new", "first_t", "knock_i", "knock_i_age")
         self.out = {name: slice(i * B, (i + 1) * B) for i, name in enumerate(out_names)}
         n_out = len(out_names) * B
         rows: dict[str, list[np.ndarray]] = {k: [] for k in ("A", "Ac", "R", "Rc")}
@@ -574,7 +603,8 @@ class Twin:
             add("A", ctr["abandoned"], src, ch.rates * ch.exits[ABANDON])
             add("R", out(f"act_{kind}", bb), src, ch.rates * ch.exits[ACT])
             add("R", out(f"ab_{kind}", bb), src, ch.rates * ch.exits[ABANDON])
-        # invites in flight: live ones sign up as invitees, those of lost teams lose access
+        # invites in flight: live ones sign up as invitees; those of teams that lost access
+        # come to a company without the product (knocks, settled in _closed_companies)
         chv, chi = self.invite_chain, self.invitee_chain
         K = chv.stages
         k = np.arange(K)[None, :]
@@ -584,12 +614,13 @@ class Twin:
             nxt = self._index(name, bb, np.minimum(k + 1, K - 1), K)
             flow("A", src, None, chv.rates)
             add("A", nxt[:, :-1], src[:, :-1], chv.rates[:-1] * chv.cont[:-1])
+            if name == "ID":
+                add("R", out("knock_i", bb), src, arrive)
+                add("R", out("knock_i_age", bb), src, arrive * chv.ages)
+                continue
             for counter in ("sig_invite", "invite_arrivals"):
                 add("A", ctr[counter], src, arrive)
             add("A", ctr["invite_delay_sum"], src, arrive * chv.ages)
-            if name == "ID":
-                add("A", ctr["lost"], src, arrive)
-                continue
             add("A", self._index("OI", bb, 0, chi.stages), src,
                 arrive * (1.0 - chi.instant.sum()))
             add("A", ctr["act_invitee"], src, arrive * chi.instant[ACT])
@@ -621,7 +652,7 @@ class Twin:
             rate = np.broadcast_to(np.asarray(rate, float), src.shape)
             flow(which, iN(src), iN(dst), rate)
             flow(which, iX("K", src), iX("K", dst), rate)  # reached people stay reached
-            na = dst == self.no_access
+            na = np.isin(dst, self.closed)
             for name in _PENDING:
                 flow(which, iX(name, src), None, rate)
                 if (~na).any():
@@ -808,8 +839,8 @@ class Twin:
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         """dy/dt, per day: the linear flows (one sparse product), then the others step by step."""
         call = self._start_call(y)
-        new_teams, joiners, people_left = self._signups(call, t)
-        joiners_now = self._start_onboarding(call, new_teams, joiners)
+        new_teams, joiners, invitees, people_left = self._signups(call, t)
+        joiners_now = self._start_onboarding(call, new_teams, joiners, invitees)
         landed = self._landing(call, joiners_now)
         at_limit = landed * self._limit_share(call)
         self._take_seats(call, landed - at_limit)
@@ -864,12 +895,15 @@ class Twin:
             inviting_seats=np.zeros((n_bins, n_classes)), new_seats=0.0,
             move_src=[], move_dst=[], move_flux=[])
 
-    def _signups(self, call: _Call, t: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _signups(self, call: _Call, t: float
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Contacts per day and the signups they bring: new companies (first signups, new teams
         per day and bin) and later signups (people per day, per bin and class, by the people
-        left in each class's companies; those in a company without access are lost).
+        left in each class's companies; those reaching a company without the product are no
+        signups: see :meth:`_closed_companies`).
 
-        Returns the new teams, the later signups in teams with access, and the people left."""
+        Returns the new teams, the later signups and the invitees signing up in teams with
+        access (bin, class), and the people left."""
         n_bins, eps = self.B, self.eps
         teams, reached = call.teams, call.carried["K"]
         active = float((teams * (self.a + call.extra_per_team)).sum(axis=1).sum())
@@ -892,28 +926,76 @@ class Twin:
         mean_size = people / np.maximum(touched, _TINY)
         people_left = np.maximum(teams * mean_size[:, None] - reached, 0.0)
         joiners = people_left * (joining_per_bin / (people_left.sum(axis=1) + eps))[:, None]
-        lost = joiners[:, self.no_access].sum()
         call.dy[self.sl["X"].start] += contact_hazard
-        call.d_carried["K"] += joiners
+        call.d_carried["K"] += joiners  # (someone turned away stays reached)
         call.d_carried["K"][:, self._new_class] += new_teams
         call.count("contacts", contacts)
+        joiners, invitees = self._closed_companies(call, joiners)
         call.counters[self._channel_counters] += share * float(new_teams.sum() + joiners.sum())
         call.count("sig_founder", new_teams.sum())
-        call.count("sig_lost_signup", lost)
-        call.count("lost", lost)
-        return new_teams, joiners * self.access_mask, people_left
+        return new_teams, joiners, invitees, people_left
 
-    def _start_onboarding(self, call: _Call, new_teams: np.ndarray,
-                          joiners: np.ndarray) -> np.ndarray:
-        """Later signups (and without a trial first signups) start onboarding, per day: no-shows
-        give up at once, some reach value at once, the rest join the onboarding pool and are
-        pending for their team.  Returns the joiners reaching value at once (bin, class)."""
+    def _closed_companies(self, call: _Call, joiners: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """People coming to a company without the product, per day: later signups reaching
+        one (``joiners`` in the no-access classes) and invites in flight of teams that lost
+        access arriving.  A company whose trial ended without buying meets the paywall once: it
+        buys with the upgrade probability, decided at once (the simulation decides after the
+        decision delay), moving to the paying class without a seat with the person who came
+        as its first signup, or declining and staying closed from then on; everyone
+        else is turned away (``sig_lost_signup``).  Invites
+        arrive at such a company in the bin's share of expired trials among its teams without
+        access.  Returns the later signups and the invitees who sign up (bin, class)."""
+        knocking = call.linear_out["knock_i"]  # invites arriving to no access, per bin
+        turned = float(joiners[:, self.closed].sum() + knocking.sum())
+        knocking_j = joiners[:, self.expired] if self.expires else None
+        joiners = joiners * self.access_mask
+        invitees = np.zeros_like(joiners)
+        if knocking_j is not None:
+            expired, closed = call.teams[:, self.expired], call.teams[:, self.no_access]
+            share = np.clip(expired / (np.abs(expired) + np.abs(closed) + self.eps), 0.0, 1.0)
+            deciding = knocking_j + knocking * share  # one decision per company who came
+            bought_j = knocking_j * self.upgrade_p
+            bought_i = knocking * share * self.upgrade_p
+            bought = bought_j + bought_i
+            call.move(self._expired_src, self._declined_dst,
+                      (deciding * (1.0 - self.upgrade_p))[:, None])
+            dst = self._bought_dst[0]
+            joiners[:, dst] += bought_j
+            invitees[:, dst] += bought_i
+            call.move(self._expired_src, self._bought_dst, bought[:, None])
+            call.count("upgrades", bought.sum())
+            call.count("bought_after_trial", bought.sum())
+            age = np.divide(call.linear_out["knock_i_age"], knocking,
+                            out=np.zeros_like(knocking), where=np.abs(knocking) > 1e-30)
+            for counter in ("sig_invite", "invite_arrivals"):
+                call.count(counter, bought_i.sum())
+            call.count("invite_delay_sum", float(np.dot(bought_i, age)))
+            turned -= float(bought.sum())
+        call.count("sig_lost_signup", turned)
+        return joiners, invitees
+
+    def _start_onboarding(self, call: _Call, new_teams: np.ndarray, joiners: np.ndarray,
+                          invitees: np.ndarray) -> np.ndarray:
+        """Later signups (and without a trial first signups, and invitees who came to a company
+        as it bought after its trial) start onboarding, per day: no-shows give up at once, some
+        reach value at once, the rest join the onboarding pool and are pending for their team.
+        Returns the signups reaching value at once (bin, class)."""
         joiner = self.joiner_chain
         call.d_carried["PJ"] += joiners * (1.0 - joiner.instant.sum())
         call.dy[self._joiner_onboarding_start] += joiners.sum(axis=1) * (1.0 - joiner.instant.sum())
         call.count("abandoned", joiners.sum() * joiner.instant[ABANDON])
         joiners_now = joiners * joiner.instant[ACT]
         call.count("act_joiner", joiners_now.sum())
+        if self.expires:
+            invitee = self.invitee_chain
+            call.d_carried["PI"] += invitees * (1.0 - invitee.instant.sum())
+            call.dy[self._invitee_onboarding_start] += (invitees.sum(axis=1)
+                                                        * (1.0 - invitee.instant.sum()))
+            call.count("abandoned", invitees.sum() * invitee.instant[ABANDON])
+            invitees_now = invitees * invitee.instant[ACT]
+            call.count("act_invitee", invitees_now.sum())
+            joiners_now = joiners_now + invitees_now
         if not self.trial:  # (with a trial, a first signup onboards on the trial clock)
             founder = self.founder_chain
             onboarding = new_teams * (1.0 - founder.instant.sum())
@@ -960,11 +1042,27 @@ class Twin:
         call.move(below, self.after_seat[below], seating[:, below])
         call.d_extra_seats += seating[:, self.top_idx]
         taken = seating.sum(axis=1)
-        scatter(call.inviting_seats, self.after_seat, seating * self.inviting_mask)
+        scatter(call.inviting_seats, self.after_seat, seating * self._inviting_share(call))
         # (with the seats the linear part gives trial teams' first signups)
         call.new_seats += taken.sum() + call.linear_out["seat_new"].sum()
         call.count("seated", taken.sum())
         call.count("paid_entries", seating[:, self.paying].sum())
+
+    def _inviting_share(self, call: _Call) -> np.ndarray:
+        """The share of the seats taken in each class that send invites: 1 or 0 for most
+        classes (0 where the team is then at or over the free tier's seat limit); for a top
+        class below the limit, the share of its seated teams still below the limit after the
+        seat, by the geometric closure of their extra seats."""
+        gap = self.tops_below_limit
+        if not gap.size:
+            return self.inviting_mask
+        g = self.limit_gap[gap]
+        extra = np.maximum(call.extra_per_team[:, gap], 0.0)
+        r = extra / (1.0 + extra)
+        share = np.broadcast_to(self.inviting_mask, (self.B, self.n)).copy()
+        share[:, gap] = np.where(g >= 2, (1.0 - r ** (g - 1)) / np.maximum(1.0 - r ** g, _TINY),
+                                 0.0)
+        return share
 
     def _wait_at_limit(self, call: _Call, at_limit: np.ndarray) -> None:
         """Users meeting the seat limit, per day (bin, class): they wait (a capped team blocks
@@ -1111,7 +1209,7 @@ class Twin:
         call.count("act_founder", new_teams.sum() * at_once)
         call.count("seated", new_teams.sum() * at_once)
         call.new_seats += new_teams.sum() * at_once
-        call.inviting_seats[:, seated] += new_teams * at_once
+        call.inviting_seats[:, seated] += new_teams * at_once * self._new_seated_invites
         call.d_unactivated += new_teams * (1.0 - at_once)
         call.count("teams_activated", new_teams.sum() * at_once)
 
@@ -1163,6 +1261,7 @@ class Twin:
         reach = np.clip(people_left / (np.abs(call.teams) + self.eps), 0.0, 1.0)
         accepted = call.inviting_seats * (self.invites_mean * self.acceptance) * reach
         call.count("invites_sent", call.inviting_seats.sum() * self.invites_mean)
+        call.count("invites_accepted", accepted.sum())
         call.d_carried["PI"] += accepted
         call.d_carried["K"] += accepted
         call.dy[self._invite_start] += accepted.sum(axis=1)
