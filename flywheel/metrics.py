@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -291,7 +291,7 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     m: dict[str, float] = {}
     for c in CHANNELS:
         m[f"signups_{c}"] = x[f"signups_{c}"]
-    m["signups"] = float(sum(m[f"signups_{c}"] for c in CHANNELS))
+    m["signups"] = _signups(x)
     m["turned_away"] = x["turned_away"]
     m["activated"] = x["activated"]
     m["activation_rate"] = _div(x["activated"],
@@ -364,6 +364,11 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     return {k: float(m[k]) for k in METRICS}
 
 
+def _signups(totals: Mapping[str, float]) -> float:
+    """Signups of every channel (the metric and the funnel's first stage)."""
+    return float(sum(totals[f"signups_{c}"] for c in CHANNELS))
+
+
 def _monthly(ended: float, exposure_days: float) -> float:
     """A monthly churn rate from spells ended over time exposed: 1 - exp(-rate per month)."""
     return 1.0 - math.exp(-_div(ended, exposure_days / DAYS_PER_MONTH)) if exposure_days > 0 \
@@ -402,7 +407,7 @@ def tally_funnel(tally: Tally) -> dict[str, float]:
     """Counts at each stage of :data:`FUNNEL` (self-serve teams only: a sales prospect
     enters no funnel of signups)."""
     x = tally.totals
-    f = {"signups": float(sum(x[f"signups_{c}"] for c in CHANNELS)), "teams_paid": x["teams_ever_paid"]}
+    f = {"signups": _signups(x), "teams_paid": x["teams_ever_paid"]}
     return {key: f[key] if key in f else x[key] for key, _, _ in FUNNEL}
 
 

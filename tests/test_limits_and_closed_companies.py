@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import QUIET, play, scenario
 
 from flywheel.engines.meanfield.solver import _integrate
 from flywheel.engines.meanfield.tally import observe
@@ -30,43 +31,13 @@ from flywheel.engines.model import (
 )
 from flywheel.engines.rng import replication_seeds
 from flywheel.engines.tally import day_grid
-from flywheel.scenario.files import Scenario, load_scenario
 from flywheel.scenario.settings import Settings
-
-#: Nothing random left but what a test asks for: fixed times, no acquisition but what a
-#: test injects, no churn (as tests/test_model.py's QUIET).
-QUIET = [
-    "acquisition.organic=0/day", "acquisition.paid_budget=0/day", "acquisition.referral=0/day",
-    "onboarding.no_show=0",
-    'onboarding.ttv={ dist = "fixed", value = "1d" }',
-    'onboarding.patience={ dist = "fixed", value = "10d" }',
-    'collaboration.invites={ dist = "fixed", value = 2 }',
-    "collaboration.acceptance=1.0",
-    'collaboration.invite_delay={ dist = "fixed", value = "2d" }',
-    "onboarding.invited_ttv_factor=0.5",
-    "retention.churn_monthly=0", "paid.logo_churn_monthly=0",
-    "free_tier.seat_limit=3", "free_tier.usage_limit=0",
-    'pricing.decision_delay={ dist = "fixed", value = "3d" }',
-    "pricing.upgrade_probability=1.0",
-]
 
 #: An opt-in trial of 14 days that no team converts at its end; the founder reaches value
 #: on day 1 and invites two colleagues, who come 20 days later: after the trial.
 LATE_INVITEES = [*QUIET, 'pricing.model="trial"', "trial.length=14d",
                  "trial.convert_probability=0.0",
                  'collaboration.invite_delay={ dist = "fixed", value = "20d" }']
-
-
-def scenario(*overrides: str, base: str = "baseline") -> Scenario:
-    return load_scenario(base, list(overrides))
-
-
-def run(sc: Scenario, seed: int = 7, horizon: float | None = None, trace: bool = False,
-        inject: tuple[float, list[int]] | None = None) -> tuple[Model, Outcome]:
-    model = Model(sc.values, replication_seeds(seed, 1)[0], horizon=horizon, trace=trace)
-    if inject is not None:
-        model.inject(*inject)
-    return model, model.run()
 
 
 def events(o: Outcome) -> list[tuple[float, str, int]]:
@@ -82,7 +53,7 @@ def test_no_signup_lands_in_a_company_that_has_lost_the_product() -> None:
     who come to a company without it are counted, by channel, and are no signups."""
     sc = scenario("market.companies=3000", "acquisition.organic=40/day",
                   "simulation.horizon=200d", base="trial")
-    _, o = run(sc, seed=3)
+    _, o = play(sc, seed=3)
     u, t = o.users, o.teams
     c = u["company"]
     trial_end, paid_start = t["trial_end"][c], t["paid_start"][c]
@@ -112,7 +83,7 @@ def test_a_company_whose_trial_ended_buys_when_someone_new_comes() -> None:
     paywall, the company buys on day 24 (a 3-day decision) and they sign up then, as its
     first users of the paid plan; the founder's seat ended with the trial."""
     sc = scenario(*LATE_INVITEES)
-    _, o = run(sc, horizon=40, trace=True, inject=(0.0, [5]))
+    _, o = play(sc, horizon=40, trace=True, inject=(0.0, [5]))
     log = events(o)
     assert log[:10] == [
         (0.0, "signup:organic", 0),
@@ -136,7 +107,7 @@ def test_a_company_whose_trial_ended_buys_when_someone_new_comes() -> None:
 
 def test_a_company_whose_trial_ended_and_that_declines_turns_them_away() -> None:
     sc = scenario(*LATE_INVITEES, "pricing.upgrade_probability=0.0")
-    _, o = run(sc, horizon=40, trace=True, inject=(0.0, [5]))
+    _, o = play(sc, horizon=40, trace=True, inject=(0.0, [5]))
     assert (24.0, "declined:after_trial", -1) in events(o)
     assert len(o.users["signup"]) == 1  # the founder only
     assert o.counters["turned_away"] == o.counters["turned_away_invite"] == 2
@@ -149,9 +120,7 @@ def test_a_company_decides_once_after_its_trial() -> None:
     after, meets no second paywall: the company stays closed and turns them away too."""
     sc = scenario(*LATE_INVITEES, "pricing.upgrade_probability=0.0",
                   'collaboration.invite_delay={ dist = "uniform", low = "16d", high = "40d" }')
-    model = Model(sc.values, replication_seeds(7, 1)[0], horizon=60, trace=True)
-    model.inject(0.0, [5])
-    o = model.run()
+    _, o = play(sc, horizon=60, trace=True, inject=(0.0, [5]))
     log = events(o)
     assert [what for _, what, _ in log[5:]] == [
         "paywall:after_trial", "declined:after_trial", "turned_away:invite",
@@ -164,7 +133,7 @@ def test_a_company_that_cancelled_stays_closed() -> None:
     """The trial converts on day 14 and the paying team cancels at once (certain logo
     churn): the invitees who come on day 21 are turned away, with no paywall."""
     sc = scenario(*LATE_INVITEES, "trial.convert_probability=1.0", "paid.logo_churn_monthly=1")
-    _, o = run(sc, horizon=40, trace=True, inject=(0.0, [5]))
+    _, o = play(sc, horizon=40, trace=True, inject=(0.0, [5]))
     whats = [w for _, w, _ in events(o)]
     assert "trial_converted" in whats and "cancelled" in whats
     assert "paywall:after_trial" not in whats
@@ -179,7 +148,7 @@ def test_a_team_capped_on_usage_keeps_inviting_and_its_usage_stops() -> None:
     capped on usage. Its later seats still invite, and its usage stays where it was."""
     sc = scenario(*QUIET, "free_tier.seat_limit=10", "free_tier.usage_limit=2",
                   "free_tier.usage_per_user=2/day", "pricing.upgrade_probability=0.0")
-    model, o = run(sc, horizon=30, trace=True, inject=(0.0, [20]))
+    model, o = play(sc, horizon=30, trace=True, inject=(0.0, [20]))
     log = events(o)
     assert (2.0, "paywall:usage", -1) in log and (5.0, "declined", -1) in log
     assert o.counters["capped_usage"] == 1 and o.counters["capped_seats"] == 0
@@ -197,7 +166,7 @@ def test_a_team_at_its_seat_limit_sends_no_invites() -> None:
     seat (2 of 2) invites none; the second waits, the team declines and is capped at its
     seat limit, and nobody else comes."""
     sc = scenario(*QUIET, "free_tier.seat_limit=2", "pricing.upgrade_probability=0.0")
-    _, o = run(sc, horizon=30, trace=True, inject=(0.0, [10]))
+    _, o = play(sc, horizon=30, trace=True, inject=(0.0, [10]))
     log = events(o)
     assert [(t, u) for t, w, u in log if w == "invite"] == [(1.0, 0), (1.0, 0)]
     assert (3.5, "paywall:seats", -1) in log and (6.5, "declined", -1) in log
@@ -211,7 +180,7 @@ def test_seats_of_a_free_team_never_invite_at_or_over_the_limit() -> None:
     whose team had fewer than 5 active users once it was taken, unless the team paid."""
     sc = scenario("market.companies=2000", "acquisition.organic=30/day",
                   "simulation.horizon=120d")
-    _, o = run(sc, seed=4, trace=True)
+    _, o = play(sc, seed=4, trace=True)
     assert o.trace is not None
     active: dict[int, int] = {}
     paying: set[int] = set()

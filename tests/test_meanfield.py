@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import scenario
 
 from flywheel.cli import main
 from flywheel.engines import meanfield as mf
@@ -20,7 +21,7 @@ from flywheel.engines.tally import day_grid
 from flywheel.metrics import FUNNEL, HEADLINE, METRICS, SERIES, Measures, measure
 from flywheel.outputs.results import write_results
 from flywheel.scenario.defaults import DAYS_PER_MONTH
-from flywheel.scenario.files import Scenario, load_scenario
+from flywheel.scenario.files import Scenario
 from flywheel.studies.runner import RunResult, simulate, simulate_twin
 from flywheel.studies.validation import TWIN_EXACT, convergence_gaps
 
@@ -29,10 +30,6 @@ from flywheel.studies.validation import TWIN_EXACT, convergence_gaps
 #: and its finite size separate the two.
 #: (with no spread of commitment, patience stays exponential: the race is one exact stage)
 EXACT = [*TWIN_EXACT, "onboarding.commitment_spread=0"]
-
-
-def scenario(*overrides: str, base: str = "baseline") -> Scenario:
-    return load_scenario(base, list(overrides))
 
 
 def solve(sc: Scenario) -> Measures:

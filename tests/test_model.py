@@ -7,42 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from conftest import QUIET, play, scenario
 
-from flywheel.engines.model import ACTIVE, CHANNELS, USER_STATES, Model, Outcome
-from flywheel.engines.rng import replication_seeds
+from flywheel.engines.model import ACTIVE, CHANNELS, USER_STATES
 from flywheel.metrics import replication_metrics, user_states
 from flywheel.scenario.defaults import DAYS_PER_MONTH
-from flywheel.scenario.files import Scenario, load_scenario
-
-#: A world with nothing random left in it: fixed times, certain decisions, no churn,
-#: no acquisition but what a test injects.
-QUIET = [
-    "acquisition.organic=0/day", "acquisition.paid_budget=0/day", "acquisition.referral=0/day",
-    "onboarding.no_show=0",
-    'onboarding.ttv={ dist = "fixed", value = "1d" }',
-    'onboarding.patience={ dist = "fixed", value = "10d" }',
-    'collaboration.invites={ dist = "fixed", value = 2 }',
-    "collaboration.acceptance=1.0",
-    'collaboration.invite_delay={ dist = "fixed", value = "2d" }',
-    "onboarding.invited_ttv_factor=0.5",
-    "retention.churn_monthly=0", "paid.logo_churn_monthly=0",
-    "free_tier.seat_limit=3", "free_tier.usage_limit=0",
-    'pricing.decision_delay={ dist = "fixed", value = "3d" }',
-    "pricing.upgrade_probability=1.0",
-]
-
-
-def scenario(*overrides: str, base: str = "baseline") -> Scenario:
-    return load_scenario(base, list(overrides))
-
-
-def run(sc: Scenario, seed: int = 7, horizon: float | None = None, trace: bool = False,
-        inject: tuple[float, list[int]] | None = None) -> Outcome:
-    model = Model(sc.values, replication_seeds(seed, 1)[0], horizon=horizon, trace=trace)
-    if inject is not None:
-        model.inject(*inject)
-    return model.run()
-
 
 # -- exact event logs -----------------------------------------------------------------------
 
@@ -50,7 +19,7 @@ def test_one_team_event_log_is_exactly_what_the_parameters_imply() -> None:
     """One founder in a company of 10, TTV 1d (invitees 0.5d), 2 invites each, accepted
     after 2d, a 3-seat free tier, a decision 3d after the paywall, certain upgrade."""
     sc = scenario(*QUIET)
-    o = run(sc, horizon=30, trace=True, inject=(0.5, [10]))
+    _, o = play(sc, horizon=30, trace=True, inject=(0.5, [10]))
     log = [(round(t, 9), what, user) for t, what, user, _ in o.trace]
     assert log == [
         (0.5, "signup:organic", 0),
@@ -89,7 +58,7 @@ def test_one_team_event_log_is_exactly_what_the_parameters_imply() -> None:
 
 def test_declined_paywall_caps_the_team_at_its_seat_limit() -> None:
     sc = scenario(*QUIET, "pricing.upgrade_probability=0.0")
-    o = run(sc, horizon=30, trace=True, inject=(0.0, [10]))
+    _, o = play(sc, horizon=30, trace=True, inject=(0.0, [10]))
     whats = [(round(t, 9), w) for t, w, _, _ in o.trace if w in ("paywall:seats", "declined",
                                                                   "blocked", "invite")]
     assert (6.0, "paywall:seats") in whats and (9.0, "declined") in whats
@@ -108,13 +77,13 @@ def test_usage_limit_paywall_comes_when_usage_runs_out() -> None:
     sc = scenario(*QUIET, "free_tier.seat_limit=0", "free_tier.usage_limit=50",
                   "free_tier.usage_per_user=2/day",
                   'collaboration.invites={ dist = "fixed", value = 0 }')
-    o = run(sc, horizon=60, trace=True, inject=(0.0, [1]))
+    _, o = play(sc, horizon=60, trace=True, inject=(0.0, [1]))
     assert o.teams["paywall"][0] == pytest.approx(1.0 + 25.0)
     sc2 = scenario(*QUIET, "free_tier.seat_limit=0", "free_tier.usage_limit=50",
                    "free_tier.usage_per_user=2/day",
                    'collaboration.invites={ dist = "fixed", value = 1 }',
                    'collaboration.invite_delay={ dist = "fixed", value = "4d" }')
-    o2 = run(sc2, horizon=60, trace=True, inject=(0.0, [2]))
+    _, o2 = play(sc2, horizon=60, trace=True, inject=(0.0, [2]))
     # founder active from day 1 (8 units by day 5), invitee from day 5.5: 2 users x 2/day
     # use the remaining 50 - 9 = 41 units in 10.25 days
     assert o2.teams["paywall"][0] == pytest.approx(5.5 + (50 - 2 * 4.5) / 4)
@@ -124,7 +93,7 @@ def test_trial_team_without_value_loses_access_at_trial_end() -> None:
     sc = scenario(*QUIET, 'pricing.model="trial"', "trial.length=14d",
                   'onboarding.ttv={ dist = "fixed", value = "20d" }',
                   'onboarding.patience={ dist = "fixed", value = "30d" }')
-    o = run(sc, horizon=40, trace=True, inject=(0.0, [5]))
+    _, o = play(sc, horizon=40, trace=True, inject=(0.0, [5]))
     assert [w for _, w, _, _ in o.trace] == ["signup:organic", "trial_ended:lost_access"]
     assert user_states(o) == {**{s: 0 for s in USER_STATES}, "lost_access": 1}
     assert o.teams["trial_end"][0] == 14.0
@@ -133,7 +102,7 @@ def test_trial_team_without_value_loses_access_at_trial_end() -> None:
 def test_trial_with_value_converts_with_certainty_when_told_so() -> None:
     sc = scenario(*QUIET, 'pricing.model="trial"', "trial.length=14d",
                   "trial.convert_probability=1.0")
-    o = run(sc, horizon=40, trace=True, inject=(0.0, [3]))
+    _, o = play(sc, horizon=40, trace=True, inject=(0.0, [3]))
     assert o.teams["paid_start"][0] == 14.0 and o.teams["trial_converted"][0]
     assert ("trial_converted" in [w for _, w, _, _ in o.trace])
 
@@ -141,7 +110,7 @@ def test_trial_with_value_converts_with_certainty_when_told_so() -> None:
 def test_reverse_trial_falls_back_to_the_free_tier_and_meets_the_paywall() -> None:
     sc = scenario(*QUIET, 'pricing.model="reverse_trial"', "trial.length=14d",
                   "trial.convert_probability=0.0", "free_tier.seat_limit=2")
-    o = run(sc, horizon=40, trace=True, inject=(0.0, [10]))
+    _, o = play(sc, horizon=40, trace=True, inject=(0.0, [10]))
     whats = [(round(t, 6), w) for t, w, _, _ in o.trace if ":" in w or w == "upgrade"]
     # during the trial 7 users take seats (no limit); at day 14 the 2-seat free tier applies
     assert (14.0, "trial_ended:free") in whats and (14.0, "paywall:seats") in whats
@@ -154,7 +123,7 @@ def test_reverse_trial_falls_back_to_the_free_tier_and_meets_the_paywall() -> No
 def test_conservation(model: str) -> None:
     sc = scenario(f'pricing.model="{model}"', "market.companies=3000",
                   "acquisition.organic=60/day", "simulation.horizon=120d")
-    o = run(sc, seed=3, trace=True)
+    _, o = play(sc, seed=3, trace=True)
     u, t, H = o.users, o.teams, o.horizon
     n = len(u["signup"])
     assert n > 3000
@@ -213,7 +182,7 @@ def test_word_of_mouth_alone_follows_bass_diffusion() -> None:
     at = np.array([20.0, 40.0, 60.0, 80.0, 120.0])
     shares = []
     for seed in range(8):
-        o = run(sc, seed=seed)
+        _, o = play(sc, seed=seed)
         shares.append([np.sum(o.users["signup"] < x) / M for x in at])
     sim = np.mean(shares, axis=0)
     e = np.exp(-(p + q) * at)
@@ -241,7 +210,7 @@ def test_invites_alone_give_the_branching_total_one_over_one_minus_k() -> None:
                   "retention.churn_monthly=0", "free_tier.seat_limit=0",
                   "free_tier.usage_limit=0", "simulation.horizon=120d")
     seeds = 5000
-    o = run(sc, seed=11, inject=(0.0, [1_000_000] * seeds))
+    _, o = play(sc, seed=11, inject=(0.0, [1_000_000] * seeds))
     assert len(o.users["signup"]) / seeds == pytest.approx(1 / (1 - K), abs=0.15)
     m = replication_metrics(o)
     # K measured as invited signups per activated user matches K = 1.2 x 0.5 (SE ~0.01)
@@ -259,7 +228,7 @@ def test_constant_hazard_retention_is_exponential() -> None:
     sc = scenario(*QUIET, 'onboarding.ttv={ dist = "fixed", value = "0d" }',
                   'collaboration.invites={ dist = "fixed", value = 0 }',
                   f"retention.churn_monthly={c}", "free_tier.seat_limit=0")
-    o = run(sc, seed=5, horizon=200, inject=(0.0, [1] * 20_000))
+    _, o = play(sc, seed=5, horizon=200, inject=(0.0, [1] * 20_000))
     lam = -math.log(1 - c) / DAYS_PER_MONTH
     end = o.users["end"]
     for months in (1, 3, 6):
@@ -276,7 +245,7 @@ def test_decaying_hazard_keeps_first_month_churn_and_flattens_later() -> None:
                   'collaboration.invites={ dist = "fixed", value = 0 }',
                   f"retention.churn_monthly={c}", f"retention.tenure_shape={k}",
                   "free_tier.seat_limit=0")
-    o = run(sc, seed=6, horizon=200, inject=(0.0, [1] * 20_000))
+    _, o = play(sc, seed=6, horizon=200, inject=(0.0, [1] * 20_000))
     end = o.users["end"]
     for months in (1, 4):
         expected = math.exp(math.log(1 - c) * months ** k)
@@ -287,7 +256,7 @@ def test_market_saturates_when_everyone_has_signed_up() -> None:
     """A 500-person market cannot yield more than 500 signups, however hard it is pushed."""
     sc = scenario("market.companies=100", 'market.team_size={ dist = "fixed", value = 5 }',
                   "acquisition.organic=200/day", "simulation.horizon=60d")
-    o = run(sc, seed=2)
+    _, o = play(sc, seed=2)
     assert len(o.users["signup"]) == 500
     assert len(o.teams["created"]) == 100
     assert (np.bincount(o.users["company"]) == 5).all()

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from test_model import QUIET, run, scenario
+from conftest import QUIET, play, scenario
 
 from flywheel.engines.model import CONTRACT, L_COLD, L_LOST, L_WON, L_WORKING, PQL, SALES, Model
 from flywheel.engines.rng import replication_seeds
@@ -31,7 +31,7 @@ def test_a_team_becomes_a_pql_at_its_third_seat_and_is_won_after_the_cycle() -> 
     (invitees reach value in 0.5d): the third seat comes at day 3.5, the rep works the PQL
     for 5 days, the contract (7 active users > half the company) ends after its 30-day
     term without renewal, and the team loses the product."""
-    o = run(scenario(*ONE_PQL), horizon=60, trace=True, inject=(0.0, [10]))
+    _, o = play(scenario(*ONE_PQL), horizon=60, trace=True, inject=(0.0, [10]))
     team = [(t, w) for t, w, u, _ in o.trace if u == -1]
     assert team == [(3.5, "pql"), (8.5, "won"), (38.5, "contract_ended")]
     lead = o.leads
@@ -53,7 +53,7 @@ def test_a_contract_replaces_the_self_serve_plan_and_is_not_a_cancellation() -> 
     """A 2-seat free tier, certain upgrade 3 days after the paywall: the team pays
     self-serve from day 6.5 (third activation 3.5 + 3), becomes a PQL at its 3rd seat
     then, and the contract replaces the self-serve plan 5 days later."""
-    o = run(scenario(*ONE_PQL, "free_tier.seat_limit=2", "sales.term=1y"), horizon=60,
+    _, o = play(scenario(*ONE_PQL, "free_tier.seat_limit=2", "sales.term=1y"), horizon=60,
             trace=True, inject=(0.0, [10]))
     t = o.teams
     assert t["paid_start"][0] == 6.5 and t["paid_end"][0] == t["contract_start"][0] == 11.5

@@ -8,6 +8,8 @@ vectorised over the columns, after the run.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from flywheel.engines.codes import LeadKind, LeadOutcome, UserState
@@ -26,17 +28,27 @@ from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR
 COHORT_WEEKS = 52
 
 
-def _team_overlap(o: Outcome, start: str, end: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class Seats(NamedTuple):
+    """Users' seats overlapped with a spell of their team (paid self-serve, or under
+    contract): which users had such a seat, and each seat's start, end and company."""
+
+    users: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    company: np.ndarray
+
+
+def _team_overlap(o: Outcome, start: str, end: str) -> Seats:
     """Each user's active spell overlapped with their team's spell ``[start, end)`` (team
-    columns, NaN start = never): which users have a non-empty overlap, and its bounds."""
+    columns, NaN start = never), where the overlap is not empty."""
     u, t = o.users, o.teams
     if not len(u["company"]):
-        return np.zeros(0, dtype=bool), np.empty(0), np.empty(0)
+        return Seats(np.zeros(0, dtype=bool), np.empty(0), np.empty(0), np.zeros(0, np.int64))
     ts = t[start][u["company"]]
     s = np.fmax(u["start"], ts)  # NaN where the team never had the spell or the user no seat
     e = np.minimum(u["end"], t[end][u["company"]])
     ok = ~np.isnan(u["start"]) & ~np.isnan(ts) & (s < e)
-    return ok, s[ok], e[ok]
+    return Seats(ok, s[ok], e[ok], u["company"][ok])
 
 
 def _level(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -61,17 +73,19 @@ def tally(o: Outcome) -> Tally:
     grid = day_grid(o.horizon)
     sizes, active = _cohorts(o)
     states = np.bincount(o.users["state"], minlength=len(STATE_NAMES))
+    paid = _team_overlap(o, "paid_start", "paid_end")  # (each read by several parts)
+    contract = _team_overlap(o, "contract_start", "contract_end")
     return Tally(
         horizon=o.horizon, price_per_seat=o.price_per_seat,
         serving_cost_per_month=o.serving_cost_per_month, sales_servers=o.sales_servers,
-        totals={**_user_totals(o), **_team_totals(o), **_lead_totals(o)},
-        levels=_levels(o, grid), flows=_flows(o, grid),
+        totals={**_user_totals(o, paid, contract), **_team_totals(o, paid), **_lead_totals(o)},
+        levels=_levels(o, grid, paid), flows=_flows(o, grid, paid),
         cohort_sizes=sizes, cohort_active=active,
         states={s: int(states[i]) for i, s in enumerate(STATE_NAMES)},
     )
 
 
-def _user_totals(o: Outcome) -> dict[str, float]:
+def _user_totals(o: Outcome, paid: Seats, contract: Seats) -> dict[str, float]:
     u, t, H = o.users, o.teams, o.horizon
     n = len(u["signup"])
     value = u["value"]
@@ -82,8 +96,7 @@ def _user_totals(o: Outcome) -> dict[str, float]:
     seated = ~np.isnan(u["start"])
     se = u["end"][seated]
     ss = u["start"][seated]
-    paid_users, ps, pe = _team_overlap(o, "paid_start", "paid_end")
-    contract_users, cs_u, ce_u = _team_overlap(o, "contract_start", "contract_end")
+    ps, pe, cs_u, ce_u = paid.start, paid.end, contract.start, contract.end
     return {
         **{f"signups_{c}": float(chan[i]) for i, c in enumerate(CHANNEL_NAMES)},
         "activated": float(activated.sum()),
@@ -97,7 +110,7 @@ def _user_totals(o: Outcome) -> dict[str, float]:
         "invites_accepted": float(o.counters.get("invites_accepted", 0)),
         "turned_away": float(o.counters.get("turned_away", 0)),
         "seated": float(seated.sum()),
-        "in_paying_team": float((paid_users | contract_users).sum()),
+        "in_paying_team": float((paid.users | contract.users).sum()),
         "active_users_end": float(np.sum(se > H)),
         "paid_seats_end": float(np.sum(pe > H)),
         "contract_users_end": float(np.sum(ce_u > H)),
@@ -118,7 +131,7 @@ def _teams_activated(o: Outcome, activated: np.ndarray, t: dict[str, np.ndarray]
     return int(np.sum(team_act & selfserve))
 
 
-def _team_totals(o: Outcome) -> dict[str, float]:
+def _team_totals(o: Outcome, seats: Seats) -> dict[str, float]:
     t, H = o.teams, o.horizon
     selfserve = ~t["prospect"]
     paid = ~np.isnan(t["paid_start"])
@@ -149,7 +162,7 @@ def _team_totals(o: Outcome) -> dict[str, float]:
         "contracts_won": float(contract.sum()),
         "bookings": float(acv.sum()),
         **_cohort_conversion(o),
-        **_revenue_retention(o),
+        **_revenue_retention(o, seats),
     }
 
 
@@ -169,26 +182,24 @@ def _cohort_conversion(o: Outcome) -> dict[str, float]:
     }
 
 
-def _company_mrr(o: Outcome, at: float) -> np.ndarray:
+def _company_mrr(o: Outcome, seats: Seats, at: float) -> np.ndarray:
     """Each company's MRR at instant ``at``: its paid self-serve seats x the price, plus its
     running contract's annual value / 12."""
     t = o.teams
-    ok, ps, pe = _team_overlap(o, "paid_start", "paid_end")
-    company = o.users["company"][ok]
-    n = len(t["created"])
-    seats = np.bincount(company[(ps <= at) & (at < pe)], minlength=n).astype(float)
+    on = (seats.start <= at) & (at < seats.end)
+    paid = np.bincount(seats.company[on], minlength=len(t["created"])).astype(float)
     contract = (t["contract_start"] <= at) & (at < t["contract_end"])
-    return seats * o.price_per_seat + np.where(contract, t["contract_acv"] / 12.0, 0.0)
+    return paid * o.price_per_seat + np.where(contract, t["contract_acv"] / 12.0, 0.0)
 
 
-def _revenue_retention(o: Outcome) -> dict[str, float]:
+def _revenue_retention(o: Outcome, seats: Seats) -> dict[str, float]:
     """The retention window's MRR: the companies paying at its start, then and at the
     horizon (see :func:`~flywheel.engines.tally.retention_window`)."""
     months = retention_window(o.horizon)
     if months < 1:
         return dict.fromkeys(("mrr_then", "mrr_now_of_then", "mrr_kept_of_then"), np.nan)
-    then = _company_mrr(o, o.horizon - months * DAYS_PER_MONTH)
-    now = _company_mrr(o, o.horizon)
+    then = _company_mrr(o, seats, o.horizon - months * DAYS_PER_MONTH)
+    now = _company_mrr(o, seats, o.horizon)
     paying = then > 0
     return {"mrr_then": float(then[paying].sum()), "mrr_now_of_then": float(now[paying].sum()),
             "mrr_kept_of_then": float(np.minimum(now, then)[paying].sum())}
@@ -198,14 +209,13 @@ def _revenue_retention(o: Outcome) -> dict[str, float]:
 _MRR_ZERO = 1e-6
 
 
-def _mrr_bridge(o: Outcome, days: int) -> dict[str, np.ndarray]:
+def _mrr_bridge(o: Outcome, seats: Seats, days: int) -> dict[str, np.ndarray]:
     """Each day's MRR changes, by kind: every seat or contract starting or ending is a change
     of its company's MRR; a company's changes at one instant are taken together, then
     classed by its MRR before and after (new, reactivation, expansion, contraction,
     churned), each as a positive amount in $ per month."""
     t, H, price = o.teams, o.horizon, o.price_per_seat
-    ok, ps, pe = _team_overlap(o, "paid_start", "paid_end")
-    seat_company = o.users["company"][ok]
+    ps, pe, seat_company = seats.start, seats.end, seats.company
     contract = np.flatnonzero(~np.isnan(t["contract_start"]))
     monthly = t["contract_acv"][contract] / 12.0
     when = np.concatenate([ps, pe, t["contract_start"][contract], t["contract_end"][contract]])
@@ -272,10 +282,10 @@ def _lead_totals(o: Outcome) -> dict[str, float]:
     }
 
 
-def _levels(o: Outcome, grid: np.ndarray) -> dict[str, np.ndarray]:
+def _levels(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]:
     u, t, lead = o.users, o.teams, o.leads
     seated = ~np.isnan(u["start"])
-    _, ps, pe = _team_overlap(o, "paid_start", "paid_end")
+    ps, pe = seats.start, seats.end
     paid = ~np.isnan(t["paid_start"])
     contract = ~np.isnan(t["contract_start"])
     cs, ce = t["contract_start"][contract], t["contract_end"][contract]
@@ -298,7 +308,7 @@ def _levels(o: Outcome, grid: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _flows(o: Outcome, grid: np.ndarray) -> dict[str, np.ndarray]:
+def _flows(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]:
     u, t, lead, H = o.users, o.teams, o.leads, o.horizon
     days = len(grid)
 
@@ -317,7 +327,7 @@ def _flows(o: Outcome, grid: np.ndarray) -> dict[str, np.ndarray]:
         "cold_leads": per_day(lead["arrive"][lead["kind"] == LeadKind.COLD]),
         "won": per_day(t["contract_start"][~np.isnan(t["contract_start"])]),
         "gone_cold": per_day(lead["end"][lead["outcome"] == LeadOutcome.WENT_COLD]),
-        **_mrr_bridge(o, days),
+        **_mrr_bridge(o, seats, days),
     }
 
 
