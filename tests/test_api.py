@@ -18,6 +18,7 @@ import pytest
 import flywheel
 from flywheel import metrics
 from flywheel.metrics import HEADLINE, METRICS, MeanCI, format_value
+from flywheel.scenario.defaults import PARAMS
 from flywheel.scenario.files import load_scenario, load_scenario_text
 from flywheel.scenario.units import UnitError
 from flywheel.studies.runner import simulate_twin
@@ -186,14 +187,15 @@ def test_scenario_repr_names_it_its_file_and_what_differs() -> None:
     text = repr(load_scenario("baseline"))
     assert text.startswith("<Scenario baseline (") and "baseline.toml)" in text
     # the baseline's paid budget: the defaults have none
-    assert text.endswith(": 1 of 57 parameters differs from the defaults>")
+    n = len(PARAMS)
+    assert text.endswith(f": 1 of {n} parameters differs from the defaults>")
     text = repr(load_scenario("fast-ttv"))
     assert text.startswith("<Scenario fast-ttv (") and "fast-ttv.toml" in text
-    assert "2 of 57 parameters differ from the defaults" in text
+    assert f"2 of {n} parameters differ from the defaults" in text
     two = load_scenario("fast-ttv", ["market.companies=2000"])
-    assert "3 of 57 parameters differ" in repr(two)
+    assert f"3 of {n} parameters differ" in repr(two)
     # the same value written another way is not a difference
-    assert "2 of 57" in repr(load_scenario("fast-ttv", ["simulation.horizon=365.25d"]))
+    assert f"2 of {n}" in repr(load_scenario("fast-ttv", ["simulation.horizon=365.25d"]))
     html = two._repr_html_()
     assert "onboarding.ttv" in html and "market.companies" in html and "2000" in html
 

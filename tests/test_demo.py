@@ -18,6 +18,10 @@ def test_demo_prints_findings_writes_report_and_keeps_an_older_demo(tmp_path: Pa
     # both headline questions, each with findings drawn from the numbers
     assert "10-minute time to value" in first.stdout
     assert "free trial" in first.stdout
+    # freemium vs trial: the offer's two effects, fewer signups and more conversion
+    assert re.search(r"Signups fall from [\d,]+ in freemium to [\d,]+ in trial", first.stdout)
+    assert re.search(r"Free-to-paid conversion in 90 days rises from [\d.]+% in freemium",
+                     first.stdout)
     assert re.search(r"Signup-to-activation rate rises from [\d.]+% in slow-ttv to [\d.]+% "
                      r"in fast-ttv", first.stdout)
     html = (out / "report.html").read_text()
@@ -25,7 +29,7 @@ def test_demo_prints_findings_writes_report_and_keeps_an_older_demo(tmp_path: Pa
     assert (out / "ttv" / "summary.json").exists() and (out / "pricing" / "summary.json").exists()
     # the go-to-market motions: money (ARR, CAC) leads their findings
     assert "Which go-to-market motion earns the most" in first.stdout
-    assert re.search(r"(ARR|Blended CAC) rises from \$[\d.]+k? in plg-only to \$[\d.]+[kM] "
+    assert re.search(r"(ARR|Blended CAC) rises from \$[\d,.]+k? in plg-only to \$[\d,.]+[kM] "
                      r"in plg-sales-assist", first.stdout)
     assert (out / "motions" / "summary.json").exists()
 

@@ -83,16 +83,22 @@ def test_card_required_trial() -> None:
                     "trial.card_convert_probability=0.8")
     assert card.card_trial
     assert card.card_signup_factor == 0.2
+    # the offer's factor times the card's: 0.8 (trial.signup_factor's default) x 0.2
+    assert card.offer_signup_factor == 0.8
+    assert card.starter_share == pytest.approx(0.16)
     assert card.trial_convert_probability == 0.8
     no_card = settings('pricing.model="trial"', "trial.card_required=false")
     assert not no_card.card_trial
     assert no_card.card_signup_factor == 1.0
+    assert no_card.starter_share == no_card.offer_signup_factor == 0.8
     assert no_card.trial_convert_probability == 0.5
     # a reverse trial never asks for a card; freemium has no trial
     for model_name in ("reverse_trial", "freemium"):
         s = settings(f'pricing.model="{model_name}"', "trial.card_required=true")
         assert not s.card_trial and s.card_signup_factor == 1.0
         assert s.trial_convert_probability == 0.5
+        assert s.starter_share == 1.0  # reverse_signup_factor's default, a free plan's
+        assert s.commitment_threshold == -math.inf
 
 
 @pytest.mark.parametrize(("model_name", "trial", "reverse", "free_tier", "sales_led"), [
@@ -186,7 +192,9 @@ def test_model_reads_the_settings() -> None:
     m = Model(sc.values, replication_seeds(1, 1)[0])
     assert m.settings == st
     assert st.horizon == m.H
-    assert m.card_factor == st.card_signup_factor == st.trial.card_signup_factor
+    assert m.starter_share == st.starter_share == (st.trial.signup_factor
+                                                   * st.trial.card_signup_factor)
+    assert m.starter_threshold == st.commitment_threshold
     assert m.trial_convert == st.trial_convert_probability
     assert (m.churn_scale, m.churn_shape) == (st.retention.tenure.scale,
                                              st.retention.tenure.inverse_shape)
@@ -203,18 +211,18 @@ def test_both_engines_take_derived_quantities_from_the_one_property(
     st = Settings.from_scenario(sc)
     twin = twin_module.Twin(st)
     m = Model(st, replication_seeds(1, 1)[0])
-    assert twin.card == m.card_factor == st.card_signup_factor == 0.2
+    assert twin.starters == m.starter_share == st.starter_share == pytest.approx(0.16)
     assert twin.convert_p == m.trial_convert == st.trial_convert_probability
     assert twin.churn == st.retention.tenure.hazard
     assert twin.logo == st.paid.tenure.hazard
-    monkeypatch.setattr(Settings, "card_signup_factor", property(lambda self: 0.123))
+    monkeypatch.setattr(Settings, "starter_share", property(lambda self: 0.123))
     monkeypatch.setattr(Settings, "trial_convert_probability", property(lambda self: 0.456))
     twin = twin_module.Twin(st)
     m = Model(st, replication_seeds(1, 1)[0])
-    assert twin.card == m.card_factor == 0.123
+    assert twin.starters == m.starter_share == 0.123
     assert twin.convert_p == m.trial_convert == 0.456
     est = workload.estimate(st)
-    monkeypatch.setattr(Settings, "card_signup_factor", property(lambda self: 0.5))
+    monkeypatch.setattr(Settings, "starter_share", property(lambda self: 0.5))
     assert workload.estimate(st).signups > est.signups  # more contacts start a company
 
 

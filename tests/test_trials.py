@@ -1,9 +1,10 @@
 """Trials, measured right: the card selects committed starters, opt-out trials convert.
 
 * Each person who signs up has a commitment z ~ N(0, 1), drawn once; it scales their
-  patience by exp(spread z - spread^2 / 2).  In a card trial a would-be founder starts only
-  if z is above the card's threshold Phi^-1(1 - card_signup_factor): the share who start is
-  the factor, and the ones who start are the committed ones.
+  patience by exp(spread z - spread^2 / 2).  A trial's would-be founder starts only if z is
+  above the offer's threshold Phi^-1(1 - starter_share) (starter_share = trial.signup_factor,
+  times trial.card_signup_factor when a card is asked): the share who start is that
+  product, and the ones who start are the committed ones.
 * A card trial's team with an active user at the trial's end converts with
   ``trial.card_convert_probability``; an opt-in trial's with ``trial.convert_probability``.
 * The shipped scenarios land in their published bands.
@@ -27,7 +28,7 @@ from flywheel.scenario.settings import Settings
 from flywheel.studies.runner import simulate
 
 SEED = 20261123
-HALF = "simulation.horizon=6mo"
+YEAR = "simulation.horizon=1y"
 
 
 def one(name: str, *overrides: str, seed: int = 11) -> tuple[Model, Outcome]:
@@ -45,14 +46,14 @@ def founders(model: Model, o: Outcome) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def card_and_trial() -> tuple[tuple[Model, Outcome], tuple[Model, Outcome]]:
-    return one("card-trial", HALF), one("trial", HALF)
+    return one("card-trial", YEAR), one("trial", YEAR)
 
 
 def test_card_trial_founders_are_the_committed_ones(card_and_trial) -> None:
     """Every card-trial founder's commitment is above the threshold, and their mean is the
     truncated normal's, phi(a) / (1 - Phi(a)), within 4 standard errors."""
     (model, o), _ = card_and_trial
-    a = Settings.of(load_scenario("card-trial").values).card_threshold
+    a = Settings.of(load_scenario("card-trial").values).commitment_threshold
     z = np.frombuffer(model.u_commitment, dtype=np.float64)[founders(model, o)]
     assert len(z) > 300
     assert (z >= a).all()
@@ -72,15 +73,25 @@ def test_card_trial_founders_reach_value_more_often(card_and_trial) -> None:
     assert pc - pt > 4 * se, (pc, pt, se)
 
 
-def test_share_who_start_is_the_card_signup_factor(card_and_trial) -> None:
-    """Would-be founders who start, out of all who reached a new company: the factor,
-    within 4 binomial standard errors."""
-    (model, o), _ = card_and_trial
-    started = len(o.teams["created"])
-    refused = o.counters["card_refused"]
-    n = started + refused
-    f = load_scenario("card-trial").values["trial.card_signup_factor"]
-    assert abs(started / n - f) < 4 * math.sqrt(f * (1 - f) / n)
+def test_share_who_start_is_the_offer_and_card_factors(card_and_trial) -> None:
+    """Of the would-be founders who reached a new company, the share who took the trial
+    offer is trial.signup_factor, and of those the share who gave a card is
+    trial.card_signup_factor; in the opt-in trial the share who start is the offer's
+    factor.  Each within 4 binomial standard errors."""
+    (_, o), (_, ot) = card_and_trial
+    values = load_scenario("card-trial").values
+    offer, card = values["trial.signup_factor"], values["trial.card_signup_factor"]
+
+    def within(k: int, n: int, p: float) -> None:
+        assert abs(k / n - p) < 4 * math.sqrt(p * (1 - p) / n), (k, n, p)
+
+    started, refused = len(o.teams["created"]), o.counters["card_refused"]
+    declined = o.counters["offer_declined"]
+    within(started + refused, started + refused + declined, offer)
+    within(started, started + refused, card)
+    started_t, declined_t = len(ot.teams["created"]), ot.counters["offer_declined"]
+    assert ot.counters["card_refused"] == 0
+    within(started_t, started_t + declined_t, offer)
 
 
 def test_the_same_people_get_the_same_commitment_whatever_the_scenario() -> None:
@@ -89,7 +100,7 @@ def test_the_same_people_get_the_same_commitment_whatever_the_scenario() -> None
     before anything else differs)."""
     mc, oc = one("card-trial", "simulation.horizon=1d")
     mt, ot = one("trial", "simulation.horizon=1d")
-    a = Settings.of(load_scenario("card-trial").values).card_threshold
+    a = Settings.of(load_scenario("card-trial").values).commitment_threshold
     zt = np.frombuffer(mt.u_commitment, dtype=np.float64)[founders(mt, ot)]
     zc = np.frombuffer(mc.u_commitment, dtype=np.float64)[founders(mc, oc)]
     assert len(zc) > 0
@@ -101,8 +112,10 @@ def test_no_spread_no_selection() -> None:
     same share."""
     st = Settings.of(load_scenario("card-trial", ["onboarding.commitment_spread=0"]).values)
     assert st.onboarding.commitment_spread == 0
-    assert st.card_threshold == pytest.approx(NormalDist().inv_cdf(0.8))
-    assert Settings.of(load_scenario("trial").values).card_threshold == -math.inf
+    assert st.commitment_threshold == pytest.approx(NormalDist().inv_cdf(1 - 0.8 * 0.2))
+    assert Settings.of(load_scenario("trial").values).commitment_threshold == pytest.approx(
+        NormalDist().inv_cdf(1 - 0.8))
+    assert Settings.of(load_scenario("baseline").values).commitment_threshold == -math.inf
 
 
 # -- the shipped scenarios in their bands ----------------------------------------------------

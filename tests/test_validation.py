@@ -26,6 +26,7 @@ from flywheel.scenario.defaults import DAYS_PER_MONTH
 from flywheel.scenario.distributions import parse_distribution
 from flywheel.scenario.files import load_scenario
 from flywheel.studies import validation as v
+from flywheel.studies.runner import simulate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -215,6 +216,8 @@ def test_published_bands_are_well_formed() -> None:
     for b in v.PUBLISHED:
         assert b.metric in METRICS, b
         load_scenario(b.scenario)
+        if b.relative_to:
+            load_scenario(b.relative_to)
         assert b.low < b.high and b.source and b.published, b
 
 
@@ -229,12 +232,29 @@ def test_band_status(mean: float, lo: float, hi: float, status: str) -> None:
 
 
 def test_measure_bands_runs_the_named_scenario() -> None:
-    trial = [b for b in v.PUBLISHED if b.scenario == "trial"]
+    trial = [b for b in v.PUBLISHED if b.scenario == "trial" and not b.relative_to]
     (res,) = v.measure_bands(replications=2, seed=1, jobs=1, bands=trial)
     assert 0 < res.mean < 1 and res.lo <= res.mean <= res.hi
     assert res.status in ("inside", "edge", "outside")
     fig = plots.validation_bands([res])
     assert len(fig.axes) == 1
+
+
+def test_a_ratio_band_is_the_paired_ratio_of_two_scenarios() -> None:
+    """A band relative to a second scenario measures, replication by replication, the
+    metric's ratio between the two runs (same seed): its mean is the mean of those ratios;
+    the rows print it as a ratio and name both scenarios."""
+    band = next(b for b in v.PUBLISHED if b.relative_to == "card-trial")
+    (res,) = v.measure_bands(replications=3, seed=1, jobs=1, bands=[band])
+    top = simulate(load_scenario(band.scenario), replications=3, seed=1, jobs=1)
+    bottom = simulate(load_scenario(band.relative_to), replications=3, seed=1, jobs=1)
+    ratios = np.array(top.values("signups")) / np.array(bottom.values("signups"))
+    assert res.mean == pytest.approx(ratios.mean())
+    assert res.lo < res.mean < res.hi
+    row = vr.band_rows(v.Suite([], [res]))[0]
+    assert row[1] == "trial ÷ card-trial" and row[2].endswith("×]") and row[3] == "≥ 1×"
+    assert math.isinf(band.high) and res.status in ("inside", "edge", "outside")
+    assert len(plots.validation_bands([res]).axes) == 1
 
 
 # -- plots, report, folder, CLI ---------------------------------------------------------------
@@ -318,6 +338,6 @@ def test_docs_validation_lists_every_check_and_band() -> None:
         assert f"(validation/{name}.png)" in doc
         assert (REPO / "docs" / "validation" / f"{name}.png").is_file()
     for b in v.PUBLISHED:
-        assert f"| {METRICS[b.metric].label} | {b.scenario} |" in doc, b
+        assert f"| {METRICS[b.metric].label} | {b.where} |" in doc, b
         assert b.source in doc
     assert "Result: every closed-form check passes." in doc

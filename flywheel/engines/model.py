@@ -240,8 +240,9 @@ class Model:
         self.invite_factor = st.onboarding.invited_ttv_factor
         self.sandbox = st.onboarding.sandbox
         self.friction_applies = st.onboarding.friction_applies
-        self.card_factor = st.card_signup_factor
-        self.card_threshold = st.card_threshold
+        self.starter_share = st.starter_share
+        self.offer_threshold = st.offer_threshold
+        self.starter_threshold = st.commitment_threshold
         self.trial_convert = st.trial_convert_probability
         self.trial_length = st.trial.length
         self.sales_led = st.pricing.sales_led
@@ -298,7 +299,7 @@ class Model:
         self.next_simpy = 0.0
         self._seq = itertools.count()
         self.counters: dict[str, float] = {
-            "contacts": 0, "contacts_lost": 0, "card_refused": 0, "invites_sent": 0,
+            "contacts": 0, "contacts_lost": 0, "offer_declined": 0, "card_refused": 0, "invites_sent": 0,
             "invites_accepted": 0, "invites_no_one_left": 0, "paywall_hits": 0,
             "paywall_upgrades": 0, "paywall_declines": 0, "capped_seats": 0, "capped_usage": 0,
             "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
@@ -470,15 +471,17 @@ class Model:
 
         # contacts that reach an untouched company: the company is materialised now
         # every would-be founder has a commitment, drawn whatever the scenario (the same
-        # people get the same one); in a card trial only those above the card's threshold
-        # accept it and start
+        # people get the same one); a time-limited offer puts off the least committed, and
+        # a card more of them: only those above the threshold start
         commitment = np.full(n, _NAN)
         if new.any():
             pos = np.flatnonzero(new)
             z = self.commitment.take(len(pos))
-            if self.card_factor < 1.0:
-                agree = z >= self.card_threshold
-                self.counters["card_refused"] += int((~agree).sum())
+            if self.starter_share < 1.0:
+                agree = z >= self.starter_threshold
+                offered = z >= self.offer_threshold
+                self.counters["offer_declined"] += int((~offered).sum())
+                self.counters["card_refused"] += int((offered & ~agree).sum())
                 pos, z = pos[agree], z[agree]
             if self.sales_led:  # no product to try: some ask for a demo, the rest leave
                 self.sales.inbound(times[pos])

@@ -868,21 +868,27 @@ def validation_bands(results: Sequence[Any]) -> Figure:
         b = r.band
         meta = METRICS[b.metric]
         color = _BAND_STATUS_COLORS.get(r.status, "#333333")
-        ax.axvspan(b.low, b.high, color="#999999", alpha=0.25, linewidth=0)
         err = None
         if not (math.isnan(r.lo) or math.isnan(r.hi)):
             err = [[r.mean - r.lo], [r.hi - r.mean]]
         ax.errorbar([r.mean], [0], xerr=err, fmt="o", color=color, markersize=8, capsize=6,
                     elinewidth=2)
-        span = [b.low, b.high, r.mean, *([r.lo, r.hi] if err else [])]
+        # a ratio's band may be open above: shade it to beyond the measured figure
+        top = b.high if math.isfinite(b.high) else max(r.mean, r.hi if err else r.mean,
+                                                       b.low) * 1.2
+        ax.axvspan(b.low, top, color="#999999", alpha=0.25, linewidth=0)
+        span = [b.low, top, r.mean, *([r.lo, r.hi] if err else [])]
         left, right = min(span), max(span)
         pad = 0.25 * (right - left or 1.0)
         ax.set_xlim(left - pad, right + pad)
         ax.set_yticks([])
         ax.grid(axis="y", visible=False)
-        _format_axis(ax.xaxis, meta.unit)
-        days = " days" if meta.unit == "days" else ""
-        ax.set_title(f"{meta.label} ({b.scenario}): {format_value(r.mean, meta.unit)}{days}, "
-                     f"{r.status}; published {b.published}", loc="left", fontsize=11)
+        if b.relative_to:
+            value = f"{r.mean:.2f}×"
+        else:
+            _format_axis(ax.xaxis, meta.unit)
+            value = format_value(r.mean, meta.unit) + (" days" if meta.unit == "days" else "")
+        ax.set_title(f"{meta.label} ({b.where}): {value}, {r.status}; published "
+                     f"{b.published}", loc="left", fontsize=11)
     fig.suptitle("Measured figures (mean, 95% CI) beside the published ranges (shaded)")
     return fig

@@ -40,12 +40,17 @@ def check_rows(suite: Suite) -> list[list[str]]:
              "PASS" if c.passed else "FAIL"] for c in suite.checks]
 
 
-def _band_value(x: float, metric: str) -> str:
-    return format_value(x, METRICS[metric].unit)
+def band_value(x: float, b: Band) -> str:
+    """A measured figure of band ``b`` as the tables print it (a ratio as ``2.17×``)."""
+    if b.relative_to:
+        return f"{x:.2f}×"
+    return format_value(x, METRICS[b.metric].unit)
 
 
 def _band_range(b: Band) -> str:
     unit = METRICS[b.metric].unit
+    if b.relative_to:
+        return f"≥ {b.low:g}×" if math.isinf(b.high) else f"{b.low:g}–{b.high:g}×"
     if unit.startswith("share"):
         return f"{100 * b.low:g}–{100 * b.high:g}%"
     return f"{b.low:g}–{b.high:g}" + (" days" if unit == "days" else "")
@@ -55,10 +60,10 @@ def band_rows(suite: Suite) -> list[list[str]]:
     """One row per published range: figure, scenario, measured [95% CI], band, status."""
     rows = []
     for r in suite.bands:
-        m = r.band.metric
-        ci = "" if math.isnan(r.lo) else f" [{_band_value(r.lo, m)}, {_band_value(r.hi, m)}]"
-        rows.append([METRICS[m].label, r.band.scenario, _band_value(r.mean, m) + ci,
-                     _band_range(r.band), r.status])
+        b = r.band
+        ci = "" if math.isnan(r.lo) else f" [{band_value(r.lo, b)}, {band_value(r.hi, b)}]"
+        rows.append([METRICS[b.metric].label, b.where, band_value(r.mean, b) + ci,
+                     _band_range(b), r.status])
     return rows
 
 
@@ -144,7 +149,7 @@ def suite_markdown(suite: Suite, images: str = "", generated_by: str = DOCS_COMM
                   f"*edge*: it straddles a bound; *outside*: it misses the band.", "",
                   *_md_table(BAND_HEADER, band_rows(suite)), "", "Sources:", ""]
         for r in suite.bands:
-            lines.append(f"- {METRICS[r.band.metric].label} ({r.band.scenario}) — "
+            lines.append(f"- {METRICS[r.band.metric].label} ({r.band.where}) — "
                          f"{r.band.figure}: {r.band.published}. Source: {r.band.source}.")
         lines += ["", "Figures in DESIGN not measured here:", ""]
         lines += [f"- {fig} ({rng}; {src}): {why}." for fig, rng, src, why in UNMEASURED]

@@ -188,18 +188,28 @@ PARAMS: tuple[Param, ...] = (
     _P("pricing.price_per_seat", 15.0, "number", "$ per seat per month",
        "List price of a paid seat; every active user of a paying team is a seat.",
        minimum=0.0, maximum=MAX_MONEY),
-    _P("pricing.upgrade_probability", 0.27, "probability", "",
+    _P("pricing.upgrade_probability", 0.15, "probability", "",
        "Probability a free team that meets the paywall upgrades.",
-       source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
-              "(Rachitsky / Poyar freemium benchmarks)"),
+       source="set so the baseline's cohort free-to-paid (free_to_paid_90d: teams paying "
+              "within 90 days of creation) sits in the 3-8% band (Rachitsky / Poyar "
+              "freemium benchmarks): measured 5.4% with free_tier.usage_limit = 50 "
+              "(flywheel sweep baseline --vary free_tier.usage_limit=50,60 --vary "
+              "pricing.upgrade_probability=0.14,0.17,0.2 -n 6). It was 0.27 when tuned to "
+              "the pooled figure, whose value grows with the horizon"),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
        "days", "Time a free team takes to decide at the paywall (trial-end decisions are immediate).",
        domain="duration"),
     # -- free tier ------------------------------------------------------------------
     _P("free_tier.seat_limit", 5, "count", "seats",
        "Active users a free team may have (0 = no seat limit).", minimum=0, maximum=1_000_000),
-    _P("free_tier.usage_limit", 150.0, "number", "usage units",
+    _P("free_tier.usage_limit", 50.0, "number", "usage units",
        "Cumulative usage a free team may accrue (projects, builds, rows...; 0 = no limit).",
+       source="assumption: at 1 unit a day a solo user outgrows the free tier in about 7 "
+              "weeks, a pair in under 4, so the baseline's median time to paid is about 55 "
+              "days (most freemium upgrades come within the first months; the 2026 "
+              "Poyar/ChartMogul/ProductLed survey counts conversion within six months). "
+              "It was 150 (median time to paid ~150 days: most teams met the paywall after "
+              "the 90 days the cohort figure counts)",
        minimum=0.0, maximum=MAX_USAGE),
     _P("free_tier.usage_per_user", "1/day", "rate", "usage units per active user per day",
        "Usage each active user of a team accrues.", minimum=0.0),
@@ -221,8 +231,27 @@ PARAMS: tuple[Param, ...] = (
               "Poyar/ChartMogul/ProductLed 2026 survey ~30%, over 5x no-card trials) and at "
               "least 2x the opt-in trial's: measured 41.4% against 17.7% "
               "(flywheel run card-trial -n 10, flywheel run trial -n 10)"),
+    _P("trial.signup_factor", 0.8, "probability", "",
+       "Share of the would-be founders a contact reaches who start an opt-in trial, "
+       "relative to a free plan (a contact is someone who would sign up for a free plan; "
+       "freemium's factor is 1 by that definition). A time-limited offer puts off the "
+       "least committed (those with the lowest commitment z); invited and joining "
+       "teammates of a team that has the product are not affected.",
+       source="assumption within the published direction: free trials draw fewer signups "
+              "than a free plan and convert slightly more of them, a difference wiped out "
+              "once signup rates are counted (Poyar/ChartMogul/ProductLed 2026 survey, 200 "
+              "B2B products); landing page to signup 8-10% for freemium vs 3-4% for a "
+              "card trial in that survey's funnel (as read by RevTurbine, 'Freemium vs "
+              "free trial for SaaS'); 0.8 x trial.card_signup_factor 0.2 = 0.16 of "
+              "freemium for a card trial, below that reading's ~0.4 (Lean Analytics's card "
+              "toll is steeper)"),
+    _P("trial.reverse_signup_factor", 1.0, "probability", "",
+       "Same, for a reverse trial (pricing.model = \"reverse_trial\").",
+       source="assumption: a reverse trial ends in the free plan, so it is offered as one "
+              "('start free') and draws as a free plan does"),
     _P("trial.card_signup_factor", 0.2, "probability", "",
-       "Share of would-be trial starters who still start when a card is required.",
+       "Share of would-be trial starters who still start when a card is required (on top "
+       "of trial.signup_factor): those most committed.",
        source="visitor to trial ~2% with card vs ~10% without: Lean Analytics "
               "(Croll & Yoskovitz)"),
     # -- paid -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ days, rates per day, :class:`~flywheel.scenario.distributions.Distribution` obje
 :class:`Settings` reads them once into frozen, typed sections that mirror
 :mod:`flywheel.scenario.defaults` (``settings.onboarding.no_show`` is ``onboarding.no_show``)
 and derives, in one place, what the engines need beyond the raw numbers: whether a
-card-required trial applies and the factors in effect, the contact rates by channel, the
+card-required trial applies and the share of would-be founders each offer starts, the contact rates by channel, the
 time to value in effect, the Weibull tenures of users and paying teams, the sales team's
 servers, whether PQLs and usage tracking are on, and the horizon.  The simulation
 (:class:`flywheel.engines.model.Model`), the mean-field twin (:mod:`flywheel.engines.meanfield`) and
@@ -13,7 +13,7 @@ the workload estimate (:mod:`flywheel.studies.workload`) all read it and derive 
 themselves.
 
     settings = Settings.from_scenario(scenario)          # or Settings.from_values(values)
-    settings.card_signup_factor                          # 0.2 in a card trial, else 1
+    settings.starter_share                               # 0.8 x 0.2 in a card trial, 1 in freemium
     settings.retention.tenure.scale                      # days
 """
 
@@ -307,6 +307,8 @@ class Trial:
     card_required: bool
     convert_probability: float
     card_convert_probability: float
+    signup_factor: float
+    reverse_signup_factor: float
     card_signup_factor: float
 
 
@@ -472,22 +474,42 @@ class Settings:
         return self.pricing.model == "trial" and self.trial.card_required
 
     @property
+    def offer_signup_factor(self) -> float:
+        """Share of the would-be founders reached by a contact who start on this offer,
+        card aside: 1 for a free plan (a contact is someone who would sign up for one),
+        ``trial.signup_factor`` for a trial, ``trial.reverse_signup_factor`` for a reverse
+        trial; 1 when sales-led (no product offer: a contact asks for a demo or leaves)."""
+        model = self.pricing.model
+        if model == "trial":
+            return self.trial.signup_factor
+        if model == "reverse_trial":
+            return self.trial.reverse_signup_factor
+        return 1.0
+
+    @property
     def card_signup_factor(self) -> float:
-        """Share of contacts reaching a new company who still start (the card's toll):
+        """Share of those who would start a trial who still start when it asks for a card:
         ``trial.card_signup_factor`` in a card trial, else 1."""
         return self.trial.card_signup_factor if self.card_trial else 1.0
 
     @property
-    def card_threshold(self) -> float:
-        """The commitment a would-be founder needs to accept the card: Phi^-1(1 - share who
-        start), so that share of standard-normal commitments lies above it (-inf when no
-        card is asked, +inf when no one starts)."""
-        f = self.card_signup_factor
-        if f >= 1.0:
-            return -math.inf
-        if f <= 0.0:
-            return math.inf
-        return statistics.NormalDist().inv_cdf(1.0 - f)
+    def starter_share(self) -> float:
+        """Share of the would-be founders reached by a contact who start a company: the
+        offer's factor times the card's.  They are the most committed ones (see
+        :attr:`commitment_threshold`)."""
+        return self.offer_signup_factor * self.card_signup_factor
+
+    @property
+    def offer_threshold(self) -> float:
+        """The commitment a would-be founder needs to take the offer, card aside."""
+        return _threshold(self.offer_signup_factor)
+
+    @property
+    def commitment_threshold(self) -> float:
+        """The commitment a would-be founder needs to start: Phi^-1(1 - starter_share), so
+        that share of standard-normal commitments lies above it (-inf when everyone
+        starts, +inf when no one does)."""
+        return _threshold(self.starter_share)
 
     @property
     def trial_convert_probability(self) -> float:
@@ -509,3 +531,11 @@ class Settings:
         outbound, contracts)."""
         return self.pricing.sales_led or self.sales.reps > 0
 
+
+def _threshold(share: float) -> float:
+    """Phi^-1(1 - share): the standard-normal value with ``share`` of the mass above it."""
+    if share >= 1.0:
+        return -math.inf
+    if share <= 0.0:
+        return math.inf
+    return statistics.NormalDist().inv_cdf(1.0 - share)

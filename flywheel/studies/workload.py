@@ -17,7 +17,7 @@ The estimate (``H`` the horizon in days, ``m`` a month in days):
   size of the companies touched (both from a quantile grid of the size distribution).
 * **Direct contacts** ``D = organic x m ((1+g)^(H/m) - 1) / ln(1+g) + paid_budget /
   cost_per_contact x H``.  They become signups, except that a contact reaching a new
-  company needs the card (``card_signup_factor``) in a card-required trial, and in a
+  company starts with the offer's share (``starter_share``: a trial's, times the card's), and in a
   sales-led motion none does: there a share ``inbound_share`` of them (with outbound
   leads) become leads, ``min(leads, servers x H / mean cold cycle) x cold_close_rate``
   of them contracts, each rolling out ``seat_share x mean touched company size`` seats.
@@ -184,7 +184,7 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     sizes, weights = _size_atoms(st.market.team_size)
     M = companies * float(st.market.team_size.mean())
     M_atoms = companies * float(weights @ sizes)
-    kappa = st.card_signup_factor  # new company: keeps going
+    kappa = st.starter_share  # new company: keeps going
     found = st.sales.inbound_share if sales_led else kappa
     theta = (found * D + leads_out) / max(M_atoms, 1e-300)
     touched = companies * float(weights @ -np.expm1(-sizes * theta))  # companies touched

@@ -158,7 +158,7 @@ class Twin:
         self.upgrade_p = st.pricing.upgrade_probability
         self.acceptance = st.collaboration.acceptance
         self.invites_mean = st.collaboration.invites_mean
-        self.card = st.card_signup_factor
+        self.starters = st.starter_share
         self.convert_p = st.trial_convert_probability
         self.trial_length = max(st.trial.length, 1e-6)
         self.organic_rate = st.acquisition.organic_rate
@@ -185,11 +185,11 @@ class Twin:
         factor = onb.invited_ttv_factor
         has_friction = onb.has_friction
         # patience scaled by each person's commitment: a mixture over commitment, and for a
-        # card trial's founders the mixture over the commitments above the card's threshold
+        # founders of a trial the mixture over the commitments above the offer's threshold
         spread = onb.commitment_spread
         everyone = CommittedPatience(patience, spread) if spread > 0 else patience
-        starters = (CommittedPatience(patience, spread, self.settings.card_threshold)
-                    if spread > 0 and 0.0 < self.card < 1.0 else everyone)
+        starters = (CommittedPatience(patience, spread, self.settings.commitment_threshold)
+                    if spread > 0 and 0.0 < self.starters < 1.0 else everyone)
         self.race_founder = onboarding_race(ttv, starters, no_show,
                                   onb.setup_friction if has_friction else None)
         self.race_joiner = onboarding_race(ttv, everyone, no_show)
@@ -916,7 +916,7 @@ class Twin:
                                        minlength=n_bins)
         touched = self.companies_total - np.bincount(self.rep_bin, weights=self.rep_n * untouched,
                                                      minlength=n_bins)
-        contact_hazard = self.card * contacts / self.market_people
+        contact_hazard = self.starters * contacts / self.market_people
         new_teams = contact_hazard * untouched_people
         people = self.people_total - untouched_people  # in touched companies
         left_per_bin = np.maximum(people - reached.sum(axis=1), 0.0)
