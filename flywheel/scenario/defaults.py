@@ -189,11 +189,14 @@ PARAMS: tuple[Param, ...] = (
        "List price of a paid seat; every active user of a paying team is a seat.",
        minimum=0.0, maximum=MAX_MONEY),
     _P("pricing.upgrade_probability", 0.27, "probability", "",
-       "Probability a free team that meets the paywall upgrades.",
+       "Probability a free team that meets the paywall upgrades; also a company that lost "
+       "the product (its trial ended without buying, or it cancelled a paid plan) buying "
+       "again when someone new of it comes.",
        source="assumption, set so the baseline's free-to-paid sits in the 3-8% band "
               "(Rachitsky / Poyar freemium benchmarks)"),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
-       "days", "Time a free team takes to decide at the paywall (trial-end decisions are immediate).",
+       "days", "Time a free team, or a company that lost the product when someone new of "
+       "it comes, takes to decide at the paywall (trial-end decisions are immediate).",
        domain="duration"),
     # -- free tier ------------------------------------------------------------------
     _P("free_tier.seat_limit", 5, "count", "seats",
@@ -228,7 +231,8 @@ PARAMS: tuple[Param, ...] = (
     # -- paid -----------------------------------------------------------------------
     _P("paid.logo_churn_monthly", 0.02, "probability", "per month",
        "Probability a paying team cancels within a month for reasons of its own (a team "
-       "whose last active user leaves cancels too).",
+       "whose last active user leaves cancels too; a company that cancelled may be won "
+       "back when someone new of it comes).",
        source="set so the measured logo churn (both causes) sits in the SMB self-serve "
               "3-7% a month band (SaaStr, Lemkin)"),
     # -- sales ----------------------------------------------------------------------
