@@ -76,8 +76,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     *(_m(f"signups_{c}", f"Signups ({c})", "users", "flow", f"Signups brought by the {c} channel.")
       for c in CHANNELS),
     _m("turned_away", "Turned away", "people", "flow",
-       "People who came to a company without the product (its trial ended without buying, "
-       "or it stopped paying) and were turned away; they are not signups."),
+       "People who came to a company without the product and were turned away (it declined "
+       "to buy again when someone new came, or its contract ended); they are not signups."),
     _m("activated", "Activated users", "users", "flow",
        "Signups who reached value before the horizon."),
     _m("activation_rate", "Signup-to-activation rate", "share", "ratio",
@@ -141,6 +141,12 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("user_churn_monthly", "User churn", "share per month", "ratio",
        "Monthly churn of active users: 1 - exp(-ended spells / active user-months); a spell "
        "ends when the user churns or the team loses access."),
+    _m("winbacks", "Win-backs", "companies", "flow",
+       "Companies that had cancelled a self-serve paid plan and paid again when someone new "
+       "of theirs came (a new paid spell; counted each time, not new customers)."),
+    _m("winback_rate", "Win-back rate", "share", "ratio",
+       "Win-backs / self-serve cancellations over the run: the share of cancellations "
+       "followed by a win-back before the horizon."),
     _m("logo_churn_monthly", "Logo churn", "share per month", "ratio",
        "Monthly churn of paying customers: 1 - exp(-cancellations / paying customer-months); "
        "self-serve cancellations and contracts not renewed count, a self-serve plan replaced "
@@ -230,7 +236,7 @@ SERIES: dict[str, Series] = {s.name: s for s in (
     *(Series(f"signups_{c}", f"Signups ({c})", "users per day", "flow") for c in CHANNELS),
     Series("activations", "Activations", "users per day", "flow"),
     Series("churned", "Active spells ended", "users per day", "flow"),
-    Series("upgrades", "Teams starting to pay", "teams per day", "flow"),
+    Series("upgrades", "Teams starting to pay (win-backs included)", "teams per day", "flow"),
     Series("pqls", "PQLs", "leads per day", "flow"),
     Series("cold_leads", "Cold leads", "leads per day", "flow"),
     Series("won", "Contracts won", "contracts per day", "flow"),
@@ -324,6 +330,8 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
                     + x["contract_revenue"])
     m["user_churn_monthly"] = _monthly(x["seats_ended"], x["user_days"])
     m["logo_churn_monthly"] = _monthly(x["cancels"], x["customer_days"])
+    m["winbacks"] = x["winbacks"]
+    m["winback_rate"] = _div(x["winbacks"], x["self_serve_cancels"])
     # -- revenue retention
     m["retention_window_months"] = float(retention_window(H))
     m["nrr"] = _div(x["mrr_now_of_then"], x["mrr_then"])

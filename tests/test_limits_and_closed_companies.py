@@ -1,8 +1,9 @@
 """Limits as they work, and companies that have lost the product.
 
 * Someone who comes to a company that has lost the product is no signup: they are turned
-  away (counted), or, at a company whose trial ended without buying, the company meets
-  the paywall and may buy, making them its first users of the paid plan.
+  away (counted), or, at a company whose trial ended without buying (or that cancelled a
+  paid plan: tests/test_winback.py), the company meets the paywall and may buy, making
+  them its first users of the paid plan.
 * The free tier's seat limit holds seats and invites; its usage limit throttles usage
   and brings the paywall, but a team capped on usage keeps inviting.
 * The mean-field twin follows both, in the mean.
@@ -129,14 +130,18 @@ def test_a_company_decides_once_after_its_trial() -> None:
     assert o.counters["after_trial_paywall_hits"] == 1 and o.counters["turned_away"] == 2
 
 
-def test_a_company_that_cancelled_stays_closed() -> None:
+def test_a_company_that_cancelled_meets_the_win_back_paywall_not_the_trials() -> None:
     """The trial converts on day 14 and the paying team cancels at once (certain logo
-    churn): the invitees who come on day 21 are turned away, with no paywall."""
-    sc = scenario(*LATE_INVITEES, "trial.convert_probability=1.0", "paid.logo_churn_monthly=1")
+    churn): the invitees who come on day 21 meet its paywall as a company that cancelled
+    (a win-back, tests/test_winback.py), not as one whose trial ended; it declines here, and
+    they are turned away."""
+    sc = scenario(*LATE_INVITEES, "trial.convert_probability=1.0", "paid.logo_churn_monthly=1",
+                  "pricing.upgrade_probability=0.0")
     _, o = play(sc, horizon=40, trace=True, inject=(0.0, [5]))
     whats = [w for _, w, _ in events(o)]
-    assert "trial_converted" in whats and "cancelled" in whats
-    assert "paywall:after_trial" not in whats
+    assert whats[4:] == ["trial_converted", "cancelled", "paywall:winback", "declined:winback",
+                         "turned_away:invite", "turned_away:invite"]
+    assert o.counters["after_trial_paywall_hits"] == 0 and o.counters["winback_declines"] == 1
     assert len(o.users["signup"]) == 1 and o.counters["turned_away"] == 2
 
 

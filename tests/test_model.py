@@ -147,7 +147,8 @@ def test_conservation(model: str) -> None:
     # paid seats never exceed a team's members; MRR is seats x price
     m = replication_metrics(o)
     members = np.bincount(u["company"], minlength=len(t["created"]))
-    paying = (t["paid_start"] <= H) & (t["paid_end"] > H)
+    paying = np.zeros(len(members), dtype=bool)  # (a team's open paid spell, if any)
+    paying[o.paid["company"][(o.paid["start"] <= H) & (o.paid["end"] > H)]] = True
     active = u["state"] == ACTIVE
     seats = np.bincount(u["company"][active], minlength=len(members))
     assert (seats[paying] <= members[paying]).all()

@@ -39,17 +39,23 @@ def with_contracts() -> Outcome:
 
 
 def slow_company_mrr(o: Outcome, at: float) -> dict[int, float]:
-    """Each company's MRR at ``at``, user by user (the metric layer does it vectorised)."""
+    """Each company's MRR at ``at``, user by user and paid spell by paid spell (the metric
+    layer does it vectorised)."""
     mrr: dict[int, float] = defaultdict(float)
-    t, u = o.teams, o.users
+    t, u, p = o.teams, o.users, o.paid
+    spells: dict[int, list[tuple[float, float]]] = defaultdict(list)
+    for c, start, end in zip(p["company"].tolist(), p["start"].tolist(), p["end"].tolist(),
+                             strict=True):
+        spells[c].append((start, end))
     for i in range(len(u["company"])):
         c = int(u["company"][i])
-        if math.isnan(u["start"][i]) or math.isnan(t["paid_start"][c]):
-            continue  # never seated, or the team never paid self-serve
-        start = max(u["start"][i], t["paid_start"][c])
-        end = min(u["end"][i], t["paid_end"][c])
-        if start <= at < end:
-            mrr[c] += o.price_per_seat
+        if math.isnan(u["start"][i]):
+            continue  # never seated
+        for paid_start, paid_end in spells.get(c, ()):  # (none: never paid self-serve)
+            start = max(u["start"][i], paid_start)
+            end = min(u["end"][i], paid_end)
+            if start <= at < end:
+                mrr[c] += o.price_per_seat
     for c in np.flatnonzero(~np.isnan(t["contract_start"])).tolist():
         if t["contract_start"][c] <= at < t["contract_end"][c]:
             mrr[c] += t["contract_acv"][c] / 12.0

@@ -55,9 +55,10 @@ def test_a_contract_replaces_the_self_serve_plan_and_is_not_a_cancellation() -> 
     then, and the contract replaces the self-serve plan 5 days later."""
     _, o = play(scenario(*ONE_PQL, "free_tier.seat_limit=2", "sales.term=1y"), horizon=60,
             trace=True, inject=(0.0, [10]))
-    t = o.teams
-    assert t["paid_start"][0] == 6.5 and t["paid_end"][0] == t["contract_start"][0] == 11.5
-    assert t["upsold"][0] and t["state"][0] == CONTRACT
+    t, paid = o.teams, o.paid
+    assert t["paid_start"][0] == 6.5 and list(paid["company"]) == [0]
+    assert paid["start"][0] == 6.5 and paid["end"][0] == t["contract_start"][0] == 11.5
+    assert paid["upsold"][0] and t["state"][0] == CONTRACT
     m = replication_metrics(o)
     assert m["logo_churn_monthly"] == 0.0  # moving to a contract is not churn
     assert m["new_customers"] == 1 and m["teams_ever_paid"] == 1

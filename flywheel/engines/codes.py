@@ -16,6 +16,7 @@ __all__ = [
     "Channel",
     "LeadKind",
     "LeadOutcome",
+    "PaidStart",
     "TeamState",
     "UserState",
     "labels",
@@ -55,6 +56,19 @@ class TeamState(IntEnum):
     NO_ACCESS = 4
     PROSPECT = 5
     CONTRACT = 6
+
+
+class PaidStart(IntEnum):
+    """How a self-serve paid spell began: an upgrade at the free tier's paywall, a trial
+    converted at its end, a purchase by a company whose trial had ended without buying
+    (when someone new came), or a win-back: a company that had cancelled a paid plan
+    buying again (when someone new came).  The last two reopen a company that had lost
+    the product."""
+
+    UPGRADE = 0
+    TRIAL_CONVERTED = 1
+    BOUGHT_AFTER_TRIAL = 2
+    WON_BACK = 3
 
 
 #: The mean-field twin's extra team class: a free team whose paywall decision is under

@@ -28,7 +28,8 @@ the start of its day (its own times, and everything that follows from them, are 
 contact reaching a person of a company already touched reserves that person then and
 arrives at its own time, as invitees do.  Only a company that has the product takes a
 signup: someone who comes to one that has lost it is turned away (counted, not a signup),
-or, if its trial ended without buying, meets its paywall and signs up if it buys.
+or, if its trial ended without buying or it cancelled a paid plan, meets its paywall once
+and signs up if it buys (a purchase after the trial, or a win-back: a new paid spell).
 Activations, churn and team events happen at their exact times.
 """
 
@@ -45,7 +46,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from flywheel.engines.codes import Channel, TeamState, UserState, labels
+from flywheel.engines.codes import Channel, PaidStart, TeamState, UserState, labels
 from flywheel.engines.rng import (
     STANDARD_EXPONENTIAL,
     STANDARD_NORMAL,
@@ -93,6 +94,12 @@ FREE, TRIAL, PAYING, CAPPED, NO_ACCESS, PROSPECT, CONTRACT = (
     int(TeamState.FREE), int(TeamState.TRIAL), int(TeamState.PAYING), int(TeamState.CAPPED),
     int(TeamState.NO_ACCESS), int(TeamState.PROSPECT), int(TeamState.CONTRACT))
 
+#: How a self-serve paid spell began (code into PAID_STARTS, column ``how`` of the paid table).
+PAID_STARTS = labels(PaidStart)
+UPGRADE, TRIAL_CONVERTED, BOUGHT_AFTER_TRIAL, WON_BACK = (
+    int(PaidStart.UPGRADE), int(PaidStart.TRIAL_CONVERTED), int(PaidStart.BOUGHT_AFTER_TRIAL),
+    int(PaidStart.WON_BACK))
+
 #: Sales leads (LEAD_KINDS, PQL, COLD; LEAD_OUTCOMES, L_WAITING ...; LEAD_COLUMNS) are
 #: declared with the sales motion, in flywheel.engines.sales, and importable from here.
 
@@ -120,11 +127,19 @@ class Outcome:
 
     Team columns (one row per company touched): ``created``, ``size``,
     ``paywall`` (first time at the paywall), ``trial_end`` (when a trial
-    ended, NaN if none ended), ``trial_converted``, ``paid_start``/``paid_end``
-    (the self-serve paid spell), ``upsold`` (that spell ended because a
-    contract replaced it), ``prospect`` (the company entered as a sales
-    prospect, not by a signup), ``contract_start``/``contract_end``/``contract_acv``/
-    ``contract_seats`` (a won deal, renewals extending its end), ``state``.
+    ended, NaN if none ended), ``trial_converted``, ``paid_start`` (its *first*
+    self-serve payment, NaN if it never paid self-serve: every spell is in ``paid``),
+    ``prospect`` (the company entered as a sales prospect, not by a signup),
+    ``contract_start``/``contract_end``/``contract_acv``/``contract_seats`` (a won deal,
+    renewals extending its end), ``access_end`` (when it last lost the product, inf if
+    it has it), ``state``.
+
+    Paid columns (one row per self-serve paid spell, in order of start; a team may have
+    several: it buys, cancels, is won back, ...): ``company``, ``start``, ``end`` (inf if
+    still paying), ``how`` (code into :data:`PAID_STARTS`), ``upsold`` (the spell ended
+    because a contract replaced it), ``closed_since`` (for a spell that reopened a company
+    without the product, after its trial or by a win-back: when it had lost it; NaN
+    otherwise).
 
     ``counters`` holds the run's counts that are no rows: contacts, invites, paywall
     decisions, and the people who came to a company without the product
@@ -143,6 +158,7 @@ class Outcome:
     serving_cost_per_month: float
     users: dict[str, np.ndarray]
     teams: dict[str, np.ndarray]
+    paid: dict[str, np.ndarray]
     counters: dict[str, float]
     market_people: float
     leads: dict[str, np.ndarray]
@@ -184,9 +200,7 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("paywall", "d", ""),
     ("trial_end", "d", ""),
     ("trial_converted", "b", "bool"),
-    ("paid_start", "d", ""),
-    ("paid_end", "d", ""),
-    ("upsold", "b", "bool"),
+    ("paid_start", "d", ""),  # the first self-serve payment (every spell: PAID_COLUMNS)
     ("prospect", "b", "bool"),  # came to be as a sales prospect, not by a signup
     ("contract_start", "d", ""),
     ("contract_end", "d", ""),
@@ -201,14 +215,40 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("usage_due", "d", None),  # earliest usage check on the calendar
     ("limit", "b", None),  # the free-tier limit of its last paywall (_SEATS, _USAGE_LIMIT): a
     #                        capped team is capped by it
-    ("reopened", "d", None),  # bought after its trial had ended: when (NaN if not)
+    ("reopened", "d", None),  # last bought after losing the product (a trial ended, or a
+    #                           cancellation): when (NaN if never); earlier users' spells ended
+    ("lapse", "b", None),  # without the product, may it buy again when someone new comes:
+    #                        _CLOSED, _AFTER_TRIAL, _CANCELLED
+    ("spell", "i", None),  # its current (or last) paid spell: a row of PAID_COLUMNS, -1 if none
 )
+
+#: One row per self-serve paid spell (a team may have several).
+PAID_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
+    ("company", "i", ""),
+    ("start", "d", ""),
+    ("end", "d", ""),  # inf: still paying at the horizon
+    ("how", "b", ""),  # code into PAID_STARTS
+    ("upsold", "b", "bool"),  # ended because a contract replaced it
+    ("closed_since", "d", ""),  # it reopened a company without the product since then (NaN: no)
+)
+
+#: Codes of ``c_lapse``: why a company without the product may buy again when someone new
+#: comes (its paywall, once per loss of the product), or that it may not.
+_CLOSED, _AFTER_TRIAL, _CANCELLED = 0, 1, 2
+#: Each reopening kind: the paid spell it starts, its counters (paywall hits, purchases,
+#: declines) and its trace events (the paywall, the decline; a purchase logs PAID_STARTS).
+_REOPEN = {
+    _AFTER_TRIAL: (BOUGHT_AFTER_TRIAL, "after_trial_paywall_hits", "after_trial_buys",
+                   "after_trial_declines", "paywall:after_trial", "declined:after_trial"),
+    _CANCELLED: (WON_BACK, "winback_paywall_hits", "winbacks", "winback_declines",
+                 "paywall:winback", "declined:winback"),
+}
 
 #: Codes of ``c_limit``: which free-tier limit brought a team to the paywall.
 _NO_LIMIT, _SEATS, _USAGE_LIMIT = 0, 1, 2
 
 #: Each of the model's tables with the prefix of its attributes on ``Model``.
-_TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS))
+_TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS), ("p_", PAID_COLUMNS))
 
 
 class Model:
@@ -266,6 +306,10 @@ class Model:
         self.invite_round_u = Buffered(STANDARD_UNIFORM, s["invite_round"])
         self.decision_u = Buffered(STANDARD_UNIFORM, s["paywall"])
         self.decision_delay = Buffered(st.pricing.decision_delay, s["decision_delay"])
+        # a company that lost the product deciding whether to buy again (after its trial,
+        # a win-back): the paywall's probability and delay, drawn from streams of their own
+        self.reopen_u = Buffered(STANDARD_UNIFORM, s["reopen"])
+        self.reopen_delay = Buffered(st.pricing.decision_delay, s["reopen_delay"])
         self.churn_u = Buffered(STANDARD_EXPONENTIAL, s["churn"])
         self.paid_churn_u = Buffered(STANDARD_EXPONENTIAL, s["paid_churn"])
         tenure = st.retention.tenure
@@ -286,10 +330,9 @@ class Model:
         self.c_cumsize = np.zeros(1024, dtype=np.float64)  # people in companies 0..i
         self.touched_people = 0.0
         self.waiting: dict[int, list[int]] = {}
-        # people knocking at a company whose trial ended, while it decides: (channel, inviter)
+        # people knocking at a company that lost the product (its trial ended, or it
+        # cancelled), while it decides whether to buy again: (channel, inviter)
         self.knocking: dict[int, list[tuple[int, int]]] = {}
-        # companies that declined at the paywall after their trial: they stay closed
-        self.declined_after_trial: set[int] = set()
 
         # -- running state ----------------------------------------------------------------
         self.n_active = 0
@@ -303,7 +346,7 @@ class Model:
             "invites_accepted": 0, "invites_no_one_left": 0, "paywall_hits": 0,
             "paywall_upgrades": 0, "paywall_declines": 0, "capped_seats": 0, "capped_usage": 0,
             "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
-            "after_trial_paywall_hits": 0, "after_trial_buys": 0, "after_trial_declines": 0,
+            **{name: 0 for kind in _REOPEN.values() for name in kind[1:4]},
             **dict.fromkeys(SALES_COUNTERS, 0),
         }
 
@@ -554,13 +597,14 @@ class Model:
         self.c_usage_due.extend(array("d", [_INF]) * k)
         self.c_limit.extend(array("b", [_NO_LIMIT]) * k)
         self.c_reopened.extend(array("d", [_NAN]) * k)
+        self.c_lapse.extend(array("b", [_CLOSED]) * k)
+        self.c_spell.extend(array("i", [-1]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
-                       (self.c_paid_start, _NAN), (self.c_paid_end, _INF),
+                       (self.c_paid_start, _NAN),
                        (self.c_access_end, _INF), (self.c_contract_start, _NAN),
                        (self.c_contract_end, _INF), (self.c_contract_acv, 0.0)):
             col.extend(array("d", [v]) * k)
-        for col in (self.c_trial_converted, self.c_upsold):
-            col.extend(array("b", [0]) * k)
+        self.c_trial_converted.extend(array("b", [0]) * k)
         self.c_prospect.extend(array("b", [state == PROSPECT]) * k)
         self.c_contract_seats.extend(array("i", [0]) * k)
         self.sales.add_companies(k)
@@ -637,24 +681,18 @@ class Model:
 
     def _arrive(self, t: float, c: int, channel: int, inviter: int) -> None:
         """Someone of company ``c`` comes to sign up.  A company that has the product takes
-        them in; one that has lost it does not: after a trial that ended without buying, it
-        meets the paywall again (they wait for its decision), else they are turned away."""
+        them in; one that has lost it does not: if it may buy again (its trial ended without
+        buying, or it cancelled a self-serve paid plan, and it has not declined since), it
+        meets the paywall (they wait for its decision), else they are turned away (a
+        contract that ended, a prospect never won, a company that declined)."""
         if self.c_state[c] != NO_ACCESS:
             self._join(t, c, channel, inviter)
-        elif self._trial_expired(c):
+        elif self.c_lapse[c] != _CLOSED:
             self.knocking.setdefault(c, []).append((channel, inviter))
             if not self.c_pending[c]:
-                self._paywall_after_trial(t, c)
+                self._reopen_paywall(t, c)
         else:
             self._turn_away(t, c, channel)
-
-    def _trial_expired(self, c: int) -> bool:
-        """Whether company ``c`` lost the product at its trial's end, never having paid, and
-        has not yet decided against buying since (a company that cancelled a paid plan or a
-        contract, a prospect never won, or one that declined after its trial, stays closed)."""
-        return (not math.isnan(self.c_trial_end[c]) and math.isnan(self.c_paid_start[c])
-                and math.isnan(self.c_contract_start[c])
-                and c not in self.declined_after_trial)
 
     def _turn_away(self, t: float, c: int, channel: int) -> None:
         """Someone of a company without the product leaves: not a signup, only counted."""
@@ -704,7 +742,7 @@ class Model:
         c = self.u_company[uid]
         st = self.c_state[c]
         # the team lost access while the user was onboarding (and may have bought since,
-        # after its trial: the user's spell in it ended with the trial)
+        # after its trial or as a win-back: the user's spell in it ended with that access)
         if st == NO_ACCESS or self.u_signup[uid] < self.c_reopened[c]:
             return
         self._log(t, "activated", uid, c)
@@ -765,7 +803,7 @@ class Model:
     def _on_churn(self, t: float, uid: int, _: int) -> None:
         c = self.u_company[uid]
         if (self.u_state[uid] != ACTIVE or self.c_state[c] == NO_ACCESS
-                or self.u_signup[uid] < self.c_reopened[c]):  # (a seat ended with the trial)
+                or self.u_signup[uid] < self.c_reopened[c]):  # (a seat of an earlier access)
             return
         self.u_state[uid] = CHURNED
         self.u_end[uid] = t
@@ -774,8 +812,8 @@ class Model:
         self.n_active -= 1
         self._log(t, "churned", uid, c)
         if self.c_state[c] == PAYING and self.c_active[c] == 0:
-            self._lose_access(t, c, "cancelled:no_users")
-            self.c_paid_end[c] = t
+            self._end_paid(t, c)
+            self._lose_access(t, c, "cancelled:no_users", _CANCELLED)
             return
         self._usage_check(t, c)
         if self.pql_on:
@@ -845,7 +883,7 @@ class Model:
         # a team with no one left (everyone churned while it decided) does not buy
         if self.decision_u.one() < self.upgrade_p and (self.c_active[c] or waiting):
             self.counters["paywall_upgrades"] += 1
-            self._start_paying(t, c, "upgrade")
+            self._start_paying(t, c, UPGRADE)
             for uid in waiting:
                 self._seat(t, uid, c)
         else:
@@ -859,52 +897,77 @@ class Model:
                 self.u_end[uid] = t
                 self._log(t, "blocked", uid, c)
 
-    def _paywall_after_trial(self, t: float, c: int) -> None:
-        """Someone new comes to company ``c``, whose trial ended without buying: it meets the
-        paywall and decides after a delay, as a free team does."""
+    def _reopen_paywall(self, t: float, c: int) -> None:
+        """Someone new comes to company ``c``, which lost the product and may buy again (its
+        trial ended without buying, or it cancelled a paid plan): it meets the paywall and
+        decides after a delay, as a free team does.  Once per loss of the product: a
+        company that declines stays closed."""
+        _, hits, _, _, paywall, _ = _REOPEN[self.c_lapse[c]]
         self.c_pending[c] = True
-        self.counters["after_trial_paywall_hits"] += 1
-        self._log(t, "paywall:after_trial", -1, c)
-        self._at(t + self.decision_delay.one(), self._on_decision_after_trial, c)
+        self.counters[hits] += 1
+        self._log(t, paywall, -1, c)
+        self._at(t + self.reopen_delay.one(), self._on_reopen_decision, c)
 
-    def _on_decision_after_trial(self, ev: simpy.Event) -> None:
-        """Company ``c`` decides: it buys with the paywall's upgrade probability, and the
-        people who came meanwhile sign up now, as its first users of the paid plan; or it
-        stays closed and they are turned away."""
+    def _on_reopen_decision(self, ev: simpy.Event) -> None:
+        """Company ``c`` decides: it buys with the paywall's upgrade probability (a new paid
+        spell: after its trial, or a win-back), and the people who came meanwhile sign up
+        now, as its first users of the new plan; or it stays closed and they are turned
+        away."""
         c: int = ev.value
         t = self.env.now
         self.c_pending[c] = False
+        how, _, buys, declines, _, declined = _REOPEN[self.c_lapse[c]]
+        self.c_lapse[c] = _CLOSED  # once per loss of the product
         knocking = self.knocking.pop(c, [])
-        if self.decision_u.one() < self.upgrade_p:
-            self.counters["after_trial_buys"] += 1
+        if self.reopen_u.one() < self.upgrade_p:
+            self.counters[buys] += 1
+            closed_since = self.c_access_end[c]
             self.c_reopened[c] = t
             self.c_access_end[c] = _INF
-            self._start_paying(t, c, "bought_after_trial")
+            self._start_paying(t, c, how, closed_since)
             for channel, inviter in knocking:
                 self._join(t, c, channel, inviter)
         else:
-            self.counters["after_trial_declines"] += 1
-            self.declined_after_trial.add(c)
-            self._log(t, "declined:after_trial", -1, c)
+            self.counters[declines] += 1
+            self._log(t, declined, -1, c)
             for channel, _ in knocking:
                 self._turn_away(t, c, channel)
 
-    def _start_paying(self, t: float, c: int, how: str) -> None:
+    def _start_paying(self, t: float, c: int, how: int, closed_since: float = _NAN) -> None:
+        """Team ``c`` starts a paid spell (a row of the paid table) at ``t``, begun ``how``
+        (a code of PAID_STARTS, also its trace event); its cancellation time is drawn."""
         self._accrue(t, c)
         self.c_state[c] = PAYING
-        self.c_paid_start[c] = t
-        self._log(t, how, -1, c)
+        if math.isnan(self.c_paid_start[c]):
+            self.c_paid_start[c] = t
+        spell = len(self.p_start)
+        self.c_spell[c] = spell
+        self.p_company.append(c)
+        self.p_start.append(t)
+        self.p_end.append(_INF)
+        self.p_how.append(how)
+        self.p_upsold.append(0)
+        self.p_closed_since.append(closed_since)
+        self._log(t, PAID_STARTS[how], -1, c)
         if self.paid_churn_scale < _INF:
             tc = t + self.paid_churn_scale * self.paid_churn_u.one()
-            self._at(tc, self._on_paid_churn, c)
+            self._at(tc, self._on_paid_churn, (c, spell))
+
+    def _end_paid(self, t: float, c: int, upsold: bool = False) -> None:
+        """Team ``c``'s paid spell ends at ``t``: cancelled, or (``upsold``) replaced by a
+        contract."""
+        spell = self.c_spell[c]
+        self.p_end[spell] = t
+        if upsold:
+            self.p_upsold[spell] = 1
 
     def _on_paid_churn(self, ev: simpy.Event) -> None:
-        c: int = ev.value
-        if self.c_state[c] != PAYING:
+        c, spell = ev.value
+        if self.c_state[c] != PAYING or self.c_spell[c] != spell:  # (an earlier spell's)
             return
         t = self.env.now
-        self.c_paid_end[c] = t
-        self._lose_access(t, c, "cancelled")
+        self._end_paid(t, c)
+        self._lose_access(t, c, "cancelled", _CANCELLED)
 
     def _on_trial_end(self, ev: simpy.Event) -> None:
         c: int = ev.value
@@ -914,7 +977,7 @@ class Model:
         self.c_trial_end[c] = t
         if self.c_active[c] > 0 and self.decision_u.one() < self.trial_convert:
             self.c_trial_converted[c] = 1
-            self._start_paying(t, c, "trial_converted")
+            self._start_paying(t, c, TRIAL_CONVERTED)
         elif self.reverse_trial:
             self._log(t, "trial_ended:free", -1, c)
             self._accrue(t, c)
@@ -924,12 +987,15 @@ class Model:
             else:
                 self._usage_check(t, c)
         else:
-            self._lose_access(t, c, "trial_ended:lost_access")
+            self._lose_access(t, c, "trial_ended:lost_access", _AFTER_TRIAL)
 
-    def _lose_access(self, t: float, c: int, why: str) -> None:
-        """Team ``c`` loses the product: its users' spells end now (settled in _outcome)."""
+    def _lose_access(self, t: float, c: int, why: str, lapse: int = _CLOSED) -> None:
+        """Team ``c`` loses the product: its users' spells end now (settled in _outcome).
+        ``lapse``: whether it may buy again when someone new comes (after its trial, after
+        cancelling a paid plan) or stays closed (a contract ended, say)."""
         self._log(t, why, -1, c)
         self.c_state[c] = NO_ACCESS
+        self.c_lapse[c] = lapse
         self.c_access_end[c] = t
         self.n_active -= self.c_active[c]
         self.c_active[c] = 0
@@ -941,18 +1007,14 @@ class Model:
     def _outcome(self) -> Outcome:
         H = self.H
         self.heap, self.buckets = [], []
-        users, teams = (_views(self, prefix, columns) for prefix, columns in _TABLES)
+        users, teams, paid = (_views(self, prefix, columns) for prefix, columns in _TABLES)
         leads = _views(self.sales, "l_", LEAD_COLUMNS)
         company, state, end = users["company"], users["state"], users["end"]
         abandon, value, u_signup = users["abandon"], users["value"], users["signup"]
-        access_end = teams["access_end"]
-        cut = access_end[company] if len(company) else np.empty(0)
-        # a company that bought after its trial had ended: the users of its trial lost
-        # access at the trial's end (the new plan's users come after)
-        reopened = np.frombuffer(self.c_reopened, dtype=np.float64)
-        if len(company) and not np.isnan(reopened).all():
-            old = u_signup < reopened[company]
-            cut[old] = teams["trial_end"][company[old]]
+        # each user's access ends with the company's access spell they signed up in: the
+        # last one's at access_end; a company that bought again after losing the product
+        # (after its trial, a win-back) had earlier spells, ended when it lost it
+        cut = _access_cut(teams["access_end"], paid, company, u_signup)
         # the team lost access: active users' spells end then
         lost = (state == ACTIVE) & (cut <= H)
         state[lost] = LOST_ACCESS
@@ -979,7 +1041,7 @@ class Model:
         trace = sorted(self.trace, key=lambda r: r[0]) if self.trace is not None else None
         return Outcome(horizon=H, price_per_seat=st.pricing.price_per_seat,
                        serving_cost_per_month=st.costs.serving_cost_per_free_user,
-                       users=users, teams=teams, counters=counters,
+                       users=users, teams=teams, paid=paid, counters=counters,
                        market_people=self.market_people, leads=leads,
                        sales_servers=self.servers,
                        sales_cost_per_month=st.sales.cost_per_day * DAYS_PER_MONTH, trace=trace)
@@ -1001,6 +1063,40 @@ def _views(owner: object, prefix: str, columns: tuple[tuple[str, str, str | None
         v = np.frombuffer(col, dtype=dt) if len(col) else np.empty(0, dt)
         out[name] = v.astype(bool) if carried == "bool" else v
     return out
+
+
+def _access_cut(access_end: np.ndarray, paid: dict[str, np.ndarray], company: np.ndarray,
+                signup: np.ndarray) -> np.ndarray:
+    """When each user's company lost the product after their signup (inf: it has it).
+
+    A company's access spells are cut by the paid spells that reopened it (``closed_since``
+    set: bought after its trial, or won back): a user who signed up before such a
+    reopening lost access when the company had lost it, ``closed_since`` of the first
+    reopening after their signup; the others, at its ``access_end``."""
+    cut = access_end[company] if len(company) else np.empty(0)
+    again = np.flatnonzero(~np.isnan(paid["closed_since"]))
+    if not len(again) or not len(company):
+        return cut
+    # (a company's reopenings, each with the users who signed up before it) -- sorted by
+    # company and time, a reopening before a signup at the same instant (the users who
+    # knocked join at the purchase: they belong to the new spell)
+    last = np.full(len(access_end), -np.inf)
+    np.maximum.at(last, paid["company"][again], paid["start"][again])
+    old = np.flatnonzero(signup < last[company])
+    if not len(old):
+        return cut
+    n_re = len(again)
+    comp = np.concatenate([paid["company"][again], company[old]])
+    time = np.concatenate([paid["start"][again], signup[old]])
+    is_user = np.concatenate([np.zeros(n_re, bool), np.ones(len(old), bool)])
+    order = np.lexsort((is_user, time, comp))
+    # for each position, the next reopening at or after it in that order
+    pos = np.where(is_user[order], len(order), np.arange(len(order)))
+    nxt = np.minimum.accumulate(pos[::-1])[::-1]
+    users_at = np.flatnonzero(is_user[order])
+    reopening = order[nxt[users_at]]  # (index into `again`: each user's company has one later)
+    cut[old[order[users_at] - n_re]] = paid["closed_since"][again[reopening]]
+    return cut
 
 
 def _grow(a: np.ndarray, cap: int, used: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """The simulation's records counted: one replication's :class:`~flywheel.engines.model.Outcome`
-(a row per signup, team and lead) reduced to a :class:`~flywheel.engines.tally.Tally`.
+(a row per signup, team, paid spell and lead) reduced to a :class:`~flywheel.engines.tally.Tally`.
 
 Spells are half-open intervals ``[start, end)`` in days; a level at an instant counts the
 spells covering it, an exposure sums their lengths within ``[0, horizon]``.  Everything is
@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from flywheel.engines.codes import LeadKind, LeadOutcome, UserState
+from flywheel.engines.codes import LeadKind, LeadOutcome, PaidStart, UserState
 from flywheel.engines.model import Outcome
 from flywheel.engines.tally import (
     CHANNEL_NAMES,
@@ -29,8 +29,9 @@ COHORT_WEEKS = 52
 
 
 class Seats(NamedTuple):
-    """Users' seats overlapped with a spell of their team (paid self-serve, or under
-    contract): which users had such a seat, and each seat's start, end and company."""
+    """Users' seats overlapped with the spells of their team (paid self-serve, each of its
+    paid spells; or under contract): which users had such a seat, and each overlap's
+    start, end and company."""
 
     users: np.ndarray
     start: np.ndarray
@@ -49,6 +50,30 @@ def _team_overlap(o: Outcome, start: str, end: str) -> Seats:
     e = np.minimum(u["end"], t[end][u["company"]])
     ok = ~np.isnan(u["start"]) & ~np.isnan(ts) & (s < e)
     return Seats(ok, s[ok], e[ok], u["company"][ok])
+
+
+def _paid_overlap(o: Outcome) -> Seats:
+    """Each user's active spell overlapped with every self-serve paid spell of their team
+    (``Outcome.paid``: a team may have several), where the overlap is not empty."""
+    u, p = o.users, o.paid
+    n = len(u["company"])
+    seated = np.flatnonzero(~np.isnan(u["start"]))
+    if not len(p["company"]) or not len(seated):
+        return Seats(np.zeros(n, dtype=bool), np.empty(0), np.empty(0), np.zeros(0, np.int64))
+    # users with a seat, by company; each spell paired with its company's users
+    by_company = seated[np.argsort(u["company"][seated], kind="stable")]
+    sorted_company = u["company"][by_company]
+    lo = np.searchsorted(sorted_company, p["company"], side="left")
+    count = np.searchsorted(sorted_company, p["company"], side="right") - lo
+    spell = np.repeat(np.arange(len(count)), count)
+    offset = np.arange(len(spell)) - np.repeat(np.cumsum(count) - count, count)
+    user = by_company[np.repeat(lo, count) + offset]
+    s = np.maximum(u["start"][user], p["start"][spell])
+    e = np.minimum(u["end"][user], p["end"][spell])
+    ok = s < e
+    users = np.zeros(n, dtype=bool)
+    users[user[ok]] = True
+    return Seats(users, s[ok], e[ok], u["company"][user[ok]].astype(np.int64))
 
 
 def _level(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -73,7 +98,7 @@ def tally(o: Outcome) -> Tally:
     grid = day_grid(o.horizon)
     sizes, active = _cohorts(o)
     states = np.bincount(o.users["state"], minlength=len(STATE_NAMES))
-    paid = _team_overlap(o, "paid_start", "paid_end")  # (each read by several parts)
+    paid = _paid_overlap(o)  # (each read by several parts)
     contract = _team_overlap(o, "contract_start", "contract_end")
     return Tally(
         horizon=o.horizon, price_per_seat=o.price_per_seat,
@@ -132,9 +157,9 @@ def _teams_activated(o: Outcome, activated: np.ndarray, t: dict[str, np.ndarray]
 
 
 def _team_totals(o: Outcome, seats: Seats) -> dict[str, float]:
-    t, H = o.teams, o.horizon
+    t, p, H = o.teams, o.paid, o.horizon
     selfserve = ~t["prospect"]
-    paid = ~np.isnan(t["paid_start"])
+    paid = ~np.isnan(t["paid_start"])  # (teams that ever paid self-serve: their first spell)
     contract = ~np.isnan(t["contract_start"])
     customer = paid | contract
     trials = ~np.isnan(t["trial_end"])
@@ -143,6 +168,7 @@ def _team_totals(o: Outcome, seats: Seats) -> dict[str, float]:
     running = ce > H
     contract_years = np.clip(np.minimum(ce, H) - cs, 0, None) / DAYS_PER_YEAR
     at_decision = ~np.isnan(t["paywall"]) | ~np.isnan(t["trial_end"])
+    cancelled = float(np.sum((p["end"] <= H) & ~p["upsold"]))  # (not replaced by a contract)
     return {
         "teams": float(selfserve.sum()),
         "teams_at_decision": float(np.sum(at_decision & selfserve)),
@@ -152,13 +178,14 @@ def _team_totals(o: Outcome, seats: Seats) -> dict[str, float]:
         "new_customers": float(customer.sum()),
         "trial_teams": float(trials.sum()),
         "trial_converted": float(np.sum(t["trial_converted"] & trials)),
-        "paying_self_serve_end": float(np.sum(paid & (t["paid_start"] <= H) & (t["paid_end"] > H))),
+        "paying_self_serve_end": float(np.sum((p["start"] <= H) & (p["end"] > H))),
         "contracts_running_end": float(running.sum()),
         "arr_sales_end": float(acv[running].sum()),
         "contract_revenue": float(np.dot(contract_years, acv)),
-        "customer_days": _exposure(t["paid_start"][paid], t["paid_end"][paid], H)
-        + _exposure(cs, ce, H),
-        "cancels": float(np.sum((t["paid_end"][paid] <= H) & ~t["upsold"][paid]) + np.sum(ce <= H)),
+        "customer_days": _exposure(p["start"], p["end"], H) + _exposure(cs, ce, H),
+        "cancels": cancelled + float(np.sum(ce <= H)),
+        "self_serve_cancels": cancelled,
+        "winbacks": float(np.sum(p["how"] == PaidStart.WON_BACK)),
         "contracts_won": float(contract.sum()),
         "bookings": float(acv.sum()),
         **_cohort_conversion(o),
@@ -286,7 +313,6 @@ def _levels(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]
     u, t, lead = o.users, o.teams, o.leads
     seated = ~np.isnan(u["start"])
     ps, pe = seats.start, seats.end
-    paid = ~np.isnan(t["paid_start"])
     contract = ~np.isnan(t["contract_start"])
     cs, ce = t["contract_start"][contract], t["contract_end"][contract]
     acv = t["contract_acv"][contract]
@@ -298,7 +324,7 @@ def _levels(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]
     taken = ~np.isnan(lead["start"])
     return {
         "active_users": _level(u["start"][seated], u["end"][seated], grid),
-        "paying_self_serve": _level(t["paid_start"][paid], t["paid_end"][paid], grid),
+        "paying_self_serve": _level(o.paid["start"], o.paid["end"], grid),
         "contracts_running": _level(cs, ce, grid),
         "paid_seats": _level(ps, pe, grid),
         "teams": _level(t["created"][selfserve], np.full(int(selfserve.sum()), np.inf), grid),
@@ -322,7 +348,7 @@ def _flows(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]:
            for i, c in enumerate(CHANNEL_NAMES)},
         "activations": per_day(u["value"]),
         "churned": per_day(se[se <= H]),
-        "upgrades": per_day(t["paid_start"]),
+        "upgrades": per_day(o.paid["start"]),  # every paid spell: win-backs too
         "pqls": per_day(lead["arrive"][lead["kind"] == LeadKind.PQL]),
         "cold_leads": per_day(lead["arrive"][lead["kind"] == LeadKind.COLD]),
         "won": per_day(t["contract_start"][~np.isnan(t["contract_start"])]),

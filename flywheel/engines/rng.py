@@ -43,6 +43,9 @@ STREAMS: dict[str, str] = {
     "paywall": "paywall and trial decisions",
     "decision_delay": "time to decide at the paywall",
     "paid_churn": "paying teams' tenure before cancelling",
+    "reopen": "whether a company that lost the product buys again when someone new comes "
+              "(after its trial, or a win-back after cancelling)",
+    "reopen_delay": "time such a company takes to decide",
     "outbound": "outbound prospecting: lead counts and times",
     "inbound": "whether a sales-led contact asks for a demo",
     "lead_patience": "how long a lead waits for a rep before going cold",

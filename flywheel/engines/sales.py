@@ -102,8 +102,6 @@ class Host(Protocol):
     c_active: array[int]
     c_size: array[int]
     c_usage: array[float]
-    c_paid_end: array[float]
-    c_upsold: array[int]
     c_access_end: array[float]
     c_contract_start: array[float]
     c_contract_end: array[float]
@@ -124,7 +122,10 @@ class Host(Protocol):
         """User ``uid`` becomes active in team ``c``."""
 
     def _lose_access(self, t: float, c: int, why: str) -> None:
-        """Team ``c`` loses the product."""
+        """Team ``c`` loses the product (for good: it is no self-serve cancellation)."""
+
+    def _end_paid(self, t: float, c: int, upsold: bool = False) -> None:
+        """Team ``c``'s self-serve paid spell ends (``upsold``: a contract replaces it)."""
 
     def _draw_sizes(self, k: int) -> np.ndarray:
         """Sizes of ``k`` newly reached companies (fewer when the market runs out)."""
@@ -361,8 +362,7 @@ class Sales:
         st = m.c_state[c]
         m._accrue(t, c)
         if st == PAYING:
-            m.c_paid_end[c] = t
-            m.c_upsold[c] = 1
+            m._end_paid(t, c, upsold=True)
         m.c_state[c] = CONTRACT
         m.c_contract_start[c] = t
         m.c_contract_end[c] = _INF

@@ -45,8 +45,9 @@ TOTALS: dict[str, str] = {
     "activated": "signups who reached value",
     "abandoned": "signups who gave up onboarding (no-show or out of patience)",
     "onboarding_lost": "signups whose onboarding ended because their team lost the product",
-    "turned_away": "people who came to a company without the product (its trial ended "
-                   "without buying, or it stopped paying) and were turned away: not signups",
+    "turned_away": "people who came to a company without the product and were turned "
+                   "away (it declined to buy again when someone new came, its contract "
+                   "ended...): not signups",
     "ttv_median": "median time from signup to value among activated users (days)",
     "ttv_p90": "90th percentile of that time (days)",
     "invited_signups": "signups who came by an invite (the invites' arrivals)",
@@ -60,7 +61,8 @@ TOTALS: dict[str, str] = {
     "teams_activated": "teams created with a user who reached value",
     "teams_at_decision": "teams created that met the paywall or a trial's end",
     "paywall_teams": "teams that met the free tier's limit at least once",
-    "upgraded_teams": "teams that started paying self-serve",
+    "upgraded_teams": "teams that started paying self-serve (each counted once, however many "
+                      "paid spells it had)",
     "teams_ever_paid": "teams created that started paying (self-serve or by a contract)",
     "new_customers": "companies that started paying: self-serve teams and won contracts",
     "teams_90d": f"teams created at least {COHORT_DAYS:g} days before the horizon",
@@ -74,7 +76,8 @@ TOTALS: dict[str, str] = {
     "mrr_kept_of_then": "the same, each company counted at most at its MRR then ($ per month)",
     "trial_teams": "teams whose trial ended",
     "trial_converted": "of those, teams that bought at the trial's end",
-    "paying_self_serve_end": "teams paying self-serve at the horizon",
+    "paying_self_serve_end": "teams paying self-serve at the horizon (in any of their paid "
+                             "spells)",
     "contracts_running_end": "contracts running at the horizon",
     "active_users_end": "users with a seat at the horizon",
     "paid_seats_end": "seats of self-serve paying teams at the horizon",
@@ -88,6 +91,10 @@ TOTALS: dict[str, str] = {
     "customer_days": "time companies paid, self-serve or by contract (company-days)",
     "cancels": "paying customers lost: self-serve cancellations (not replaced by a contract) "
                "and contracts not renewed",
+    "self_serve_cancels": "self-serve paid spells cancelled (not replaced by a contract), "
+                          "every spell of a team counted",
+    "winbacks": "self-serve paid spells begun by a company that had cancelled one, when someone "
+                "new of it came (a win-back; a team won back twice counts twice)",
     "acquisition_spend": "paid acquisition spend ($)",
     "sales_cost": "reps' cost ($)",
     "pqls": "product-qualified leads",
@@ -122,7 +129,7 @@ FLOWS: dict[str, str] = {
     **{f"signups_{c}": f"signups by the {c} channel" for c in CHANNEL_NAMES},
     "activations": "users reaching value",
     "churned": "active spells ended",
-    "upgrades": "teams starting to pay self-serve",
+    "upgrades": "teams starting a self-serve paid spell (a win-back included)",
     "pqls": "PQLs arriving",
     "cold_leads": "cold leads arriving",
     "won": "contracts won",

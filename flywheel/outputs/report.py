@@ -280,8 +280,14 @@ def run_findings(result: Any) -> list[str]:
         out.append(s + ".")
     if has("turned_away") and m("turned_away")[0] > 0:
         out.append(f"{v('turned_away')} people came to a company that no longer had the "
-                   "product (its trial ended without buying, or it stopped paying) and were "
+                   "product (it declined to buy again, or its contract ended) and were "
                    "turned away; they are not counted as signups.")
+    if has("winbacks") and m("winbacks")[0] > 0:
+        s = (f"{v('winbacks')} companies that had cancelled paid again when someone new of "
+             f"theirs came (win-backs){ci('winbacks')}")
+        if has("winback_rate"):
+            s += f": {v('winback_rate')} of the cancellations"
+        out.append(s + ".")
     if has("teams", "teams_ever_paid"):
         s = f"{v('teams_ever_paid')} of {v('teams')} teams paid"
         if has("free_to_paid_rate"):

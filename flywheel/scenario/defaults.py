@@ -189,7 +189,9 @@ PARAMS: tuple[Param, ...] = (
        "List price of a paid seat; every active user of a paying team is a seat.",
        minimum=0.0, maximum=MAX_MONEY),
     _P("pricing.upgrade_probability", 0.15, "probability", "",
-       "Probability a free team that meets the paywall upgrades.",
+       "Probability a free team that meets the paywall upgrades; also a company that lost "
+       "the product (its trial ended without buying, or it cancelled a paid plan) buying "
+       "again when someone new of it comes.",
        source="set so the baseline's cohort free-to-paid (free_to_paid_90d: teams paying "
               "within 90 days of creation) sits in the 3-8% band (Rachitsky / Poyar "
               "freemium benchmarks): measured 5.4% with free_tier.usage_limit = 50 "
@@ -197,7 +199,8 @@ PARAMS: tuple[Param, ...] = (
               "pricing.upgrade_probability=0.14,0.17,0.2 -n 6). It was 0.27 when tuned to "
               "the pooled figure, whose value grows with the horizon"),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
-       "days", "Time a free team takes to decide at the paywall (trial-end decisions are immediate).",
+       "days", "Time a free team, or a company that lost the product when someone new of "
+       "it comes, takes to decide at the paywall (trial-end decisions are immediate).",
        domain="duration"),
     # -- free tier ------------------------------------------------------------------
     _P("free_tier.seat_limit", 5, "count", "seats",
@@ -257,7 +260,8 @@ PARAMS: tuple[Param, ...] = (
     # -- paid -----------------------------------------------------------------------
     _P("paid.logo_churn_monthly", 0.02, "probability", "per month",
        "Probability a paying team cancels within a month for reasons of its own (a team "
-       "whose last active user leaves cancels too).",
+       "whose last active user leaves cancels too; a company that cancelled may be won "
+       "back when someone new of it comes).",
        source="set so the measured logo churn (both causes) sits in the SMB self-serve "
               "3-7% a month band (SaaStr, Lemkin)"),
     # -- sales ----------------------------------------------------------------------

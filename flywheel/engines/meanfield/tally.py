@@ -91,7 +91,7 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
     act = end["act_founder"] + end["act_joiner"] + end["act_invitee"]
     kinds = {"founder": end["act_founder"], "joiner": end["act_joiner"],
              "invitee": end["act_invitee"]}
-    paid = end["upgrades"] + end["trial_conversions"]
+    paid = end["upgrades"] + end["trial_conversions"]  # (first payments: no win-back)
     totals = {
         # (no contracts, so no seats rolled out by one: the sales channel counts none)
         **{f"signups_{c}": end[_CHANNEL_COUNTERS[c]] if c in _CHANNEL_COUNTERS else 0.0
@@ -125,6 +125,8 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "seats_ended": end["churned"] + end["lost_seats"],
         "customer_days": end["paying_days"],
         "cancels": end["cancels"],
+        "self_serve_cancels": end["cancels"],  # (no contracts)
+        "winbacks": end["winbacks"],
         "acquisition_spend": tw.budget * tw.H,
         # (not followed: the twin counts teams by class, not by age; WITHOUT_AGES)
         **dict.fromkeys(("teams_90d", "teams_paid_90d", "time_to_paid_median", "mrr_then",
@@ -152,10 +154,12 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
            else zeros for c in CHANNEL_NAMES},
         "activations": _daily(obs["act_founder"] + obs["act_joiner"] + obs["act_invitee"]),
         "churned": _daily(obs["churned"] + obs["lost_seats"]),
-        "upgrades": _daily(obs["upgrades"] + obs["trial_conversions"]),
+        "upgrades": _daily(obs["upgrades"] + obs["trial_conversions"] + obs["winbacks"]),
         **dict.fromkeys(("pqls", "cold_leads", "won", "gone_cold"), no_sales),
-        **dict.fromkeys(("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned",
-                         "mrr_reactivation"), nan),
+        **dict.fromkeys(("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned"), nan),
+        # (a won-back team, in a class of its own until its first seat, brings its MRR back
+        # from 0 with that seat)
+        "mrr_reactivation": _daily(obs["reactivated_seats"]) * tw.price,
     }
     sizes, active = _cohorts(tw, obs, end)
     states = {"onboarding": end["onboarding"], "active": end["active"],

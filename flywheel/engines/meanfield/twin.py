@@ -80,7 +80,8 @@ _COUNTERS = (
     "blocked", "seated", "paid_entries", "teams_activated", "paywall", "upgrades", "declines",
     "trial_ends", "trial_conversions", "cancels", "invites_sent", "invite_arrivals",
     "invite_delay_sum", "contacts", "user_days", "paid_seat_days", "paying_days",
-    "bought_after_trial", "invites_accepted",
+    "bought_after_trial", "invites_accepted", "winbacks", "winback_declines",
+    "after_trial_declines", "reactivated_seats",
 )
 _COUNTER_INDEX = {name: i for i, name in enumerate(_COUNTERS)}
 #: Signups pending per team class (onboarding, or an accepted invite not yet signed up),
@@ -301,16 +302,22 @@ class Twin:
                 cl.add(CAPPED, a, top=a == A)
         for a in range(A + 1):
             cl.add(PAYING, a, top=a == A)
+        # a company won back (it had cancelled a paid plan) whose new plan has no seat yet:
+        # its first seat brings its MRR back from 0 (reactivation), then it pays as any
+        cl.add(PAYING, 0, 1)
         if self.trial:
             for k in range(self.trial_stages):
                 for a in range(A + 1):
                     cl.add(TRIAL, a, k, top=a == A)
+        # no access: closed for good (stage 0: it declined to buy again, or never may);
+        # lapsed, a paying team that cancelled (stage 2): someone new coming to it meets its
+        # paywall once, and it may be won back; under an opt-in trial, a trial that ended
+        # without buying (stage 1), whose paywall works the same way
         cl.add(NO_ACCESS, 0)
-        # a trial that ended without buying (opt-in trial): no access, but a new person
-        # coming to the company meets the paywall (stage 1 of the no-access block)
         self.expires = self.trial and not self.reverse
         if self.expires:
             cl.add(NO_ACCESS, 0, 1)
+        cl.add(NO_ACCESS, 0, 2)
         self.cl = cl
         n = len(cl)
         self.n = n
@@ -327,9 +334,11 @@ class Twin:
         # trial clock: freemium teams, and trial teams after the trial)
         self.pf_pool = (blk != TRIAL) & self.access
         self.zero = self.access & (seats == 0)
-        self.no_access = cl(NO_ACCESS, 0)  # closed: cancelled, or its last paid user left
+        self.no_access = cl(NO_ACCESS, 0)  # closed for good: it declined to buy again
         self.expired = cl(NO_ACCESS, 0, 1) if self.expires else -1
-        self.closed = np.flatnonzero(blk == NO_ACCESS)  # both
+        self.lapsed = cl(NO_ACCESS, 0, 2)  # cancelled, or its last paid user left
+        self.won_back = cl(PAYING, 0, 1)  # bought again after cancelling, no seat yet
+        self.closed = np.flatnonzero(blk == NO_ACCESS)  # all three
         # at-limit behaviour of each class: static share at the limit (1 or 0), and for
         # top classes with the limit above them, the gap for the geometric closure
         limited = np.isin(blk, (FREE, PENDING, CAPPED)) & (lim > 0)
@@ -402,12 +411,14 @@ class Twin:
         self._founder_onboarding_start = first("OF")
         self._invitee_onboarding_start = first("OI")
         self._invite_start = first("IF")
-        # a company whose trial ended without buying and buys when someone new comes: from
-        # the expired class to the paying class without a seat
-        self._expired_src = np.array([self.expired] if self.expires else [], int)
-        self._bought_dst = np.array([cl(PAYING, 0)] if self.expires else [], int)
-        # ... or declines, and is closed from then on
-        self._declined_dst = np.array([self.no_access] if self.expires else [], int)
+        # companies that lost the product and may buy again when someone new comes (a trial
+        # ended without buying, a paying team cancelled): (their class, the paying class
+        # without a seat a purchase moves them to, the counters of their purchases and
+        # declines); a decline moves one to the closed class
+        self.reopen = ([(self.expired, cl(PAYING, 0), "bought_after_trial",
+                         "after_trial_declines")] if self.expires else []) + [
+            (self.lapsed, self.won_back, "winbacks", "winback_declines")]
+        self._declined_dst = np.array([self.no_access], int)
         if self.trial:
             self._new_class = cl(TRIAL, 0, 0)
             self._new_seated_class = cl(TRIAL, 1, 0)
@@ -436,7 +447,7 @@ class Twin:
             b, s, st = blk[i], a[i], cl.stage[i]
             if b == NO_ACCESS or self.top[i]:
                 continue
-            after_seat[i] = cl(b, s + 1, st)
+            after_seat[i] = cl(b, s + 1, 0 if b == PAYING else st)
         self.after_seat = after_seat
         # at the limit: free -> pending (waiting), pending stays (waiting), capped stays
         lim_dst = np.arange(n)
@@ -461,7 +472,7 @@ class Twin:
             if blk[i] != NO_ACCESS and a[i] > 0:
                 src.append(i)
                 if blk[i] == PAYING and a[i] == 1:
-                    dst.append(self.no_access)
+                    dst.append(self.lapsed)
                 else:
                     dst.append(cl(blk[i], a[i] - 1, cl.stage[i]))
         self.churn_src, self.churn_dst = np.array(src, int), np.array(dst, int)
@@ -695,7 +706,7 @@ class Twin:
         # logo churn: paying teams cancel; their seats end
         if self.logo > 0 and len(self.logo_src):
             s = self.logo_src
-            na = np.full(len(s), self.no_access)
+            na = np.full(len(s), self.lapsed)
             team_flow("A", s, na, self.logo)
             add("A", ctr["cancels"], iN(s), self.logo)
             add("A", ctr["lost_seats"], iN(s), self.logo * a[s])
@@ -708,7 +719,7 @@ class Twin:
             rate = a[s] * (1.0 if self.tenure is not None else self.churn)
             team_flow(which[0], s, d, rate, out_which=which[1])
             add(which[0], ctr["churned"], iN(s), rate)
-            add(which[0], ctr["cancels"], iN(s), rate * (d == self.no_access))
+            add(which[0], ctr["cancels"], iN(s), rate * (d == self.lapsed))
         # decision clock (the decision itself is nonlinear: waiting users)
         if len(self.decision_clock_src):
             src, dst, rate = (self.decision_clock_src, self.decision_clock_dst,
@@ -939,35 +950,38 @@ class Twin:
                           ) -> tuple[np.ndarray, np.ndarray]:
         """People coming to a company without the product, per day: later signups reaching
         one (``joiners`` in the no-access classes) and invites in flight of teams that lost
-        access arriving.  A company whose trial ended without buying meets the paywall once: it
-        buys with the upgrade probability, decided at once (the simulation decides after the
-        decision delay), moving to the paying class without a seat with the person who came
-        as its first signup, or declining and staying closed from then on; everyone
-        else is turned away (``sig_lost_signup``).  Invites
-        arrive at such a company in the bin's share of expired trials among its teams without
-        access.  Returns the later signups and the invitees who sign up (bin, class)."""
+        access arriving.  A company that lost the product and may buy again (its trial
+        ended without buying; it cancelled a paid plan) meets the paywall once: it buys with
+        the upgrade probability, decided at once (the simulation decides after the decision
+        delay), moving to the paying class without a seat with the person who came as its
+        first signup (after its trial, or a win-back), or declines and stays closed from
+        then on; everyone else is turned away (``sig_lost_signup``).  Invites arrive at
+        such a company in the bin's share of its class among the teams without access.
+        Returns the later signups and the invitees who sign up (bin, class)."""
         knocking = call.linear_out["knock_i"]  # invites arriving to no access, per bin
         turned = float(joiners[:, self.closed].sum() + knocking.sum())
-        knocking_j = joiners[:, self.expired] if self.expires else None
+        knocking_j = {src: joiners[:, src].copy() for src, *_ in self.reopen}
         joiners = joiners * self.access_mask
         invitees = np.zeros_like(joiners)
-        if knocking_j is not None:
-            expired, closed = call.teams[:, self.expired], call.teams[:, self.no_access]
-            share = np.clip(expired / (np.abs(expired) + np.abs(closed) + self.eps), 0.0, 1.0)
-            deciding = knocking_j + knocking * share  # one decision per company who came
-            bought_j = knocking_j * self.upgrade_p
-            bought_i = knocking * share * self.upgrade_p
+        closed_teams = np.abs(call.teams[:, self.closed]).sum(axis=1) + self.eps
+        age = np.divide(call.linear_out["knock_i_age"], knocking,
+                        out=np.zeros_like(knocking), where=np.abs(knocking) > 1e-30)
+        p = self.upgrade_p
+        for src, dst, bought_counter, declined_counter in self.reopen:
+            share = np.clip(call.teams[:, src] / closed_teams, 0.0, 1.0)
+            knocking_i = knocking * share
+            deciding = knocking_j[src] + knocking_i  # one decision per company who came
+            bought_j, bought_i = knocking_j[src] * p, knocking_i * p
             bought = bought_j + bought_i
-            call.move(self._expired_src, self._declined_dst,
-                      (deciding * (1.0 - self.upgrade_p))[:, None])
-            dst = self._bought_dst[0]
+            src_class = np.array([src])
+            call.move(src_class, self._declined_dst, (deciding * (1.0 - p))[:, None])
+            call.move(src_class, np.array([dst]), bought[:, None])
             joiners[:, dst] += bought_j
             invitees[:, dst] += bought_i
-            call.move(self._expired_src, self._bought_dst, bought[:, None])
-            call.count("upgrades", bought.sum())
-            call.count("bought_after_trial", bought.sum())
-            age = np.divide(call.linear_out["knock_i_age"], knocking,
-                            out=np.zeros_like(knocking), where=np.abs(knocking) > 1e-30)
+            if src == self.expired:  # (a first purchase: an upgrade; a win-back is none)
+                call.count("upgrades", bought.sum())
+            call.count(bought_counter, bought.sum())
+            call.count(declined_counter, (deciding * (1.0 - p)).sum())
             for counter in ("sig_invite", "invite_arrivals"):
                 call.count(counter, bought_i.sum())
             call.count("invite_delay_sum", float(np.dot(bought_i, age)))
@@ -987,7 +1001,7 @@ class Twin:
         call.count("abandoned", joiners.sum() * joiner.instant[ABANDON])
         joiners_now = joiners * joiner.instant[ACT]
         call.count("act_joiner", joiners_now.sum())
-        if self.expires:
+        if self.reopen:  # (invitees who came to a company as it bought again)
             invitee = self.invitee_chain
             call.d_carried["PI"] += invitees * (1.0 - invitee.instant.sum())
             call.dy[self._invitee_onboarding_start] += (invitees.sum(axis=1)
@@ -1047,6 +1061,8 @@ class Twin:
         call.new_seats += taken.sum() + call.linear_out["seat_new"].sum()
         call.count("seated", taken.sum())
         call.count("paid_entries", seating[:, self.paying].sum())
+        # a won-back team's first seat: its MRR comes back from 0
+        call.count("reactivated_seats", seating[:, self.won_back].sum())
 
     def _inviting_share(self, call: _Call) -> np.ndarray:
         """The share of the seats taken in each class that send invites: 1 or 0 for most
