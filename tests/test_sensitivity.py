@@ -235,7 +235,8 @@ def test_acquisition_only_signups_move_with_the_organic_rate(acquisition: Sensit
 
 def test_common_random_numbers_narrow_the_interval(baseline) -> None:
     """The paired CI of a paywall change against the same runs with independent seeds:
-    measured about 7x narrower (seed 5, 8 replications); asserted at least 3x."""
+    each company meets its own first-decision draw in both runs.  Measured 3.9x narrower
+    (seed 5, 8 replications; 2.5x and 2.6x at seeds 7 and 9); asserted at least 2x."""
     res = sensitivity_analysis(baseline, target="arr_end", params="pricing.upgrade_probability",
                       engine="des", replications=8, seed=5, jobs=1)
     bar = res.bar("pricing.upgrade_probability")
@@ -244,9 +245,9 @@ def test_common_random_numbers_narrow_the_interval(baseline) -> None:
     high = baseline.with_overrides({bar.path: bar.move.high})
     independent = simulate(high, replications=8, seed=6, jobs=1).values("arr_end")
     _, ulo, uhi = welch_ci(res.base_des.values("arr_end"), independent)
-    assert 0 < paired < (uhi - ulo) / 3, (paired, uhi - ulo)
+    assert 0 < paired < (uhi - ulo) / 2, (paired, uhi - ulo)
     # the Welch interval kept in the results (same runs, pairing ignored) says the same
-    assert paired < (bar.unpaired_high[2] - bar.unpaired_high[1]) / 3
+    assert paired < (bar.unpaired_high[2] - bar.unpaired_high[1]) / 2
 
 
 def test_same_seed_same_rows_whatever_the_jobs(baseline) -> None:

@@ -17,10 +17,12 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from conftest import QUIET as QUIET_WORLD
+from conftest import play, scenario
 
 from flywheel.engines.meanfield.chains import CommittedPatience, onboarding_race
 from flywheel.engines.model import PAYING, Model, Outcome
-from flywheel.engines.rng import replication_seeds
+from flywheel.engines.rng import Streams, replication_seeds
 from flywheel.metrics import mean_ci
 from flywheel.scenario.distributions import Exponential, Lognormal
 from flywheel.scenario.files import load_scenario
@@ -181,3 +183,23 @@ def test_committed_patience_is_a_mixture_of_scaled_patience() -> None:
         keep = z >= a
         mc = float((t[keep] <= p[keep]).mean())
         assert race.p_act == pytest.approx(mc, abs=0.005), (a, race.p_act, mc)
+
+
+# -- each company meets its own first decision ------------------------------------------------
+
+def test_a_company_meets_the_same_first_decision_whatever_the_probability() -> None:
+    """Common random numbers at the paywall: 400 injected three-person companies each fill
+    the 2-seat free limit on day 3.5 (the founder's two invitees) and decide with their own
+    uniform, drawn from stream "paywall" when they were materialised.  The companies that
+    buy at probability p are exactly those whose draw is below p, so raising it from 0.3 to
+    0.6 keeps every company that bought at 0.3 buying."""
+    world = [*QUIET_WORLD, "free_tier.seat_limit=2", "simulation.horizon=30d"]
+    draws = Streams(replication_seeds(7, 1)[0])["paywall"].random(400)
+    bought = {}
+    for p in (0.3, 0.6):
+        _, o = play(scenario(*world, f"pricing.upgrade_probability={p}"), seed=7,
+                    inject=(0.0, [3] * 400))
+        assert (o.teams["paywall"] == 3.5).all()
+        bought[p] = set(np.flatnonzero(~np.isnan(o.teams["paid_start"])).tolist())
+        assert bought[p] == set(np.flatnonzero(draws < p).tolist())
+    assert bought[0.3] < bought[0.6]

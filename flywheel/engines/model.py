@@ -215,6 +215,8 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("usage_due", "d", None),  # earliest usage check on the calendar
     ("limit", "b", None),  # the free-tier limit of its last paywall (_SEATS, _USAGE_LIMIT): a
     #                        capped team is capped by it
+    ("decide_u", "d", None),  # the uniform of its first paywall or trial-end decision,
+    #                           drawn when it is materialised (NaN once used): see _decide
     ("reopened", "d", None),  # last bought after losing the product (a trial ended, or a
     #                           cancellation): when (NaN if never); earlier users' spells ended
     ("lapse", "b", None),  # without the product, may it buy again when someone new comes:
@@ -304,7 +306,10 @@ class Model:
         self.invite_delay = Buffered(st.collaboration.invite_delay, s["invite_delay"])
         self.accept_u = Buffered(STANDARD_UNIFORM, s["invite_accept"])
         self.invite_round_u = Buffered(STANDARD_UNIFORM, s["invite_round"])
-        self.decision_u = Buffered(STANDARD_UNIFORM, s["paywall"])
+        # a company's first paywall or trial-end decision uses a uniform drawn when the
+        # company is materialised (stream "paywall"); any later one draws from its own
+        self.first_decision = s["paywall"]
+        self.decision_u = Buffered(STANDARD_UNIFORM, s["paywall_again"])
         self.decision_delay = Buffered(st.pricing.decision_delay, s["decision_delay"])
         # a company that lost the product deciding whether to buy again (after its trial,
         # a win-back): the paywall's probability and delay, drawn from streams of their own
@@ -597,6 +602,7 @@ class Model:
         self.c_usage_due.extend(array("d", [_INF]) * k)
         self.c_limit.extend(array("b", [_NO_LIMIT]) * k)
         self.c_reopened.extend(array("d", [_NAN]) * k)
+        self.c_decide_u.frombytes(self.first_decision.random(k).tobytes())
         self.c_lapse.extend(array("b", [_CLOSED]) * k)
         self.c_spell.extend(array("i", [-1]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
@@ -862,6 +868,19 @@ class Model:
     # team events (SimPy)
     # ---------------------------------------------------------------------------------
 
+    def _decide(self, c: int) -> float:
+        """The uniform of company ``c``'s next paywall or trial-end decision (it buys if the
+        uniform is below the probability).  Its first decision uses the one drawn when it
+        was materialised, so the same company meets the same draw whatever else differs
+        between two scenarios run with one seed (common random numbers: a shared stream
+        read in the order of decisions would pair them only until one more team
+        upgrades); later decisions draw from a stream of their own."""
+        u = self.c_decide_u[c]
+        if u == u:  # not NaN: unused
+            self.c_decide_u[c] = _NAN
+            return u
+        return self.decision_u.one()
+
     def _paywall(self, t: float, c: int, reason: str) -> None:
         """Team ``c`` meets the paywall: it decides after a delay."""
         self.c_pending[c] = True
@@ -881,7 +900,7 @@ class Model:
             return
         waiting = self.waiting.pop(c, [])
         # a team with no one left (everyone churned while it decided) does not buy
-        if self.decision_u.one() < self.upgrade_p and (self.c_active[c] or waiting):
+        if self._decide(c) < self.upgrade_p and (self.c_active[c] or waiting):
             self.counters["paywall_upgrades"] += 1
             self._start_paying(t, c, UPGRADE)
             for uid in waiting:
@@ -975,7 +994,7 @@ class Model:
             return
         t = self.env.now
         self.c_trial_end[c] = t
-        if self.c_active[c] > 0 and self.decision_u.one() < self.trial_convert:
+        if self.c_active[c] > 0 and self._decide(c) < self.trial_convert:
             self.c_trial_converted[c] = 1
             self._start_paying(t, c, TRIAL_CONVERTED)
         elif self.reverse_trial:

@@ -40,7 +40,9 @@ STREAMS: dict[str, str] = {
     "invite_round": "rounding of a fractional number of invites",
     "invite_delay": "delay from inviter's value to invitee's signup",
     "churn": "active users' tenure before churn",
-    "paywall": "paywall and trial decisions",
+    "paywall": "each company's first paywall or trial-end decision (drawn when it is "
+               "materialised)",
+    "paywall_again": "a company's later paywall or trial-end decisions",
     "decision_delay": "time to decide at the paywall",
     "paid_churn": "paying teams' tenure before cancelling",
     "reopen": "whether a company that lost the product buys again when someone new comes "
