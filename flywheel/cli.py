@@ -24,17 +24,20 @@ from flywheel.outputs.results import (
     default_compare_dir,
     default_sensitivity_dir,
     default_sweep_dir,
+    default_trace_dir,
     write_comparison,
     write_results,
     write_sensitivity,
     write_suite,
     write_sweep,
+    write_trace,
 )
 from flywheel.scenario.distributions import DistributionError
 from flywheel.scenario.files import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.scenario.overview import comparison_overview, overview, overview_text
 from flywheel.scenario.units import UnitError, parse_duration
 from flywheel.studies import workload
+from flywheel.studies.journey import OUTCOMES, JourneyError
 from flywheel.studies.runner import RunResult, default_jobs, simulate, simulate_twin, worker_pool
 from flywheel.studies.workload import WorkloadError
 from flywheel.version import __version__
@@ -44,7 +47,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: Errors a user can cause by what they typed or wrote, or by where they asked for the
 #: results: one line on stderr, exit 2.
 USER_ERRORS = (ScenarioError, UnitError, DistributionError, ResultsExistError, OutputError,
-               WorkloadError, EngineError)
+               WorkloadError, EngineError, JourneyError)
 #: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
 EXIT_INTERRUPTED = 130
 
@@ -352,6 +355,72 @@ def _validation_suite(checks: tuple[str, ...], out: Path | None, force: bool,
                f"({result.seconds:.0f} s). Results in {path}/")
     if not result.passed:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("scenario", required=False, default="baseline")
+@click.option("--company", type=click.IntRange(min=0), default=None, metavar="ID",
+              help="Tell this company's story (0: the first company the replication touched) "
+                   "[default: the most telling].")
+@click.option("--outcome", type=click.Choice(list(OUTCOMES)), default=None,
+              help="Tell the most telling story of a company with this outcome: "
+                   + "; ".join(f"{k}: {what}" for k, (what, _) in OUTCOMES.items()) + ".")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed [default: the scenario's].")
+@click.option("--replication", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Which replication (from 1) of a run with that seed: the one `flywheel "
+                   "run` plays as its replication of that number.")
+@click.option("--horizon", default=None, metavar="DURATION",
+              help='How long to simulate, e.g. "6mo", "2y".')
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override one parameter, e.g. --set free_tier.seat_limit=3 (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/trace-<scenario>-<timestamp>].")
+@click.option("--force", is_flag=True,
+              help="Replace the results folder if it exists (only a folder Flywheel wrote, "
+                   "holding nothing else).")
+@click.option("--allow-large", is_flag=True,
+              help="Run even when the work estimate is above the limits.")
+@user_errors
+def trace(scenario: str, company: int | None, outcome: str | None, seed: int | None,
+          replication: int, horizon: str | None, sets: tuple[str, ...], out: Path | None,
+          force: bool, allow_large: bool) -> None:
+    """Tell one company's journey through SCENARIO as a story, day by day.
+
+    Plays one replication with the event log on and follows one company: who
+    signed up and how, when each reached value, whom they invited, the paywall,
+    the purchase, who churned, and what it pays at the horizon.  By default the
+    most telling company: the one that went furthest along the value chain (value,
+    a teammate invited, the paywall, paid, still paying), a team of 3 to 5 signups
+    first, the first created.  Prints the story and writes story.txt, a
+    report.html with the timeline beside the words, timeline.png, events.csv,
+    people.csv and scenario.toml.  Same scenario, seed and replication: the same
+    story.
+    """
+    import shlex
+
+    from flywheel.outputs.journey import story_text
+    from flywheel.studies.journey import journey
+
+    if company is not None and outcome is not None:
+        raise click.UsageError("give --company or --outcome, not both")
+    overrides = _common_overrides(sets, horizon)
+    if seed is not None:
+        overrides.append(f"simulation.seed={seed}")
+    sc = load_scenario(scenario, overrides)
+    out_dir = out or default_trace_dir(sc.name)
+    check_out(out_dir, force, unique=out is None)
+    _guard([sc], 1, 1, allow_large)
+    s = int(sc["simulation.seed"])
+    click.echo(f"Tracing {sc.name}: replication {replication}, seed {s}", err=True)
+    j = journey(sc, replication=replication, company=company, outcome=outcome)
+    path = write_trace(j, out_dir, force=force, unique=out is None)
+    click.echo(story_text(j), nl=False)
+    again = ["flywheel", "trace", scenario, "--seed", str(s), "--replication", str(replication),
+             "--company", str(j.company), *(a for x in sets for a in ("--set", x)),
+             *(("--horizon", horizon) if horizon is not None else ())]
+    click.echo(f"\nThe same story again: {shlex.join(again)}")
+    click.echo(f"Story, timeline and events in {path}/")
 
 
 @main.command("list")

@@ -51,6 +51,7 @@ __all__ = [
     "funnel",
     "growth",
     "has_sales",
+    "journey_timeline",
     "mrr",
     "png_bytes",
     "run_charts",
@@ -639,6 +640,118 @@ def sweep_curves(sweep: Any, metric: str) -> Figure:
     if lines is not None:
         ax.legend(frameon=False, loc="best")
     fig.suptitle(f"{sweep.base.name}: sweep of {' × '.join(p for p, _ in axes)}")
+    return fig
+
+
+# -- one company's journey (flywheel trace) -------------------------------------------------
+
+#: Most people a journey's timeline draws a lane for (the story names them all).
+TIMELINE_LANES = 30
+#: The colour of each plan of a team (TeamState labels) on the timeline's team lane.
+PLAN_COLORS = {"free": "#56B4E9", "trial": "#CC79A7", "paying": "#009E73", "capped": "#E69F00",
+               "no_access": "#BBBBBB", "prospect": "#F0E442", "contract": "#006B4F"}
+#: Team events marked on the timeline, with their short label.
+TIMELINE_MARKS = {"paywall": "paywall", "upgrade": "upgrades", "trial_converted": "buys",
+                  "bought_after_trial": "buys", "won_back": "buys again", "declined": "declines",
+                  "cancelled": "cancels", "trial_ended": "trial ends", "pql": "PQL",
+                  "won": "contract", "contract_ended": "contract ends"}
+
+
+@_styled
+def journey_timeline(j: Any) -> Figure:
+    """One company's journey: a lane per person (onboarding as a thin line, the seat as a
+    bar, blue on a free or trial plan, green while the team pays; who invited whom as
+    arrows; how each left), the team's plan below them with its paywall and purchases
+    marked, and under it what the company pays (MRR) or, if it never paid, its active
+    users."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from flywheel.outputs.journey import name
+    from flywheel.studies.journey import plan_spans
+
+    people = j.people[:TIMELINE_LANES]
+    n = len(people)
+    H = float(j.horizon)
+    spans = plan_spans(j)
+    paid_spans = [(a, b) for a, b, plan in spans if plan in ("paying", "contract")]
+    fig = Figure(figsize=(8, 3.6 + 0.38 * (n + 1)), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True,
+                               gridspec_kw={"height_ratios": [max(n + 1, 2) * 0.38, 1.6]})
+    team_y = n  # the team's lane, below the people
+    for p in people:
+        y = p.index
+        left = min(x for x in (p.value, p.abandon, p.start, p.end, H) if not math.isnan(x))
+        top.plot([p.signup, left], [y, y], color="#888888", linewidth=1.2, zorder=2)
+        top.plot([p.signup], [y], "o", mfc="white", mec="#1d1d1f", markersize=6, zorder=4)
+        if not math.isnan(p.start):
+            end = min(p.end, H)
+            cuts = sorted({p.start, end, *(x for a, b in paid_spans for x in (a, b)
+                                           if p.start < x < end)})
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                paid = any(s <= a < e for s, e in paid_spans)
+                top.broken_barh([(a, b - a)], (y - 0.28, 0.56),
+                                color=PLAN_COLORS["paying" if paid else "free"], zorder=3)
+        if not math.isnan(p.value):
+            top.plot([p.value], [y], "|", color="#1d1d1f", markersize=14, zorder=5)
+        gone = {"churned": ("X", "#D55E00"), "abandoned": ("x", "#888888"),
+                "blocked": ("x", "#D55E00"), "lost_access": ("|", "#888888")}.get(p.state)
+        t_end = p.abandon if p.state == "abandoned" else p.end
+        if gone and not math.isnan(t_end) and t_end <= H:
+            top.plot([t_end], [y], gone[0], color=gone[1], markersize=8, zorder=5)
+        if p.inviter is not None and p.inviter < n:
+            q = people[p.inviter]
+            sent = q.start if not math.isnan(q.start) else q.signup
+            top.annotate("", xy=(p.signup, y - 0.2), xytext=(sent, q.index + 0.2),
+                         arrowprops={"arrowstyle": "->", "color": "#0072B2", "alpha": 0.6,
+                                     "linewidth": 1.0}, zorder=1)
+    for a, b, plan in spans:
+        top.broken_barh([(a, b - a)], (team_y - 0.35, 0.7), color=PLAN_COLORS.get(plan, "#DDDDDD"),
+                        zorder=3)
+        if b - a > 0.08 * (H - j.team["created"]):
+            top.text((a + b) / 2, team_y, plan.replace("_", " "), ha="center", va="center",
+                     fontsize=10, zorder=4)
+    marks = [(e.t, TIMELINE_MARKS[e.what.partition(":")[0]]) for e in j.events
+             if e.person is None and e.what.partition(":")[0] in TIMELINE_MARKS]
+    for k, (t, label) in enumerate(marks[:12]):
+        for ax in (top, bottom):
+            ax.axvline(t, color="#555555", linestyle=":", linewidth=1.0, zorder=1)
+        top.text(t, -0.75 - 0.45 * (k % 2), f" {label}", fontsize=10, va="bottom", ha="left",
+                 color="#333333")
+    key = [Line2D([], [], marker="o", mfc="white", mec="#1d1d1f", linestyle="none",
+                  label="signs up"),
+           Line2D([], [], color="#888888", linewidth=1.2, label="onboarding"),
+           Line2D([], [], marker="|", color="#1d1d1f", markersize=12, linestyle="none",
+                  label="reaches value"),
+           Patch(color=PLAN_COLORS["free"], label="seat, free or trial"),
+           Patch(color=PLAN_COLORS["paying"], label="seat, paid"),
+           Line2D([], [], marker="X", color="#D55E00", linestyle="none", label="churns"),
+           Line2D([], [], marker="x", color="#888888", linestyle="none", label="gives up"),
+           Line2D([], [], color="#0072B2", alpha=0.6, label="invites")]
+    fig.legend(handles=key, loc="outside lower center", ncols=3, frameon=False, fontsize=11)
+    top.set_yticks(range(n + 1), [name(p.index) for p in people] + ["team"])
+    top.set_ylim(n + 0.7, -1.4 - (0.45 if len(marks) > 1 else 0))
+    top.grid(axis="y", visible=False)
+    top.set_title(f"{j.scenario.name}: company {j.company}, replication {j.replication}, seed "
+                  f"{j.seed}" + (f" (first {TIMELINE_LANES} of {len(j.people)} people)"
+                                 if len(j.people) > n else ""), loc="left")
+    # what the company pays over time, or its active users if it never paid
+    times = sorted({j.team["created"], H, *(e.t for e in j.events),
+                    *(x for p in j.people for x in (p.start, p.end)
+                      if not math.isnan(x) and x <= H)})
+    paid = any(j.mrr_at(t) for t in times)
+    series = "mrr" if paid else "active_users"
+    values = [j.mrr_at(t) if paid else j.seats_at(t) for t in times]
+    bottom.step(times, values, where="post", color=_color(2 if paid else 0), linewidth=2)
+    bottom.fill_between(times, values, step="post", color=_color(2 if paid else 0), alpha=0.2,
+                        linewidth=0)
+    bottom.set_ylabel(series_label(series))
+    _format_axis(bottom.yaxis, SERIES[series].unit)
+    bottom.set_ylim(bottom=0, top=max(max(values, default=0) * 1.15, 1))
+    bottom.set_xlabel(_DAY_LABEL)
+    lo = max(0.0, float(j.team["created"]) - 0.02 * H)
+    bottom.set_xlim(lo, H)
+    bottom.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
     return fig
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "sensitivity_findings",
     "sensitivity_report",
     "sweep_report",
+    "trace_report",
     "validation_report",
     "write_report",
 ]
@@ -460,12 +461,13 @@ def _section(title: str, *parts: str) -> str:
 
 
 def _document(title: str, subtitle: str, question: str, sections: Sequence[str],
-              footer: str, how_to_read: str = _HOW_TO_READ) -> str:
+              footer: str, how_to_read: str = _HOW_TO_READ, css: str = "") -> str:
+    """A whole page; ``css`` is added to the style sheet (a page's own layout)."""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{_e(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{_e(title)}</title>\n<style>{_CSS}{css}</style>\n</head>\n<body>\n<main>\n"
         f"<h1>{_e(title)}</h1>\n"
         + (f'<p class="subtitle">{_e(subtitle)}</p>\n' if subtitle else "")
         + f'<p class="question">{_e(question)}</p>\n'
@@ -841,6 +843,79 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None,
     title = f"Flywheel sweep: {base.name}, " + " × ".join(p for p, _ in axes)
     return _document(title, base.description, _sweep_question(sweep), sections,
                      _footer(sweep.results))
+
+
+# -- one company's journey ---------------------------------------------------------------
+
+#: The journey page's layout: the story and the timeline side by side (one column on a
+#: narrow screen), each line's day in a column of its own.
+_TRACE_CSS = """
+main { max-width: 1440px; }
+div.journey { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1.1fr);
+              gap: 1.8rem; align-items: start; }
+div.journey figure { position: sticky; top: 1rem; margin-top: 0.3rem; }
+ol.story { list-style: none; padding: 0; margin: 0.3rem 0; }
+ol.story li { margin: 0 0 0.55rem; padding-left: 5rem; text-indent: -5rem; }
+ol.story span.day { display: inline-block; width: 5rem; text-indent: 0; color: #0072B2;
+                    font-weight: 600; font-variant-numeric: tabular-nums; }
+ol.story li.end { font-weight: 600; }
+@media (max-width: 900px) { div.journey { grid-template-columns: 1fr; }
+                            div.journey figure { position: static; } }
+"""
+
+_HOW_TO_READ_TRACE = (
+    "How to read this: one replication is one possible history of the market, and this "
+    "page follows one company through it; days count from the launch (day 0). The same "
+    "scenario, seed and replication always tell the same story; another seed or "
+    "replication tells another. A story is an example, not an average: flywheel run "
+    "gives the averages with their 95% confidence intervals.")
+
+
+def trace_report(journey: Any, png: bytes | None = None) -> str:
+    """The page of one company's journey (``flywheel trace``): the story beside its
+    timeline (``png``: the chart already rendered, else drawn now), its people, and what
+    the scenario offers."""
+    from flywheel.outputs import journey as words
+
+    j = journey
+    sc = j.scenario
+    lines = words.story_lines(j)
+    items = []
+    for k, ln in enumerate(lines):
+        cls = ' class="end"' if k == len(lines) - 1 else ""
+        items.append(f'<li{cls}><span class="day">day {ln.day}</span>{_e(ln.text)}</li>')
+    chart = _img(png if png is not None else plots.journey_timeline(j),
+                 f"Timeline of company {j.company}: its people, its plan and what it pays",
+                 "Each person's lane: a circle when they sign up, a thin line while they "
+                 "onboard, a tick when they reach value, a bar while they hold a seat (blue "
+                 "free or on trial, green paid), a cross when they churn or give up; arrows "
+                 "run from inviter to invitee. The team's lane shows its plan; below, what "
+                 "it pays each month (or its active users, if it never paid).")
+    header = words.header_lines(j)
+    people = [[row[0], row[2] + (f" (by {row[3]})" if row[3] else ""),
+               f"{row[4]:.1f}", "" if row[5] == "" else f"{row[5]:.1f}",
+               "" if row[7] == "" else f"{row[7]:.1f}",
+               "" if row[7] == "" else ("still" if row[8] == "" else f"{row[8]:.1f}"),
+               row[9].replace("_", " ")]
+              for row in words.people_rows(j)]
+    sections = [
+        _section("The story",
+                 f"<p>{_e(header[1])} {_e(header[2])}</p>",
+                 f'<div class="journey"><ol class="story">{"".join(items)}</ol>{chart}</div>'),
+        _section("The people",
+                 _table(["Name", "Came", "Signed up (day)", "Reached value (day)",
+                         "Seat from (day)", "Seat until (day)", "At the horizon"], people,
+                        [False, False, True, True, True, True, False]) if people else
+                 "<p>No one signed up.</p>"),
+        _section("The scenario", f"<p>{_e(words.plan_sentence(j.settings))}</p>",
+                 _overview_html(overview(sc))),
+    ]
+    return _document(
+        f"Flywheel trace: {sc.name}, company {j.company}", sc.description,
+        "How did one company find the product, grow as a team, and come to pay, or not?",
+        sections,
+        f"Made by flywheel {__version__}: {header[0]}.",
+        how_to_read=_HOW_TO_READ_TRACE, css=_TRACE_CSS)
 
 
 # -- writing ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from flywheel.studies.runner import RunResult
 from flywheel.studies.sensitivity import SENSITIVITY_COLUMNS, Sensitivity, pct
 
 if TYPE_CHECKING:  # the validation study loads scipy.stats: only when a suite is written
+    from flywheel.studies.journey import Journey
     from flywheel.studies.validation import Suite
 
 
@@ -188,3 +189,36 @@ def write_suite(suite: Suite, out: Path | str, force: bool = False,
         write_json(tmp / "checks.json", suite.to_json())
 
     return write_folder(out, force, fill, unique=unique, kind="validation")
+
+
+def default_trace_dir(name: str) -> Path:
+    """``results/trace-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"trace-{name}")
+
+
+def write_trace(journey: Journey, out: Path | str, force: bool = False, charts: bool = True,
+                unique: bool = False) -> Path:
+    """Write one company's journey to ``out``: story.txt (the story as printed),
+    events.csv (its entries of the event log, each with the story line that tells it),
+    people.csv, scenario.toml (the scenario as run, with seed, replication and company)
+    and (with ``charts``) timeline.png and a self-contained report.html, atomically; an
+    existing ``out`` is replaced only with ``force``."""
+    from flywheel.outputs import journey as words
+
+    def fill(tmp: Path) -> None:
+        lines = words.story_lines(journey)
+        (tmp / "story.txt").write_text(words.story_text(journey), encoding="utf-8")
+        write_csv(tmp / "events.csv", words.EVENT_HEADER, words.event_rows(journey, lines))
+        write_csv(tmp / "people.csv", words.PEOPLE_HEADER, words.people_rows(journey))
+        head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
+                f"# trace of company {journey.company}, replication {journey.replication}, "
+                f"seed = {journey.seed}\n")
+        (tmp / "scenario.toml").write_text(head + journey.scenario.to_toml())
+        if charts:
+            from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
+
+            png = plots.png_bytes(plots.journey_timeline(journey))
+            (tmp / "timeline.png").write_bytes(png)
+            (tmp / "report.html").write_text(report.trace_report(journey, png), encoding="utf-8")
+
+    return write_folder(out, force, fill, unique=unique, kind="trace")
