@@ -379,7 +379,7 @@ class _Teller:
         if gone is not None:
             self.used.add(gone)
             return text + ("; with no one left, the team's paid plan ends after "
-                           f"{duration(e.t - self.j.team['paid_start'])} of paying")
+                           f"{duration(e.t - self.j.spell_start(e.t))} of paying")
         left = self.j.seats_at(e.t + _EPS)
         if self.j.paid_seats_at(e.t + _EPS):
             return text + f"; the team now pays {self.seats_words(e.t)}"
@@ -475,7 +475,7 @@ class _Teller:
         return f" ({_plural(k, 'active user')} lose{'s' if k == 1 else ''} access)" if k else ""
 
     def on_cancelled(self, _i: int, e: Event, why: str) -> str | None:
-        paid = duration(e.t - self.j.team["paid_start"])
+        paid = duration(e.t - self.j.spell_start(e.t))
         if why == "no_users":
             return f"with no active user left, the team's paid plan ends after {paid}"
         if why:

@@ -119,6 +119,7 @@ class Journey:
     companies: int  # companies touched in the replication
     size: int  # the company's people (potential users)
     team: dict[str, float]  # the team's row of the outcome (created, paywall, paid_start...)
+    spells: tuple[tuple[float, float], ...]  # its self-serve paid spells, (start, end)
     state: str  # the team's plan at the horizon (a TeamState label)
     people: tuple[Person, ...]
     events: tuple[Event, ...]
@@ -144,8 +145,13 @@ class Journey:
 
     def paid_seats_at(self, t: float) -> int:
         """Seats paid for at instant ``t``: every seat, while a self-serve paid plan runs."""
-        ps, pe = self.team["paid_start"], self.team["paid_end"]
-        return self.seats_at(t) if ps <= t < pe else 0
+        return self.seats_at(t) if any(ps <= t < pe for ps, pe in self.spells) else 0
+
+    def spell_start(self, t: float) -> float:
+        """When the paid spell running at (or last ended by) instant ``t`` began (NaN if it
+        had not paid by then)."""
+        starts = [ps for ps, _ in self.spells if ps <= t]
+        return max(starts) if starts else math.nan
 
     def mrr_at(self, t: float) -> float:
         """What the company pays at instant ``t``, $ per month (paid seats x the price, or a
@@ -159,9 +165,9 @@ class Journey:
     def revenue(self) -> float:
         """All the company paid up to the horizon, $ (seat-months of its paid spell x the
         price, plus its contract's months)."""
-        ps, pe = self.team["paid_start"], min(self.team["paid_end"], self.horizon)
         total = 0.0
-        if not math.isnan(ps):
+        for ps, end in self.spells:
+            pe = min(end, self.horizon)
             for p in self.people:
                 days = min(p.end, pe) - max(p.start, ps)
                 if days > 0:
@@ -274,6 +280,12 @@ def _team_row(o: Outcome, c: int) -> dict[str, float]:
     return {k: float(v[c]) for k, v in o.teams.items() if k != "state"}
 
 
+def _spells(o: Outcome, c: int) -> tuple[tuple[float, float], ...]:
+    """Company ``c``'s self-serve paid spells, in order of start."""
+    rows = np.flatnonzero(o.paid["company"] == c)
+    return tuple((float(o.paid["start"][r]), float(o.paid["end"][r])) for r in rows)
+
+
 def plan_spans(j: Journey) -> list[tuple[float, float, str]]:
     """The company's plan over time, ``(start, end, plan)`` from its creation to the
     horizon; plans are TeamState labels (``free``, ``trial``, ``paying``, ``capped``,
@@ -372,7 +384,7 @@ def choose(played: Outcome, scenario: Scenario, seed: int, replication: int = 1,
     return Journey(
         scenario=scenario, settings=settings, seed=s, replication=replication,
         horizon=o.horizon, company=chosen, companies=n, size=int(o.teams["size"][chosen]),
-        team=_team_row(o, chosen), state=states[chosen],
+        team=_team_row(o, chosen), spells=_spells(o, chosen), state=states[chosen],
         people=people[chosen], events=evs, steps=steps[chosen], outcomes=outcomes[chosen],
         chosen=how, candidates=fits, outcome_counts=counts)
 
