@@ -124,7 +124,10 @@ class Outcome:
     (the self-serve paid spell), ``upsold`` (that spell ended because a
     contract replaced it), ``prospect`` (the company entered as a sales
     prospect, not by a signup), ``contract_start``/``contract_end``/``contract_acv``/
-    ``contract_seats`` (a won deal, renewals extending its end), ``state``.
+    ``contract_seats`` (a won deal, renewals extending its end), ``access_end``, ``ready``
+    (production value, days: with the sandbox, when the company's setup was done, NaN if it
+    was given up or is not done by the horizon; without it, the team's first value, since
+    the setup is part of its first signup's TTV), ``state``.
 
     ``counters`` holds the run's counts that are no rows: contacts, invites, paywall
     decisions, and the people who came to a company without the product
@@ -193,6 +196,7 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("contract_acv", "d", ""),
     ("contract_seats", "i", ""),
     ("access_end", "d", ""),
+    ("ready", "d", ""),  # production value: the setup done (NaN: not, or given up)
     ("state", "b", ""),
     ("active", "i", None),
     ("pending", "b", None),  # a paywall decision is under way
@@ -202,7 +206,14 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("limit", "b", None),  # the free-tier limit of its last paywall (_SEATS, _USAGE_LIMIT): a
     #                        capped team is capped by it
     ("reopened", "d", None),  # bought after its trial had ended: when (NaN if not)
+    ("setup", "b", None),  # with the sandbox, the setup's progress (_SETUP_NONE ...)
+    ("onb_until", "d", None),  # with the sandbox, when its last onboarding signup is done
+    ("deferred", "b", None),  # a paywall decision waits for the setup
 )
+
+#: Codes of ``c_setup`` (with the sandbox): no setup to do (a sales prospect, or no sandbox),
+#: under way, done (production value), given up.
+_SETUP_NONE, _SETUP_RUNNING, _SETUP_DONE, _SETUP_GIVEN_UP = 0, 1, 2, 3
 
 #: Codes of ``c_limit``: which free-tier limit brought a team to the paywall.
 _NO_LIMIT, _SEATS, _USAGE_LIMIT = 0, 1, 2
@@ -240,6 +251,8 @@ class Model:
         self.invite_factor = st.onboarding.invited_ttv_factor
         self.sandbox = st.onboarding.sandbox
         self.friction_applies = st.onboarding.friction_applies
+        # with the sandbox, buying needs the company's setup done (production value)
+        self.setup_apart = st.onboarding.setup_for_production
         self.card_factor = st.card_signup_factor
         self.card_threshold = st.card_threshold
         self.trial_convert = st.trial_convert_probability
@@ -303,6 +316,7 @@ class Model:
             "paywall_upgrades": 0, "paywall_declines": 0, "capped_seats": 0, "capped_usage": 0,
             "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
             "after_trial_paywall_hits": 0, "after_trial_buys": 0, "after_trial_declines": 0,
+            "setup_done": 0, "setup_abandoned": 0, "paywall_waited_for_setup": 0,
             **dict.fromkeys(SALES_COUNTERS, 0),
         }
 
@@ -551,9 +565,14 @@ class Model:
         self.c_usage_due.extend(array("d", [_INF]) * k)
         self.c_limit.extend(array("b", [_NO_LIMIT]) * k)
         self.c_reopened.extend(array("d", [_NAN]) * k)
+        setup = self.setup_apart and state != PROSPECT
+        self.c_setup.extend(array("b", [_SETUP_RUNNING if setup else _SETUP_NONE]) * k)
+        self.c_onb_until.extend(array("d", [-_INF]) * k)
+        self.c_deferred.extend(array("b", [0]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
                        (self.c_paid_start, _NAN), (self.c_paid_end, _INF),
-                       (self.c_access_end, _INF), (self.c_contract_start, _NAN),
+                       (self.c_access_end, _INF), (self.c_ready, _NAN),
+                       (self.c_contract_start, _NAN),
                        (self.c_contract_end, _INF), (self.c_contract_acv, 0.0)):
             col.extend(array("d", [v]) * k)
         for col in (self.c_trial_converted, self.c_upsold):
@@ -561,6 +580,13 @@ class Model:
         self.c_prospect.extend(array("b", [state == PROSPECT]) * k)
         self.c_contract_seats.extend(array("i", [0]) * k)
         self.sales.add_companies(k)
+        if setup:
+            # the setup starts at the first signup (stream "friction", as the setup friction
+            # it is without the sandbox); booked before the trial's end, so a setup done at
+            # the trial's last instant counts
+            done = times + self.friction.take(k)
+            for c, t in zip(ids.tolist(), done.tolist(), strict=True):
+                self._at(t, self._on_setup, c)
         if state == TRIAL:
             for c, t in zip(ids.tolist(), times.tolist(), strict=True):
                 self._at(t + self.trial_length, self._on_trial_end, c)
@@ -601,6 +627,11 @@ class Model:
         self.u_state.frombytes(state.tobytes())
         self.u_inviter.extend(array("i", [-1]) * k)
         self.u_commitment.frombytes(commitment.astype(np.float64).tobytes())
+        if self.setup_apart:  # (each is its company's first signup)
+            onb = self.c_onb_until
+            for c, x in zip(companies.tolist(), np.where(act, value, abandon).tolist(),
+                            strict=True):
+                onb[c] = max(onb[c], x)
 
         due = np.flatnonzero(value < self.H)
         push, seq, heap, buckets, day_end = (heapq.heappush, self._seq, self.heap, self.buckets,
@@ -688,9 +719,13 @@ class Model:
             self.u_value.append(t + ttv)
             self.u_abandon.append(_NAN)
             self._push(t + ttv, _ACTIVATE, uid)
+            if self.setup_apart and t + ttv > self.c_onb_until[c]:
+                self.c_onb_until[c] = t + ttv
             return
         if not shows:  # a no-show leaves at signup
             patience = 0.0
+        if self.setup_apart and t + patience > self.c_onb_until[c]:
+            self.c_onb_until[c] = t + patience
         self.u_value.append(_NAN)
         self.u_abandon.append(t + patience)
         if trace and t + patience < self.H:
@@ -705,6 +740,8 @@ class Model:
         if st == NO_ACCESS or self.u_signup[uid] < self.c_reopened[c]:
             return
         self._log(t, "activated", uid, c)
+        if not self.setup_apart and math.isnan(self.c_ready[c]):
+            self.c_ready[c] = t  # the setup was part of the TTV: first value is production's
         if st in (FREE, CAPPED) and self.seat_limit and self.c_active[c] >= self.seat_limit:
             if st == CAPPED:
                 self.u_state[uid] = BLOCKED
@@ -835,12 +872,27 @@ class Model:
     def _on_decision(self, ev: simpy.Event) -> None:
         c: int = ev.value
         t = self.env.now
-        self.c_pending[c] = False
         if self.c_state[c] != FREE:  # a contract replaced the free plan meanwhile
+            self.c_pending[c] = False
             return
+        if self.c_setup[c] == _SETUP_RUNNING:
+            # buying needs production value: the team decides when its setup is done (or
+            # given up), still deciding meanwhile (_on_setup)
+            self.c_deferred[c] = 1
+            self.counters["paywall_waited_for_setup"] += 1
+            self._log(t, "paywall:waits_for_setup", -1, c)
+            return
+        self._decide(t, c)
+
+    def _decide(self, t: float, c: int) -> None:
+        """Free team ``c`` decides at the paywall: it upgrades with the upgrade probability,
+        else it is capped by the limit that brought it there."""
+        self.c_pending[c] = False
         waiting = self.waiting.pop(c, [])
-        # a team with no one left (everyone churned while it decided) does not buy
-        if self.decision_u.one() < self.upgrade_p and (self.c_active[c] or waiting):
+        # a team with no one left (everyone churned while it decided) does not buy, nor does
+        # one without production value (its setup given up: with the sandbox)
+        if (self.decision_u.one() < self.upgrade_p and (self.c_active[c] or waiting)
+                and self._set_up(c)):
             self.counters["paywall_upgrades"] += 1
             self._start_paying(t, c, "upgrade")
             for uid in waiting:
@@ -872,7 +924,8 @@ class Model:
         t = self.env.now
         self.c_pending[c] = False
         knocking = self.knocking.pop(c, [])
-        if self.decision_u.one() < self.upgrade_p:
+        # (with the sandbox, a company whose setup was not done cannot buy: it declines)
+        if self.decision_u.one() < self.upgrade_p and self._set_up(c):
             self.counters["after_trial_buys"] += 1
             self.c_reopened[c] = t
             self.c_access_end[c] = _INF
@@ -885,6 +938,38 @@ class Model:
             self._log(t, "declined:after_trial", -1, c)
             for channel, _ in knocking:
                 self._turn_away(t, c, channel)
+
+    def _set_up(self, c: int) -> bool:
+        """Whether company ``c`` has production value, which buying needs: with the sandbox,
+        its setup is done; without it, the setup was part of its first signup's TTV, and any
+        team with a user who reached value is set up."""
+        return not self.setup_apart or self.c_setup[c] == _SETUP_DONE
+
+    def _on_setup(self, ev: simpy.Event) -> None:
+        """With the sandbox, company ``c``'s setup (started at its first signup) ends: it is
+        done, and the team has production value, if the company still has the product and
+        someone working on it (an active user, or one still onboarding); otherwise the team
+        has given up on it (its users all left, or none reached value).  A paywall decision
+        that waited for the setup is taken now."""
+        c: int = ev.value
+        t = self.env.now
+        st = self.c_state[c]
+        if (st != NO_ACCESS and st != PROSPECT
+                and (self.c_active[c] > 0 or self.c_onb_until[c] >= t)):
+            self.c_setup[c] = _SETUP_DONE
+            self.c_ready[c] = t
+            self.counters["setup_done"] += 1
+            self._log(t, "setup_done", -1, c)
+        else:
+            self.c_setup[c] = _SETUP_GIVEN_UP
+            self.counters["setup_abandoned"] += 1
+            self._log(t, "setup_abandoned", -1, c)
+        if self.c_deferred[c]:
+            self.c_deferred[c] = 0
+            if self.c_state[c] == FREE:
+                self._decide(t, c)
+            else:
+                self.c_pending[c] = False
 
     def _start_paying(self, t: float, c: int, how: str) -> None:
         self._accrue(t, c)
@@ -909,7 +994,10 @@ class Model:
             return
         t = self.env.now
         self.c_trial_end[c] = t
-        if self.c_active[c] > 0 and self.decision_u.one() < self.trial_convert:
+        # buying needs an active user and production value (with the sandbox, the setup
+        # done; without it, an active user's team is set up)
+        if (self.c_active[c] > 0 and self._set_up(c)
+                and self.decision_u.one() < self.trial_convert):
             self.c_trial_converted[c] = 1
             self._start_paying(t, c, "trial_converted")
         elif self.reverse_trial:

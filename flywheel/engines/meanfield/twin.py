@@ -161,6 +161,21 @@ class Twin:
         self.card = st.card_signup_factor
         self.convert_p = st.trial_convert_probability
         self.trial_length = max(st.trial.length, 1e-6)
+        # with the sandbox, buying needs the company's setup done (production value): a
+        # trial team is set up by the trial's end with P(setup <= trial length) (the setup
+        # and the trial both start at the first signup; the simulation also needs someone
+        # working on it when it ends, which a team with a seat at the trial's end almost
+        # always had: 99.7% in the data-integration sandbox)
+        self.setup_gate = st.onboarding.has_setup_wait and self.trial
+        # (with it, most teams lose access at their trial's end and few signups are pending
+        # per bin; there the abandonments' split regularised by eps (in _landing) lets the
+        # pending counts drift from their onboarding pools, and the integration stalls: 26 s
+        # instead of 1 s for the data-integration sandbox, a failure if no team is ever set
+        # up.  So with the setup gate they leave the pending counts in exact proportions.
+        # The same exact split elsewhere would move other scenarios' twin results, by up to
+        # 1.5% (the data-integration trial's free users at the horizon): not done here.)
+        self.p_ready = (float(np.asarray(st.onboarding.setup_friction.cdf(
+            np.array([st.trial.length]))).ravel()[0]) if self.setup_gate else 1.0)
         self.organic_rate = st.acquisition.organic_rate
         self.paid = st.acquisition.paid_contacts
         self.referral = st.acquisition.referral
@@ -311,6 +326,10 @@ class Twin:
         self.expires = self.trial and not self.reverse
         if self.expires:
             cl.add(NO_ACCESS, 0, 1)
+        # with the sandbox, a trial that ended before its company was set up: it cannot buy,
+        # so whoever comes to it finds it declining at the paywall (stage 2)
+        if self.expires and self.setup_gate:
+            cl.add(NO_ACCESS, 0, 2)
         self.cl = cl
         n = len(cl)
         self.n = n
@@ -329,6 +348,7 @@ class Twin:
         self.zero = self.access & (seats == 0)
         self.no_access = cl(NO_ACCESS, 0)  # closed: cancelled, or its last paid user left
         self.expired = cl(NO_ACCESS, 0, 1) if self.expires else -1
+        self.unready = cl(NO_ACCESS, 0, 2) if self.expires and self.setup_gate else -1
         self.closed = np.flatnonzero(blk == NO_ACCESS)  # both
         # at-limit behaviour of each class: static share at the limit (1 or 0), and for
         # top classes with the limit above them, the gap for the geometric closure
@@ -408,6 +428,8 @@ class Twin:
         self._bought_dst = np.array([cl(PAYING, 0)] if self.expires else [], int)
         # ... or declines, and is closed from then on
         self._declined_dst = np.array([self.no_access] if self.expires else [], int)
+        # ... and one that was not set up declines whenever someone comes (sandbox)
+        self._unready_src = np.array([self.unready] if self.unready >= 0 else [], int)
         if self.trial:
             self._new_class = cl(TRIAL, 0, 0)
             self._new_seated_class = cl(TRIAL, 1, 0)
@@ -514,13 +536,22 @@ class Twin:
             if blk[i] != TRIAL or cl.stage[i] != last:
                 continue
             s = a[i]
-            conv = self.convert_p if s > 0 else 0.0
+            # (buying needs production value: the setup done by the trial's end, p_ready)
+            conv = self.convert_p * self.p_ready if s > 0 else 0.0
             if conv > 0:
                 rows.append((i, cl(PAYING, s), conv, 0))
             rest = 1.0 - conv
             if rest <= 0:
                 continue
-            if not self.reverse:
+            if not self.reverse and self.unready >= 0:
+                # set up but not bought: it may buy when someone comes; not set up (taken as
+                # such without a seat): it cannot
+                set_up = (1.0 - self.convert_p) * self.p_ready if s > 0 else 0.0
+                if set_up > 0:
+                    rows.append((i, self.expired, set_up, 1))
+                if rest - set_up > 0:
+                    rows.append((i, self.unready, rest - set_up, 1))
+            elif not self.reverse:
                 rows.append((i, self.expired, rest, 1))
             elif lim > 0 and s > lim:
                 rows.append((i, cl(PENDING, s, 0), rest, 3))
@@ -949,10 +980,14 @@ class Twin:
         knocking = call.linear_out["knock_i"]  # invites arriving to no access, per bin
         turned = float(joiners[:, self.closed].sum() + knocking.sum())
         knocking_j = joiners[:, self.expired] if self.expires else None
+        if self.unready >= 0:
+            self._unready_decline(call, joiners[:, self.unready], knocking)
         joiners = joiners * self.access_mask
         invitees = np.zeros_like(joiners)
         if knocking_j is not None:
             expired, closed = call.teams[:, self.expired], call.teams[:, self.no_access]
+            if self.unready >= 0:
+                closed = np.abs(closed) + np.abs(call.teams[:, self.unready])
             share = np.clip(expired / (np.abs(expired) + np.abs(closed) + self.eps), 0.0, 1.0)
             deciding = knocking_j + knocking * share  # one decision per company who came
             bought_j = knocking_j * self.upgrade_p
@@ -974,6 +1009,19 @@ class Twin:
             turned -= float(bought.sum())
         call.count("sig_lost_signup", turned)
         return joiners, invitees
+
+    def _unready_decline(self, call: _Call, knocking_j: np.ndarray, knocking: np.ndarray
+                         ) -> None:
+        """With the sandbox, people coming to a company whose trial ended before it was set
+        up (per day and bin: later signups reaching one, and invites arriving to no access in
+        the bin's share of such companies among its teams without access): it cannot buy,
+        so it declines at the paywall and stays closed, and they are turned away."""
+        teams = call.teams
+        unready = teams[:, self.unready]
+        others = np.abs(teams[:, self.expired]) + np.abs(teams[:, self.no_access])
+        share = np.clip(unready / (np.abs(unready) + others + self.eps), 0.0, 1.0)
+        call.move(self._unready_src, self._declined_dst,
+                  (knocking_j + knocking * share)[:, None])
 
     def _start_onboarding(self, call: _Call, new_teams: np.ndarray, joiners: np.ndarray,
                           invitees: np.ndarray) -> np.ndarray:
@@ -1019,6 +1067,12 @@ class Twin:
             landed += landing
             call.d_carried[name] -= landing * (
                 pending / np.where(np.abs(weights) > 1e-30, weights, 1.0))
+            if self.setup_gate:
+                # those giving up leave in the landing's own proportions, so the pending
+                # count follows its pool exactly (see setup_gate in __init__)
+                call.d_carried[name] -= weights * (call.linear_out[f"ab_{kind}"] / np.where(
+                    np.abs(per_bin) > 1e-30, per_bin, 1.0))[:, None]
+                continue
             call.d_carried[name] -= pending * (call.linear_out[f"ab_{kind}"]
                                                / (np.abs(pending.sum(axis=1)) + self.eps))[:, None]
         return landed
