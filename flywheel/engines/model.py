@@ -132,7 +132,10 @@ class Outcome:
     ``prospect`` (the company entered as a sales prospect, not by a signup),
     ``contract_start``/``contract_end``/``contract_acv``/``contract_seats`` (a won deal,
     renewals extending its end), ``access_end`` (when it last lost the product, inf if
-    it has it), ``state``.
+    it has it), ``ready``
+    (production value, days: with the sandbox, when the company's setup was done, NaN if it
+    was given up or is not done by the horizon; without it, the team's first value, since
+    the setup is part of its first signup's TTV), ``state``.
 
     Paid columns (one row per self-serve paid spell, in order of start; a team may have
     several: it buys, cancels, is won back, ...): ``company``, ``start``, ``end`` (inf if
@@ -207,6 +210,7 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("contract_acv", "d", ""),
     ("contract_seats", "i", ""),
     ("access_end", "d", ""),
+    ("ready", "d", ""),  # production value: the setup done (NaN: not, or given up)
     ("state", "b", ""),
     ("active", "i", None),
     ("pending", "b", None),  # a paywall decision is under way
@@ -216,12 +220,15 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("limit", "b", None),  # the free-tier limit of its last paywall (_SEATS, _USAGE_LIMIT): a
     #                        capped team is capped by it
     ("decide_u", "d", None),  # the uniform of its first paywall or trial-end decision,
-    #                           drawn when it is materialised (NaN once used): see _decide
+    #                           drawn when it is materialised (NaN once used): see _decision_draw
     ("reopened", "d", None),  # last bought after losing the product (a trial ended, or a
     #                           cancellation): when (NaN if never); earlier users' spells ended
     ("lapse", "b", None),  # without the product, may it buy again when someone new comes:
     #                        _CLOSED, _AFTER_TRIAL, _CANCELLED
     ("spell", "i", None),  # its current (or last) paid spell: a row of PAID_COLUMNS, -1 if none
+    ("setup", "b", None),  # with the sandbox, the setup's progress (_SETUP_NONE ...)
+    ("onb_until", "d", None),  # with the sandbox, when its last onboarding signup is done
+    ("deferred", "b", None),  # a paywall decision waits for the setup
 )
 
 #: One row per self-serve paid spell (a team may have several).
@@ -245,6 +252,10 @@ _REOPEN = {
     _CANCELLED: (WON_BACK, "winback_paywall_hits", "winbacks", "winback_declines",
                  "paywall:winback", "declined:winback"),
 }
+
+#: Codes of ``c_setup`` (with the sandbox): no setup to do (a sales prospect, or no sandbox),
+#: under way, done (production value), given up.
+_SETUP_NONE, _SETUP_RUNNING, _SETUP_DONE, _SETUP_GIVEN_UP = 0, 1, 2, 3
 
 #: Codes of ``c_limit``: which free-tier limit brought a team to the paywall.
 _NO_LIMIT, _SEATS, _USAGE_LIMIT = 0, 1, 2
@@ -285,6 +296,8 @@ class Model:
         self.starter_share = st.starter_share
         self.offer_threshold = st.offer_threshold
         self.starter_threshold = st.commitment_threshold
+        # with the sandbox, buying needs the company's setup done (production value)
+        self.setup_apart = st.onboarding.setup_for_production
         self.trial_convert = st.trial_convert_probability
         self.trial_length = st.trial.length
         self.sales_led = st.pricing.sales_led
@@ -352,6 +365,7 @@ class Model:
             "paywall_upgrades": 0, "paywall_declines": 0, "capped_seats": 0, "capped_usage": 0,
             "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
             **{name: 0 for kind in _REOPEN.values() for name in kind[1:4]},
+            "setup_done": 0, "setup_abandoned": 0, "paywall_waited_for_setup": 0,
             **dict.fromkeys(SALES_COUNTERS, 0),
         }
 
@@ -605,15 +619,26 @@ class Model:
         self.c_decide_u.frombytes(self.first_decision.random(k).tobytes())
         self.c_lapse.extend(array("b", [_CLOSED]) * k)
         self.c_spell.extend(array("i", [-1]) * k)
+        setup = self.setup_apart and state != PROSPECT
+        self.c_setup.extend(array("b", [_SETUP_RUNNING if setup else _SETUP_NONE]) * k)
+        self.c_onb_until.extend(array("d", [-_INF]) * k)
+        self.c_deferred.extend(array("b", [0]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
                        (self.c_paid_start, _NAN),
-                       (self.c_access_end, _INF), (self.c_contract_start, _NAN),
+                       (self.c_access_end, _INF), (self.c_ready, _NAN), (self.c_contract_start, _NAN),
                        (self.c_contract_end, _INF), (self.c_contract_acv, 0.0)):
             col.extend(array("d", [v]) * k)
         self.c_trial_converted.extend(array("b", [0]) * k)
         self.c_prospect.extend(array("b", [state == PROSPECT]) * k)
         self.c_contract_seats.extend(array("i", [0]) * k)
         self.sales.add_companies(k)
+        if setup:
+            # the setup starts at the first signup (stream "friction", as the setup friction
+            # it is without the sandbox); booked before the trial's end, so a setup done at
+            # the trial's last instant counts
+            done = times + self.friction.take(k)
+            for c, t in zip(ids.tolist(), done.tolist(), strict=True):
+                self._at(t, self._on_setup, c)
         if state == TRIAL:
             for c, t in zip(ids.tolist(), times.tolist(), strict=True):
                 self._at(t + self.trial_length, self._on_trial_end, c)
@@ -654,6 +679,11 @@ class Model:
         self.u_state.frombytes(state.tobytes())
         self.u_inviter.extend(array("i", [-1]) * k)
         self.u_commitment.frombytes(commitment.astype(np.float64).tobytes())
+        if self.setup_apart:  # (each is its company's first signup)
+            onb = self.c_onb_until
+            for c, x in zip(companies.tolist(), np.where(act, value, abandon).tolist(),
+                            strict=True):
+                onb[c] = max(onb[c], x)
 
         due = np.flatnonzero(value < self.H)
         push, seq, heap, buckets, day_end = (heapq.heappush, self._seq, self.heap, self.buckets,
@@ -735,9 +765,13 @@ class Model:
             self.u_value.append(t + ttv)
             self.u_abandon.append(_NAN)
             self._push(t + ttv, _ACTIVATE, uid)
+            if self.setup_apart and t + ttv > self.c_onb_until[c]:
+                self.c_onb_until[c] = t + ttv
             return
         if not shows:  # a no-show leaves at signup
             patience = 0.0
+        if self.setup_apart and t + patience > self.c_onb_until[c]:
+            self.c_onb_until[c] = t + patience
         self.u_value.append(_NAN)
         self.u_abandon.append(t + patience)
         if trace and t + patience < self.H:
@@ -752,6 +786,8 @@ class Model:
         if st == NO_ACCESS or self.u_signup[uid] < self.c_reopened[c]:
             return
         self._log(t, "activated", uid, c)
+        if not self.setup_apart and math.isnan(self.c_ready[c]):
+            self.c_ready[c] = t  # the setup was part of the TTV: first value is production's
         if st in (FREE, CAPPED) and self.seat_limit and self.c_active[c] >= self.seat_limit:
             if st == CAPPED:
                 self.u_state[uid] = BLOCKED
@@ -868,7 +904,7 @@ class Model:
     # team events (SimPy)
     # ---------------------------------------------------------------------------------
 
-    def _decide(self, c: int) -> float:
+    def _decision_draw(self, c: int) -> float:
         """The uniform of company ``c``'s next paywall or trial-end decision (it buys if the
         uniform is below the probability).  Its first decision uses the one drawn when it
         was materialised, so the same company meets the same draw whatever else differs
@@ -895,12 +931,27 @@ class Model:
     def _on_decision(self, ev: simpy.Event) -> None:
         c: int = ev.value
         t = self.env.now
-        self.c_pending[c] = False
         if self.c_state[c] != FREE:  # a contract replaced the free plan meanwhile
+            self.c_pending[c] = False
             return
+        if self.c_setup[c] == _SETUP_RUNNING:
+            # buying needs production value: the team decides when its setup is done (or
+            # given up), still deciding meanwhile (_on_setup)
+            self.c_deferred[c] = 1
+            self.counters["paywall_waited_for_setup"] += 1
+            self._log(t, "paywall:waits_for_setup", -1, c)
+            return
+        self._decide(t, c)
+
+    def _decide(self, t: float, c: int) -> None:
+        """Free team ``c`` decides at the paywall: it upgrades with the upgrade probability,
+        else it is capped by the limit that brought it there."""
+        self.c_pending[c] = False
         waiting = self.waiting.pop(c, [])
-        # a team with no one left (everyone churned while it decided) does not buy
-        if self._decide(c) < self.upgrade_p and (self.c_active[c] or waiting):
+        # a team with no one left (everyone churned while it decided) does not buy, nor does
+        # one without production value (its setup given up: with the sandbox)
+        if (self._decision_draw(c) < self.upgrade_p and (self.c_active[c] or waiting)
+                and self._set_up(c)):
             self.counters["paywall_upgrades"] += 1
             self._start_paying(t, c, UPGRADE)
             for uid in waiting:
@@ -938,7 +989,8 @@ class Model:
         how, _, buys, declines, _, declined = _REOPEN[self.c_lapse[c]]
         self.c_lapse[c] = _CLOSED  # once per loss of the product
         knocking = self.knocking.pop(c, [])
-        if self.reopen_u.one() < self.upgrade_p:
+        # (with the sandbox, a company whose setup was not done cannot buy: it declines)
+        if self.reopen_u.one() < self.upgrade_p and self._set_up(c):
             self.counters[buys] += 1
             closed_since = self.c_access_end[c]
             self.c_reopened[c] = t
@@ -951,6 +1003,38 @@ class Model:
             self._log(t, declined, -1, c)
             for channel, _ in knocking:
                 self._turn_away(t, c, channel)
+
+    def _set_up(self, c: int) -> bool:
+        """Whether company ``c`` has production value, which buying needs: with the sandbox,
+        its setup is done; without it, the setup was part of its first signup's TTV, and any
+        team with a user who reached value is set up."""
+        return not self.setup_apart or self.c_setup[c] == _SETUP_DONE
+
+    def _on_setup(self, ev: simpy.Event) -> None:
+        """With the sandbox, company ``c``'s setup (started at its first signup) ends: it is
+        done, and the team has production value, if the company still has the product and
+        someone working on it (an active user, or one still onboarding); otherwise the team
+        has given up on it (its users all left, or none reached value).  A paywall decision
+        that waited for the setup is taken now."""
+        c: int = ev.value
+        t = self.env.now
+        st = self.c_state[c]
+        if (st != NO_ACCESS and st != PROSPECT
+                and (self.c_active[c] > 0 or self.c_onb_until[c] >= t)):
+            self.c_setup[c] = _SETUP_DONE
+            self.c_ready[c] = t
+            self.counters["setup_done"] += 1
+            self._log(t, "setup_done", -1, c)
+        else:
+            self.c_setup[c] = _SETUP_GIVEN_UP
+            self.counters["setup_abandoned"] += 1
+            self._log(t, "setup_abandoned", -1, c)
+        if self.c_deferred[c]:
+            self.c_deferred[c] = 0
+            if self.c_state[c] == FREE:
+                self._decide(t, c)
+            else:
+                self.c_pending[c] = False
 
     def _start_paying(self, t: float, c: int, how: int, closed_since: float = _NAN) -> None:
         """Team ``c`` starts a paid spell (a row of the paid table) at ``t``, begun ``how``
@@ -994,7 +1078,10 @@ class Model:
             return
         t = self.env.now
         self.c_trial_end[c] = t
-        if self.c_active[c] > 0 and self._decide(c) < self.trial_convert:
+        # buying needs an active user and production value (with the sandbox, the setup
+        # done; without it, an active user's team is set up)
+        if (self.c_active[c] > 0 and self._set_up(c)
+                and self._decision_draw(c) < self.trial_convert):
             self.c_trial_converted[c] = 1
             self._start_paying(t, c, TRIAL_CONVERTED)
         elif self.reverse_trial:

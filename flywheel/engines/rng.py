@@ -32,7 +32,7 @@ STREAMS: dict[str, str] = {
     "commitment": "commitment of each person who comes to sign up (patience; the card)",
     "ttv": "time to value",
     "sandbox_ttv": "time to value through the sandbox",
-    "friction": "setup friction",
+    "friction": "each company's setup time (setup friction)",
     "patience": "patience of new users",
     "no_show": "whether a signup never really tries the product",
     "invites": "invites per activated user",

@@ -140,11 +140,21 @@ PARAMS: tuple[Param, ...] = (
               "baseline -n 10; 36.1% before)",
        domain="duration"),
     _P("onboarding.setup_friction", {"dist": "fixed", "value": "0d"}, "distribution", "days",
-       "Approval or configuration delay added to the TTV of a company's first signup, who "
-       "sets the product up (IT approval, security review); teammates join a set-up team.",
+       "The company's setup (IT approval, security review, configuration), from its first "
+       "signup until the product works on its own data: production value, which buying "
+       "needs. Without a sandbox it is added to the TTV of the company's first signup, who "
+       "sets the product up, so first value is production value; teammates join a set-up "
+       "team. With the sandbox it runs beside first value: done at first signup + this "
+       "draw if the team still has someone working on it (an active or onboarding user), "
+       "else given up.",
        domain="duration"),
     _P("onboarding.sandbox", False, "bool", "",
-       "A sandbox with sample data: users reach value through it, skipping setup friction."),
+       "A sandbox with sample data: users reach first value through it (sandbox_ttv), "
+       "without the setup friction. The company's setup still runs from its first signup, "
+       "and buying waits for it (production value): a trial team not set up by the trial's "
+       "end does not convert, a free team's paywall decision waits until its setup is done "
+       "(one that gave up its setup declines), and a company whose trial ended before its "
+       "setup declines at the paywall after the trial."),
     _P("onboarding.sandbox_ttv", {"dist": "lognormal", "median": "15min", "p90": "2h"},
        "distribution", "days", "Time to value through the sandbox (used when sandbox = true).",
        domain="duration"),

@@ -229,6 +229,21 @@ class Onboarding:
         """Whether setup friction applies and can be more than zero."""
         return self.friction_applies and float(self.setup_friction.quantile(1.0)) > 0
 
+    @property
+    def setup_for_production(self) -> bool:
+        """Whether the company's setup runs apart from first value (with the sandbox): users
+        reach first value through the sandbox, and the team reaches production value, which
+        buying needs, when its setup (``setup_friction``, days from its first signup) is
+        done.  Without the sandbox the setup is part of the first signup's TTV, so first
+        value is production value."""
+        return self.sandbox
+
+    @property
+    def has_setup_wait(self) -> bool:
+        """Whether buying can have to wait for the setup: the sandbox, and a setup that can
+        take more than zero days (a setup of 0 is done at the company's first signup)."""
+        return self.setup_for_production and float(self.setup_friction.quantile(1.0)) > 0
+
 
 @dataclass(**_SLOTS)
 class Collaboration:

@@ -11,7 +11,7 @@ from flywheel.engines import EngineError
 from flywheel.scenario.defaults import PARAMS_BY_PATH
 from flywheel.scenario.distributions import Exponential
 from flywheel.scenario.files import Scenario
-from flywheel.scenario.settings import SELF_SERVE_MODELS, Settings
+from flywheel.scenario.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings
 
 # -- what the twin carries -----------------------------------------------------------------
 
@@ -144,6 +144,21 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "an invite arriving to no access finds a cancelled company in its bin's share of "
       "them among the teams without access (win-backs on the baseline: +8% over two years, "
       "+35% over one, where they are few; within 5% where they are many)"),
+    M("setup before buying (sandbox)", APPROXIMATED,
+      "with the sandbox users reach first value in minutes, but buying needs the company's "
+      "setup done (production value): a trial team with a seat at the trial's end is set up "
+      "with P(setup <= trial length), its trial and its setup both starting at its first "
+      "signup (the simulation also needs someone working on it when the setup ends: 99.7% "
+      "of those teams in the data-integration sandbox); a team without a seat then is taken "
+      "as not set up (in the simulation, one whose users all left after its setup was done "
+      "is set up); an opt-in trial that ended before its setup declines at the paywall when "
+      "someone comes",
+      lambda s: s.onboarding.has_setup_wait and s.pricing.trial),
+    M("setup before buying on the free tier (sandbox)", NOT_REPRESENTED,
+      "in the simulation a free team's paywall decision waits until its setup is done (and "
+      "one that gave up its setup declines); the twin, which does not follow a team's age, "
+      "decides as if it were set up, so its upgrades come sooner and a little more often",
+      lambda s: s.onboarding.has_setup_wait and s.pricing.model in FREE_TIER_MODELS),
     M("paying teams", EXACT,
       "price per seat, logo churn (exponential), and a paying team whose last user leaves "
       "cancels, given the team's seats"),
@@ -198,6 +213,10 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
     costly = too_costly(s)
     if costly:
         out.append(costly)
+    if s.onboarding.has_setup_wait and s.pricing.model in FREE_TIER_MODELS:
+        out.append("onboarding.sandbox with onboarding.setup_friction: the free tier's paywall "
+                   "decision waiting for the company's setup is not represented (the twin "
+                   "decides as if the team were set up)")
     reps = s.sales.reps
     if reps > 0:
         keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"

@@ -162,6 +162,21 @@ class Twin:
         self.starters = st.starter_share
         self.convert_p = st.trial_convert_probability
         self.trial_length = max(st.trial.length, 1e-6)
+        # with the sandbox, buying needs the company's setup done (production value): a
+        # trial team is set up by the trial's end with P(setup <= trial length) (the setup
+        # and the trial both start at the first signup; the simulation also needs someone
+        # working on it when it ends, which a team with a seat at the trial's end almost
+        # always had: 99.7% in the data-integration sandbox)
+        self.setup_gate = st.onboarding.has_setup_wait and self.trial
+        # (with it, most teams lose access at their trial's end and few signups are pending
+        # per bin; there the abandonments' split regularised by eps (in _landing) lets the
+        # pending counts drift from their onboarding pools, and the integration stalls: 26 s
+        # instead of 1 s for the data-integration sandbox, a failure if no team is ever set
+        # up.  So with the setup gate they leave the pending counts in exact proportions.
+        # The same exact split elsewhere would move other scenarios' twin results, by up to
+        # 1.5% (the data-integration trial's free users at the horizon): not done here.)
+        self.p_ready = (float(np.asarray(st.onboarding.setup_friction.cdf(
+            np.array([st.trial.length]))).ravel()[0]) if self.setup_gate else 1.0)
         self.organic_rate = st.acquisition.organic_rate
         self.paid = st.acquisition.paid_contacts
         self.referral = st.acquisition.referral
@@ -318,6 +333,10 @@ class Twin:
         if self.expires:
             cl.add(NO_ACCESS, 0, 1)
         cl.add(NO_ACCESS, 0, 2)
+        # with the sandbox, a trial that ended before its company was set up: it cannot buy,
+        # so whoever comes to it finds it declining at the paywall (stage 3)
+        if self.expires and self.setup_gate:
+            cl.add(NO_ACCESS, 0, 3)
         self.cl = cl
         n = len(cl)
         self.n = n
@@ -338,7 +357,8 @@ class Twin:
         self.expired = cl(NO_ACCESS, 0, 1) if self.expires else -1
         self.lapsed = cl(NO_ACCESS, 0, 2)  # cancelled, or its last paid user left
         self.won_back = cl(PAYING, 0, 1)  # bought again after cancelling, no seat yet
-        self.closed = np.flatnonzero(blk == NO_ACCESS)  # all three
+        self.unready = cl(NO_ACCESS, 0, 3) if self.expires and self.setup_gate else -1
+        self.closed = np.flatnonzero(blk == NO_ACCESS)  # all of them
         # at-limit behaviour of each class: static share at the limit (1 or 0), and for
         # top classes with the limit above them, the gap for the geometric closure
         limited = np.isin(blk, (FREE, PENDING, CAPPED)) & (lim > 0)
@@ -419,6 +439,9 @@ class Twin:
                          "after_trial_declines")] if self.expires else []) + [
             (self.lapsed, self.won_back, "winbacks", "winback_declines")]
         self._declined_dst = np.array([self.no_access], int)
+        # ... and one whose trial ended before it was set up declines whenever someone comes
+        # (sandbox)
+        self._unready_src = np.array([self.unready] if self.unready >= 0 else [], int)
         if self.trial:
             self._new_class = cl(TRIAL, 0, 0)
             self._new_seated_class = cl(TRIAL, 1, 0)
@@ -525,13 +548,22 @@ class Twin:
             if blk[i] != TRIAL or cl.stage[i] != last:
                 continue
             s = a[i]
-            conv = self.convert_p if s > 0 else 0.0
+            # (buying needs production value: the setup done by the trial's end, p_ready)
+            conv = self.convert_p * self.p_ready if s > 0 else 0.0
             if conv > 0:
                 rows.append((i, cl(PAYING, s), conv, 0))
             rest = 1.0 - conv
             if rest <= 0:
                 continue
-            if not self.reverse:
+            if not self.reverse and self.unready >= 0:
+                # set up but not bought: it may buy when someone comes; not set up (taken as
+                # such without a seat): it cannot
+                set_up = (1.0 - self.convert_p) * self.p_ready if s > 0 else 0.0
+                if set_up > 0:
+                    rows.append((i, self.expired, set_up, 1))
+                if rest - set_up > 0:
+                    rows.append((i, self.unready, rest - set_up, 1))
+            elif not self.reverse:
                 rows.append((i, self.expired, rest, 1))
             elif lim > 0 and s > lim:
                 rows.append((i, cl(PENDING, s, 0), rest, 3))
@@ -961,6 +993,8 @@ class Twin:
         knocking = call.linear_out["knock_i"]  # invites arriving to no access, per bin
         turned = float(joiners[:, self.closed].sum() + knocking.sum())
         knocking_j = {src: joiners[:, src].copy() for src, *_ in self.reopen}
+        if self.unready >= 0:
+            self._unready_decline(call, joiners[:, self.unready], knocking)
         joiners = joiners * self.access_mask
         invitees = np.zeros_like(joiners)
         closed_teams = np.abs(call.teams[:, self.closed]).sum(axis=1) + self.eps
@@ -988,6 +1022,19 @@ class Twin:
             turned -= float(bought.sum())
         call.count("sig_lost_signup", turned)
         return joiners, invitees
+
+    def _unready_decline(self, call: _Call, knocking_j: np.ndarray, knocking: np.ndarray
+                         ) -> None:
+        """With the sandbox, people coming to a company whose trial ended before it was set
+        up (per day and bin: later signups reaching one, and invites arriving to no access in
+        the bin's share of such companies among its teams without access): it cannot buy,
+        so it declines at the paywall and stays closed, and they are turned away."""
+        teams = call.teams
+        unready = teams[:, self.unready]
+        closed = np.abs(teams[:, self.closed]).sum(axis=1) + self.eps
+        share = np.clip(unready / closed, 0.0, 1.0)
+        call.move(self._unready_src, self._declined_dst,
+                  (knocking_j + knocking * share)[:, None])
 
     def _start_onboarding(self, call: _Call, new_teams: np.ndarray, joiners: np.ndarray,
                           invitees: np.ndarray) -> np.ndarray:
@@ -1033,6 +1080,12 @@ class Twin:
             landed += landing
             call.d_carried[name] -= landing * (
                 pending / np.where(np.abs(weights) > 1e-30, weights, 1.0))
+            if self.setup_gate:
+                # those giving up leave in the landing's own proportions, so the pending
+                # count follows its pool exactly (see setup_gate in __init__)
+                call.d_carried[name] -= weights * (call.linear_out[f"ab_{kind}"] / np.where(
+                    np.abs(per_bin) > 1e-30, per_bin, 1.0))[:, None]
+                continue
             call.d_carried[name] -= pending * (call.linear_out[f"ab_{kind}"]
                                                / (np.abs(pending.sum(axis=1)) + self.eps))[:, None]
         return landed
