@@ -195,6 +195,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("contracts_won", "Contracts won", "contracts", "flow", "Deals won before the horizon."),
     _m("bookings", "Bookings", "$ per year", "flow",
        "Annual value of the contracts won before the horizon (renewals not counted)."),
+    _m("contract_value_mean", "Contract value, mean", "$ per year", "ratio",
+       "Bookings / contracts won: the annual value of a won contract, on average."),
     _m("pipeline_end", "Open pipeline", "$ per year", "stock",
        "Annual value the open leads (waiting or being worked) at the horizon would sign."),
     # -- costs and unit economics ------------------------------------------------------
@@ -351,6 +353,7 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     m["rep_utilisation"] = _div(x["rep_busy_days"], tally.sales_servers * H)
     m["contracts_won"] = x["contracts_won"]
     m["bookings"] = x["bookings"]
+    m["contract_value_mean"] = _div(x["bookings"], x["contracts_won"])
     m["pipeline_end"] = x["pipeline_end"]
     # -- costs and unit economics
     spend, sales_cost = x["acquisition_spend"], x["sales_cost"]

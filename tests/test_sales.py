@@ -4,8 +4,6 @@ where they are exact; the stories against what their scenarios promise."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 from conftest import QUIET, play, scenario
@@ -21,7 +19,7 @@ from flywheel.studies.validation import _queue_setup, _reduce_queue
 
 #: One PQL, worked by one rep with certainty: every time is fixed.
 ONE_PQL = [*QUIET, "free_tier.seat_limit=0", "sales.reps=1", "sales.pql_users=3",
-           'sales.pql_cycle={ dist = "fixed", value = "5d" }', "sales.pql_close_rate=1.0",
+           'sales.pql_cycle={ dist = "fixed", value = "5d" }', "sales.close_base=1.0",
            'sales.patience={ dist = "fixed", value = "100d" }', "sales.term=30d",
            "sales.renewal_probability=0"]
 
@@ -73,7 +71,7 @@ def test_a_lead_that_waits_past_its_patience_goes_cold_and_requalifies_after_the
     sc = scenario(*ONE_PQL, "sales.rep_capacity=1",
                   'sales.pql_cycle={ dist = "fixed", value = "50d" }',
                   'sales.patience={ dist = "fixed", value = "10d" }', "sales.pql_cooldown=30d",
-                  "sales.pql_close_rate=0", "sales.term=1y")
+                  "sales.close_base=0", "sales.term=1y")
     model = Model(sc.values, replication_seeds(3, 1)[0], horizon=80, trace=True)
     model.inject(0.0, [10])
     model.inject(1.0, [10])
@@ -235,28 +233,18 @@ def test_enterprise_story_has_50000_free_users_across_3000_companies(story) -> N
     assert story.mean_ci("signups")[0] == pytest.approx(50_000, rel=0.2)
     assert story.mean_ci("teams")[0] == pytest.approx(3_000, rel=0.2)
     assert story.mean_ci("pqls")[0] > 300  # companies with 20+ free users, called by sales
-
-
-def test_enterprise_story_pqls_close_at_about_three_times_cold_outbound(story) -> None:  # noqa: ANN001
-    """Inputs: PQL close rate 0.3, cold 0.1.  Measured over leads settled by the horizon
-    (gone cold counts as not won), each rate's 95% CI must contain its input, and the
-    ratio PQL-to-won / cold-to-won must be 3 within its CI (per-replication ratios)."""
-    pql = story.mean_ci("pql_won_rate")
-    cold = story.mean_ci("cold_won_rate")
-    assert pql[1] <= 0.3 <= pql[2]
-    assert cold[1] <= 0.1 <= cold[2]
-    ratio = np.array(story.values("pql_won_rate")) / np.array(story.values("cold_won_rate"))
-    half = 2.2 * ratio.std(ddof=1) / math.sqrt(len(ratio))  # t(11) 97.5% = 2.20
-    assert abs(ratio.mean() - 3.0) <= half
-    assert 2.3 < ratio.mean() < 3.7
+    # that they close ~3x cold outbound is an outcome of the close function: test_closing.py
 
 
 def test_too_few_reps_overflow_the_queue_and_cost_contracts() -> None:
     """compare-staffing: the story with 8 reps against 1.  With 1 rep (10 deal slots) the
     PQLs outrun the slots: the reps are nearly always busy, leads wait and go cold, and
-    fewer contracts are won (paired differences, common random numbers)."""
+    fewer contracts are won (paired differences, common random numbers).  A PQL that went
+    cold qualifies again later with a larger footprint, so it closes better and bigger:
+    the mean contract value rises (~$8.7k to ~$11.6k), ARR falls less than the contracts
+    do, and its paired CI needs 6 replications to stay below 0."""
     spec = load_comparison(builtin_scenarios_dir() / "compare-staffing.toml")
-    res = compare(spec, replications=4, jobs=2)
+    res = compare(spec, replications=6, jobs=2)
     base, under = res.results
     assert under.mean_ci("rep_utilisation")[0] > 0.85 > 0.6 > base.mean_ci("rep_utilisation")[0]
     assert under.mean_ci("gone_cold_share")[0] > 0.3
@@ -265,3 +253,4 @@ def test_too_few_reps_overflow_the_queue_and_cost_contracts() -> None:
     for metric in ("contracts_won", "arr_end"):
         _, _, hi = res.paired_diff(metric, 1)
         assert hi < 0  # fewer contracts and less ARR, and the paired CI says so
+    assert res.paired_diff("contract_value_mean", 1)[1] > 0

@@ -184,7 +184,7 @@ def test_a_company_whose_contract_ended_is_not_won_back() -> None:
     the 5-day cycle, its 30-day contract is not renewed (day 76.5), and a seat it rolled out
     whose user comes after that is turned away."""
     sc = scenario(*QUIET, "free_tier.seat_limit=0", "sales.reps=1", "sales.pql_users=3",
-                  'sales.pql_cycle={ dist = "fixed", value = "5d" }', "sales.pql_close_rate=1.0",
+                  'sales.pql_cycle={ dist = "fixed", value = "5d" }', "sales.close_base=1.0",
                   'sales.patience={ dist = "fixed", value = "100d" }', "sales.term=30d",
                   "sales.renewal_probability=0",
                   'collaboration.invite_delay={ dist = "fixed", value = "40d" }')

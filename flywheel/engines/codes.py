@@ -79,7 +79,8 @@ PAYWALL_PENDING = max(TeamState) + 1
 
 class LeadKind(IntEnum):
     """Where a sales lead came from: a product-qualified lead, or a cold one (outbound,
-    or an inbound enquiry in a sales-led motion)."""
+    or an inbound enquiry from a company sold sales-led: in a sales-led motion, or the
+    hybrid's large companies)."""
 
     PQL = 0
     COLD = 1

@@ -153,7 +153,9 @@ class Outcome:
     :data:`LEAD_KINDS`), ``arrive``, ``start`` (a rep took it; NaN if never),
     ``left`` (it left the queue: taken or gone cold; inf if still waiting),
     ``end`` (won, lost or gone cold; inf if open), ``outcome`` (code into
-    :data:`LEAD_OUTCOMES`), ``acv`` (the annual value the deal would have).
+    :data:`LEAD_OUTCOMES`), ``acv`` (the annual value the deal would have), ``users``
+    (the account's active users when a rep took it; 0 if never taken, or a prospect),
+    ``p_close`` (its close probability then, from its footprint; NaN if never taken).
     """
 
     horizon: float
@@ -301,6 +303,9 @@ class Model:
         self.trial_convert = st.trial_convert_probability
         self.trial_length = st.trial.length
         self.sales_led = st.pricing.sales_led
+        # companies above this many people are sold sales-led (0: all; inf: none)
+        self.sales_led_above = st.sales_led_above
+        self.hybrid = 0.0 < self.sales_led_above < _INF
         self.pql_on = st.sales.pql_on
         self.track_usage = st.track_usage
 
@@ -518,10 +523,16 @@ class Model:
             offset = x - (cum[idx] - size)
             remaining = self.c_remaining[idx]
             fresh = offset >= size - remaining
-            # a company in the sales pipeline has no product to sign up to; in a sales-led
-            # motion only a company with a contract has one
+            # a company in the sales pipeline has no product to sign up to; one sold
+            # sales-led (every one in a sales-led motion, the hybrid's large ones) has it
+            # only under contract
             st = np.frombuffer(self.c_state, dtype=np.int8)[idx]
-            fresh &= (st == CONTRACT) if self.sales_led else (st != PROSPECT)
+            if self.sales_led:
+                fresh &= st == CONTRACT
+            elif self.hybrid:
+                fresh &= np.where(size > self.sales_led_above, st == CONTRACT, st != PROSPECT)
+            else:
+                fresh &= st != PROSPECT
             pos, idx, remaining = pos[fresh], idx[fresh], remaining[fresh]
             # several contacts in one day may reach the same company: at most its remaining
             order = np.lexsort((times[pos], idx))
@@ -539,16 +550,27 @@ class Model:
         if new.any():
             pos = np.flatnonzero(new)
             z = self.commitment.take(len(pos))
+            sizes = None
+            if self.hybrid:  # the company decides the motion: a large one is sold sales-led
+                sizes = self._draw_sizes(len(pos))
+                pos, z = pos[:len(sizes)], z[:len(sizes)]
+                large = sizes > self.sales_led_above
+                self.sales.inbound(times[pos[large]], sizes[large])
+                pos, z, sizes = pos[~large], z[~large], sizes[~large]
             if self.starter_share < 1.0:
                 agree = z >= self.starter_threshold
                 offered = z >= self.offer_threshold
                 self.counters["offer_declined"] += int((~offered).sum())
                 self.counters["card_refused"] += int((offered & ~agree).sum())
                 pos, z = pos[agree], z[agree]
+                if sizes is not None:  # those who did not start leave their company untouched
+                    self._return_sizes(sizes[~agree])
+                    sizes = sizes[agree]
             if self.sales_led:  # no product to try: some ask for a demo, the rest leave
                 self.sales.inbound(times[pos])
             elif len(pos):
-                sizes = self._draw_sizes(len(pos))
+                if sizes is None:
+                    sizes = self._draw_sizes(len(pos))
                 pos = pos[:len(sizes)]
                 companies[pos] = self._new_companies(times[pos], sizes)
                 commitment[pos] = z[:len(pos)]
@@ -567,15 +589,18 @@ class Model:
                             chans[joiners].tolist(), strict=True):
             push(t, _JOINER, c, ch)
 
-    def _draw_sizes(self, k: int) -> np.ndarray:
+    def _draw_sizes(self, k: int, above: float = -1.0) -> np.ndarray:
         """Sizes of k newly reached companies: size-biased (a contact is a person), without
-        replacement from the untouched companies."""
+        replacement from the untouched companies (of more than ``above`` people: the
+        hybrid's outbound prospects only its large companies)."""
         g = self.streams["team_size"]
         vals, counts = self.size_values, self.size_counts
         out = np.empty(0, dtype=np.int64)
         need = k
         while need > 0:
             w = vals * counts
+            if above >= 0:
+                w = np.where(vals > above, w, 0)
             tot = w.sum()
             if tot <= 0:
                 break
@@ -588,6 +613,13 @@ class Model:
         g.shuffle(out)  # fewer than k when the market runs out of companies
         self.untouched_people = float(np.dot(vals, counts))
         return out
+
+    def _return_sizes(self, sizes: np.ndarray) -> None:
+        """Companies drawn by :meth:`_draw_sizes` that were not materialised after all (the
+        contact left): back among the untouched."""
+        if len(sizes):
+            np.add.at(self.size_counts, np.searchsorted(self.size_values, sizes), 1)
+            self.untouched_people = float(np.dot(self.size_values, self.size_counts))
 
     def _new_companies(self, times: np.ndarray, sizes: np.ndarray,
                        state: int | None = None) -> np.ndarray:

@@ -49,11 +49,11 @@ STREAMS: dict[str, str] = {
               "(after its trial, or a win-back after cancelling)",
     "reopen_delay": "time such a company takes to decide",
     "outbound": "outbound prospecting: lead counts and times",
-    "inbound": "whether a sales-led contact asks for a demo",
+    "inbound": "whether a contact reaching a company sold sales-led asks for a demo",
     "lead_patience": "how long a lead waits for a rep before going cold",
     "pql_cycle": "time a rep works a product-qualified lead",
     "cold_cycle": "time a rep works a cold lead",
-    "close": "whether a worked lead is won",
+    "close": "whether a worked lead is won (a uniform against its close probability)",
     "rollout": "delay before a contract's new seat gets its user",
     "renewal": "whether a contract renews at the end of its term",
 }

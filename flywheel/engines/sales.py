@@ -5,15 +5,22 @@ What it models (``docs/model.md``, section 8, gives the full account):
 * **Leads.**  A company on a self-serve plan becomes a *product-qualified lead* (PQL) when
   its footprint meets the PQL rule (active users and/or accrued usage), at most once per
   cool-down.  *Cold* leads are outbound prospects (untouched companies, drawn like a
-  contact's) and, in a sales-led motion, inbound enquiries from contacts that ask for a
-  demo.  A cold lead's company is a *prospect*: it has no product until a deal.
+  contact's; in the hybrid, only companies above its enterprise size) and, for the
+  companies a motion sells to sales-led (all of them, or the hybrid's large ones),
+  inbound enquiries from contacts that ask for a demo.  A cold lead's company is a
+  *prospect*: it has no product until a deal.
 * **The queue.**  The reps are one SimPy ``Resource`` with ``reps x rep_capacity`` deal
   slots.  Each lead is a SimPy process: it waits for a slot, going cold when its patience
-  runs out first, then holds the slot for a cycle time and is won at its kind's close rate.
+  runs out first, then holds the slot for a cycle time.  When a rep takes it, the
+  account's footprint (active users, their share of the company, accrued usage) sets its
+  close probability (:meth:`~flywheel.scenario.settings.Sales.close_probability`, one
+  function for every lead: a cold lead has no footprint and closes at the base rate), and
+  at the cycle's end it is won with that probability.
 * **Contracts.**  A win replaces the company's self-serve plan with an annual contract
-  (seats = max(active users, seat share of its people, 1)); every seat not in use gets a
-  user after a rollout delay; at the end of each term the contract renews or the company
-  loses the product.
+  for its buying unit (:meth:`~flywheel.scenario.settings.Sales.contract_seats`: a share of
+  its people, at most ``buying_unit`` seats, and at least its active users); every seat not
+  in use gets a user after a rollout delay; at the end of each term the contract renews or
+  the company loses the product.
 
 How it hooks into :class:`~flywheel.engines.model.Model`: the model creates one
 :class:`Sales` per replication, passing itself (it satisfies :class:`Host`), and calls
@@ -22,8 +29,8 @@ How it hooks into :class:`~flywheel.engines.model.Model`: the model creates one
   one churns (only when a PQL signal is on);
 * :meth:`Sales.on_pql_usage` for the usage signal's entries on its per-user calendar;
 * :meth:`Sales.prospect` once a day from its acquisition process (outbound leads), and
-  :meth:`Sales.inbound` for the contacts of a sales-led motion that reach untouched
-  companies;
+  :meth:`Sales.inbound` for the contacts that reach untouched companies sold sales-led
+  (every one in a sales-led motion, those above the enterprise size in the hybrid);
 * :meth:`Sales.add_companies` whenever it materialises companies.
 
 The sales motion keeps its own state: the lead table (``l_*`` columns, declared in
@@ -44,6 +51,7 @@ import simpy
 
 from flywheel.engines.codes import LeadKind, LeadOutcome, TeamState, labels
 from flywheel.engines.rng import STANDARD_UNIFORM, Buffered, Streams
+from flywheel.scenario.defaults import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -78,6 +86,8 @@ LEAD_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("end", "d", ""),
     ("outcome", "b", ""),
     ("acv", "d", ""),
+    ("users", "i", ""),
+    ("p_close", "d", ""),
 )
 
 #: The run's counters the sales motion adds to (the model's ``counters``, after its own).
@@ -127,8 +137,13 @@ class Host(Protocol):
     def _end_paid(self, t: float, c: int, upsold: bool = False) -> None:
         """Team ``c``'s self-serve paid spell ends (``upsold``: a contract replaces it)."""
 
-    def _draw_sizes(self, k: int) -> np.ndarray:
-        """Sizes of ``k`` newly reached companies (fewer when the market runs out)."""
+    def _draw_sizes(self, k: int, above: float = -1.0) -> np.ndarray:
+        """Sizes of ``k`` newly reached companies of more than ``above`` people (fewer
+        when the market runs out of them)."""
+
+    def _return_sizes(self, sizes: np.ndarray) -> None:
+        """Companies drawn by :meth:`_draw_sizes` that no one reached after all: back to
+        the untouched market."""
 
     def _new_companies(self, times: np.ndarray, sizes: np.ndarray,
                        state: int | None = None) -> np.ndarray:
@@ -160,9 +175,11 @@ class Sales:
         self.pql_all = sa.pql_all
         self.pql_on = sa.pql_on
         self.pql_cooldown = sa.pql_cooldown
-        self.close_rates = (sa.pql_close_rate, sa.cold_close_rate)
+        self.sa = sa  # the close function and the buying unit
+        self.usage_month = settings.free_tier.usage_per_user * DAYS_PER_MONTH
+        self.track_usage = settings.track_usage
         self.contract_price = sa.price_per_seat
-        self.seat_share = sa.seat_share
+        self.sales_led_above = settings.sales_led_above  # outbound prospects above it
         self.term = sa.term
         self.renewal_p = sa.renewal_probability
         self.inbound_share = sa.inbound_share
@@ -260,20 +277,29 @@ class Sales:
         if n:
             self._cold_leads(np.sort(t0 + dt * g.random(n)), "leads_outbound")
 
-    def inbound(self, times: np.ndarray) -> None:
-        """Sales-led contacts (sorted ``times``) reaching untouched companies: there is no
-        product to try, so each asks for a demo with the inbound share (its company
-        becomes a cold lead) or leaves."""
+    def inbound(self, times: np.ndarray, sizes: np.ndarray | None = None) -> None:
+        """Contacts (sorted ``times``) reaching untouched companies sold sales-led: there
+        is no product to try, so each asks for a demo with the inbound share (its company
+        becomes a cold lead) or leaves.  ``sizes``: the companies they reached, already
+        drawn (the hybrid draws them to tell large from small); those who leave put
+        theirs back.  Without, the askers' companies are drawn now."""
         asks = self.streams["inbound"].random(len(times)) < self.inbound_share
+        if sizes is not None and not asks.all():
+            self.m._return_sizes(sizes[~asks])
+            sizes = sizes[asks]
         times = times[asks]
         if len(times):
-            self._cold_leads(times, "leads_inbound")
+            self._cold_leads(times, "leads_inbound", sizes)
 
-    def _cold_leads(self, times: np.ndarray, counter: str) -> None:
+    def _cold_leads(self, times: np.ndarray, counter: str,
+                    sizes: np.ndarray | None = None) -> None:
         """Each lead is an untouched company (a random person's, so larger companies are
-        likelier), a prospect with no product until a deal."""
+        likelier; in the hybrid, outbound draws only companies above its enterprise
+        size), a prospect with no product until a deal."""
         m = self.m
-        sizes = m._draw_sizes(len(times))
+        if sizes is None:
+            above = self.sales_led_above if self.sales_led_above < _INF else -1.0
+            sizes = m._draw_sizes(len(times), above)
         times = times[:len(sizes)]
         ids = m._new_companies(times, sizes, PROSPECT)
         m.counters[counter] += len(ids)
@@ -301,11 +327,26 @@ class Sales:
         self.l_end.append(_INF)
         self.l_outcome.append(L_WAITING)
         self.l_acv.append(self._contract_seats(c) * self.contract_price * 12.0)
+        self.l_users.append(0)
+        self.l_p_close.append(_NAN)
         self.env.process(self._work_lead(i, c, kind))
+
+    def footprint(self, t: float, c: int) -> tuple[int, int, float]:
+        """Company ``c``'s product footprint at ``t``: its active users, its people, and its
+        accrued usage in user-months (0 unless usage is tracked).  A prospect has none."""
+        m = self.m
+        if m.c_state[c] == PROSPECT:
+            return 0, int(m.c_size[c]), 0.0
+        months = 0.0
+        if self.track_usage and self.usage_month > 0:
+            m._accrue(t, c)
+            months = m.c_usage[c] / self.usage_month
+        return int(m.c_active[c]), int(m.c_size[c]), months
 
     def _work_lead(self, i: int, c: int, kind: int) -> Generator[simpy.Event, Any, None]:
         """Wait for a rep's slot (going cold after the lead's patience), then be worked
-        for a cycle time and won at the close rate of the lead's kind."""
+        for a cycle time and won with the close probability of the account's footprint
+        when the rep took it."""
         env, m = self.env, self.m
         assert self.reps is not None
         with self.reps.request() as req:
@@ -319,10 +360,13 @@ class Sales:
                 return
             self.l_start[i] = self.l_left[i] = env.now
             self.l_outcome[i] = L_WORKING
+            users, people, months = self.footprint(env.now, c)
+            self.l_users[i] = users
+            self.l_p_close[i] = p = self.sa.close_probability(users, people, months)
             yield env.timeout(self.cycles[kind].one())
         t = env.now
         self.l_end[i] = t
-        if self.close_u.one() < self.close_rates[kind] and m.c_state[c] != NO_ACCESS:
+        if self.close_u.one() < p and m.c_state[c] != NO_ACCESS:
             self.l_outcome[i] = L_WON
             self._win(t, c)
             self.l_acv[i] = m.c_contract_acv[c]  # what was signed, not what was hoped
@@ -350,8 +394,9 @@ class Sales:
     # ---------------------------------------------------------------------------------
 
     def _contract_seats(self, c: int) -> int:
+        """Seats a contract with company ``c`` would cover now (its buying unit)."""
         m = self.m
-        return max(int(m.c_active[c]), math.ceil(self.seat_share * m.c_size[c]), 1)
+        return self.sa.contract_seats(int(m.c_active[c]), int(m.c_size[c]))
 
     def _win(self, t: float, c: int) -> None:
         """A won deal: a contract replaces the self-serve plan; every seat not in use gets

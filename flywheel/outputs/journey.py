@@ -138,6 +138,9 @@ def plan_sentence(st: Settings) -> str:
     else:
         text = f"Plan {model}: {price}."
     sa = st.sales
+    if sa.hybrid and not st.pricing.sales_led:
+        text += (f" A company of more than {_number(sa.enterprise_size)} people is sold "
+                 "sales-led instead: no product before a deal.")
     if sa.servers:
         rule = "" if st.pricing.sales_led else _pql_rule(st)
         text += (f" A sales team of {_plural(sa.reps, 'rep')} sells annual contracts at "

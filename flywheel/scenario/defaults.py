@@ -309,29 +309,71 @@ PARAMS: tuple[Param, ...] = (
     _P("sales.cold_cycle", {"dist": "lognormal", "median": "5w", "p90": "12w"},
        "distribution", "days", "Time a rep works a cold (outbound or inbound) lead.",
        source="assumption: a few months for a mid-market deal", domain="duration"),
-    _P("sales.pql_close_rate", 0.3, "probability", "",
-       "Probability a PQL that a rep works is won.",
-       source="set at 3x the cold close rate: the seeds' story, and OpenView's 2024 PLG "
-              "benchmarks (PQLs convert 2-5x MQLs, as quoted by appcues.com)"),
-    _P("sales.cold_close_rate", 0.1, "probability", "",
-       "Probability a cold lead that a rep works is won.",
-       source="assumption: about one cold opportunity in ten closes"),
+    _P("sales.close_base", 0.1, "probability", "",
+       "The close function's base: probability a rep wins a lead with no product footprint "
+       "(a cold lead: outbound, or a sales-led demo request).  Every lead is won with "
+       "P = 1 / (1 + exp(-z)), z = logit(close_base) + close_users x ln(1 + active users) "
+       "+ close_share x (active users / the company's people) + close_usage x ln(1 + "
+       "user-months of usage), its footprint read when a rep takes it (0 or 1: every lead "
+       "lost, or won).",
+       source="assumption: about one cold opportunity in ten closes, a little below the "
+              "~13% MQL-to-customer rate (UserGuiding and Data-Mania 2025-26 B2B SaaS "
+              "benchmarks, as quoted by adsights.ai)"),
+    _P("sales.close_users", 0.4, "number", "log-odds per e-fold of active users",
+       "How much the account's active users raise the log-odds of a close, per unit of "
+       "ln(1 + active users) when a rep takes the lead (0: users do not count).",
+       source="set with close_share so that the enterprise story's PQLs (20+ active users) "
+              "close at ~30%, measured ~3x cold outbound: inside OpenView's 2024 PLG "
+              "benchmarks (PQLs convert 2-5x MQLs, as quoted by appcues.com) and the "
+              "20-30% PQL-to-paid benchmark (UserGuiding, as quoted by adsights.ai)",
+       minimum=-10.0, maximum=10.0),
+    _P("sales.close_share", 1.0, "number", "log-odds at full adoption",
+       "How much adoption's depth raises the log-odds of a close: this times the share of "
+       "the company's people who are active users (1 = everyone), when a rep takes the "
+       "lead.", source="assumption: wall-to-wall adoption (everyone active) multiplies the "
+                       "odds of a close by e = 2.7 over a few users in a large company",
+       minimum=-10.0, maximum=10.0),
+    _P("sales.close_usage", 0.0, "number", "log-odds per e-fold of user-months",
+       "How much accrued usage raises the log-odds of a close, per unit of ln(1 + "
+       "user-months of usage) (usage / (free_tier.usage_per_user x a month)) when a rep "
+       "takes the lead.  0, the default, leaves it out: usage is active users over time, "
+       "so the users term carries most of it.", minimum=-10.0, maximum=10.0),
     _P("sales.outbound", "0/day", "rate", "leads per day",
-       "Outbound prospecting: leads the sales team creates in untouched companies, in all.",
+       "Outbound prospecting: leads the sales team creates in untouched companies (in the "
+       "hybrid, only those above sales.enterprise_size), in all.",
        minimum=0.0),
     _P("sales.outbound_per_rep", "0/month", "rate", "leads per rep per day",
        "... plus this many per rep.", minimum=0.0),
     _P("sales.inbound_share", 0.2, "probability", "",
-       "Sales-led only: share of contacts (organic, paid, word of mouth) reaching an untouched "
-       "company who ask for a demo, making the company a cold lead; the rest leave, as there "
-       "is no product to try.", source="assumption"),
+       "Sales-led companies only (pricing.model = \"sales_led\", or the hybrid's above "
+       "sales.enterprise_size): share of contacts (organic, paid, word of mouth) reaching "
+       "such an untouched company who ask for a demo, making the company a cold lead; the "
+       "rest leave, as there is no product to try.", source="assumption"),
+    _P("sales.enterprise_size", 0, "count", "people",
+       "The hybrid motion: companies with more people than this go sales-led (no product "
+       "before a deal: a contact reaching one asks for a demo with sales.inbound_share, "
+       "else leaves; outbound prospects only them), the rest self-serve on pricing.model, "
+       "with PQLs if a PQL rule is on.  0 = off (needs sales.reps >= 1 when on).",
+       source="the hybrid scenario's 250 is the European Commission's SME ceiling "
+              "(Recommendation 2003/361/EC: fewer than 250 employees)",
+       minimum=0, maximum=1_000_000_000),
     _P("sales.price_per_seat", 25.0, "number", "$ per seat per month",
        "Contract price of a seat (annual contracts; usually above the self-serve list price).",
        source="assumption: an enterprise plan at ~1.7x the self-serve seat", minimum=0.0,
        maximum=MAX_MONEY),
     _P("sales.seat_share", 0.5, "probability", "",
-       "A contract covers this share of the company's people (and at least its active "
-       "users); its annual value is seats x contract price x 12."),
+       "A contract covers this share of the company's people, at most sales.buying_unit "
+       "seats, and at least its active users: seats = max(active users, min(ceil(share x "
+       "people), buying_unit), 1); its annual value is seats x contract price x 12.",
+       source="assumption: a first contract is for the team that would use the product"),
+    _P("sales.buying_unit", 50, "count", "seats",
+       "The most seats a contract buys beyond the users already active: one team or "
+       "department signs first (land and expand), not the whole company.",
+       source="land and expand: a first deal covers one team or workflow, ~$5k-50k a year "
+              "(pulserevops.com, land-and-expand; strategicnerds.com: \"$20k on a single "
+              "team\"); 50 seats at the $25 contract seat is $15k a year, the middle "
+              "(geometric) of that range",
+       minimum=1, maximum=1_000_000_000),
     _P("sales.term", "1y", "duration", "days", "Length of a contract.", minimum=1.0),
     _P("sales.renewal_probability", 0.85, "probability", "",
        "Probability a contract renews at the end of its term; otherwise the company loses "

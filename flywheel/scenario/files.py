@@ -734,6 +734,13 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
         raise ScenarioError('pricing.model = "sales_led" needs a sales team',
                             file=file, key="sales.reps", value=values["sales.reps"],
                             allowed="a whole number >= 1")
+    if values["sales.enterprise_size"] > 0 and values["sales.reps"] < 1:
+        file = sources["sales.reps"] if sources["sales.reps"] != DEFAULT_SOURCE else (
+            sources["sales.enterprise_size"])
+        raise ScenarioError(f"sales.enterprise_size = {values['sales.enterprise_size']} "
+                            "(the hybrid: larger companies are sold sales-led) needs a sales "
+                            "team", file=file, key="sales.reps", value=values["sales.reps"],
+                            allowed="a whole number >= 1")
 
 
 # -- names ----------------------------------------------------------------------------

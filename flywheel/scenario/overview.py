@@ -162,6 +162,10 @@ def acquisition_channels(scenario: Scenario | Settings) -> list[Channel]:
         if st.pricing.sales_led:
             parts.append(f"{_percent(sales.inbound_share)} of contacts reaching a new company "
                          "ask for a demo")
+        elif sales.hybrid:
+            parts.append(f"companies of more than {sales.enterprise_size:,} people sales-led "
+                         f"({_percent(sales.inbound_share)} of contacts reaching a new one "
+                         "ask for a demo)")
         channels.append(Channel("sales", True, ", ".join(parts)))
     return channels
 

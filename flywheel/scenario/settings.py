@@ -353,13 +353,17 @@ class Sales:
     patience: Distribution
     pql_cycle: Distribution
     cold_cycle: Distribution
-    pql_close_rate: float
-    cold_close_rate: float
+    close_base: float
+    close_users: float
+    close_share: float
+    close_usage: float
     outbound: float
     outbound_per_rep: float
     inbound_share: float
+    enterprise_size: int
     price_per_seat: float
     seat_share: float
+    buying_unit: int
     term: float
     renewal_probability: float
     rollout: Distribution
@@ -390,6 +394,45 @@ class Sales:
     def cost_per_day(self) -> float:
         """What the sales team costs, $ per day (reps x cost per rep)."""
         return self.reps * self.rep_cost
+
+    @property
+    def hybrid(self) -> bool:
+        """Whether companies above :attr:`enterprise_size` people go sales-led while the
+        rest self-serve (``sales.enterprise_size`` > 0)."""
+        return self.enterprise_size > 0
+
+    def close_probability(self, users: float, people: float, user_months: float = 0.0) -> float:
+        """The close function: the probability a rep wins a lead whose account has
+        ``users`` active users of ``people`` (its size) and ``user_months`` of accrued usage
+        when the rep takes it.  Logistic in the footprint::
+
+            logit P = logit(close_base) + close_users ln(1 + users)
+                      + close_share users / people + close_usage ln(1 + user_months)
+
+        A cold lead (no footprint) closes at ``close_base``; a base of 0 or 1 makes every
+        close lost or won, whatever the footprint.
+        """
+        p0 = self.close_base
+        if p0 <= 0.0 or p0 >= 1.0:
+            return 0.0 if p0 <= 0.0 else 1.0
+        z = math.log(p0 / (1.0 - p0))
+        if users > 0:
+            z += self.close_users * math.log1p(users)
+            if people > 0:
+                z += self.close_share * min(users / people, 1.0)
+        if user_months > 0:
+            z += self.close_usage * math.log1p(user_months)
+        if z >= 0:
+            return 1.0 / (1.0 + math.exp(-z))
+        e = math.exp(z)
+        return e / (1.0 + e)
+
+    def contract_seats(self, users: int, people: int) -> int:
+        """Seats a won contract covers: the company's buying unit, ``seat_share`` of its
+        ``people`` but at most ``buying_unit`` seats, and never fewer than its ``users``
+        already active (nor than one)."""
+        unit = min(math.ceil(self.seat_share * people - 1e-9), self.buying_unit)
+        return max(int(users), unit, 1)
 
 
 @dataclass(**_SLOTS)
@@ -535,16 +578,27 @@ class Settings:
 
     @property
     def track_usage(self) -> bool:
-        """Whether teams' usage must be accrued: a free-tier usage limit, or the PQL usage
-        signal switched on."""
-        return bool(self.free_tier.usage_limit) or (self.sales.pql_on
-                                                    and self.sales.pql_usage > 0)
+        """Whether teams' usage must be accrued: a free-tier usage limit, the PQL usage
+        signal switched on, or a sales team whose close function weighs usage."""
+        sales = self.sales
+        return (bool(self.free_tier.usage_limit) or (sales.pql_on and sales.pql_usage > 0)
+                or (sales.reps > 0 and sales.close_usage != 0))
 
     @property
     def sales_motion(self) -> bool:
-        """Whether any sales motion is on: sales-led pricing, or a sales team (PQLs,
-        outbound, contracts)."""
-        return self.pricing.sales_led or self.sales.reps > 0
+        """Whether any sales motion is on: sales-led pricing, the hybrid's sales-led
+        companies, or a sales team (PQLs, outbound, contracts)."""
+        return self.pricing.sales_led or self.sales.hybrid or self.sales.reps > 0
+
+    @property
+    def sales_led_above(self) -> float:
+        """Companies with more people than this are sold sales-led (no product before a
+        deal): 0 when the whole motion is (``pricing.model = "sales_led"``),
+        ``sales.enterprise_size`` in the hybrid, and infinity when every company
+        self-serves."""
+        if self.pricing.sales_led:
+            return 0.0
+        return float(self.sales.enterprise_size) if self.sales.hybrid else math.inf
 
 
 def _threshold(share: float) -> float:

@@ -803,7 +803,7 @@ def _queue_setup(patience: str) -> list[str]:
     return _setup('pricing.model="sales_led"', "market.companies=10000000",
                   'market.team_size={ dist = "fixed", value = 5 }',
                   f"sales.reps={_Q_C}", "sales.rep_capacity=1", f"sales.outbound={_Q_LAM:g}/day",
-                  "sales.cold_close_rate=0",
+                  "sales.close_base=0",
                   f'sales.cold_cycle={{ dist = "exponential", mean = "{_Q_WORK:g}d" }}',
                   f"sales.patience={patience}", f"simulation.horizon={_Q_DAYS}d")
 
@@ -981,8 +981,9 @@ PUBLISHED: tuple[Band, ...] = (
          "95% CI above 1)",
          "Lean Analytics (Croll & Yoskovitz)", relative_to="card-trial"),
     Band("pql_lift", "enterprise-sales-assist", 2.0, 5.0, "PQL vs MQL (cold leads)",
-         "PQLs convert 2–5× MQLs; the seeds' story: ~3× cold outbound (the story's close "
-         "rates are inputs; this is what the queue lets through)",
+         "PQLs convert 2–5× MQLs; the seeds' story: ~3× cold outbound (it emerges: one close "
+         "function of the account's footprint when a rep takes the lead, so a PQL's 20+ "
+         "active users out-close a cold lead's none)",
          "OpenView 2024 PLG benchmarks, as quoted by appcues.com"),
 )
 

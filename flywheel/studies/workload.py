@@ -17,10 +17,13 @@ The estimate (``H`` the horizon in days, ``m`` a month in days):
   size of the companies touched (both from a quantile grid of the size distribution).
 * **Direct contacts** ``D = organic x m ((1+g)^(H/m) - 1) / ln(1+g) + paid_budget /
   cost_per_contact x H``.  They become signups, except that a contact reaching a new
-  company starts with the offer's share (``starter_share``: a trial's, times the card's), and in a
-  sales-led motion none does: there a share ``inbound_share`` of them (with outbound
-  leads) become leads, ``min(leads, servers x H / mean cold cycle) x cold_close_rate``
-  of them contracts, each rolling out ``seat_share x mean touched company size`` seats.
+  company starts with the offer's share (``starter_share``: a trial's, times the card's),
+  except in the companies sold sales-led (every one in a sales-led motion; in the hybrid,
+  the share ``e`` of the market's people in companies above its enterprise size): there
+  none does, a share ``inbound_share`` of them (with outbound leads) become leads,
+  ``min(leads, servers x H / mean cold cycle) x close_base`` of them contracts (a cold
+  lead has no footprint), each rolling out the buying unit of a company of the mean
+  touched size (``Sales.contract_seats``).
 * **Flywheel**: an activated user brings ``K = mean invites x acceptance`` invitees and
   ``rho = referral x L_H`` word-of-mouth contacts, ``L_H`` the mean active time within
   the horizon of a user seated at a uniform time (``L`` the mean Weibull tenure from
@@ -166,7 +169,6 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     values) at ``horizon`` days (default: its own)."""
     st = Settings.of(scenario, horizon)
     H = st.horizon
-    sales_led = st.pricing.sales_led
     servers = st.sales.servers
 
     # -- contacts the acquisition process draws, and the busiest day's ------------------
@@ -185,7 +187,11 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     M = companies * float(st.market.team_size.mean())
     M_atoms = companies * float(weights @ sizes)
     kappa = st.starter_share  # new company: keeps going
-    found = st.sales.inbound_share if sales_led else kappa
+    # the share of the market's people in companies sold sales-led: all of them in a
+    # sales-led motion, the hybrid's large ones, none otherwise
+    people = weights * sizes
+    e = float(people[sizes > st.sales_led_above].sum() / people.sum()) if people.sum() else 0.0
+    found = e * st.sales.inbound_share + (1.0 - e) * kappa
     theta = (found * D + leads_out) / max(M_atoms, 1e-300)
     touched = companies * float(weights @ -np.expm1(-sizes * theta))  # companies touched
     touched_people = companies * float(weights @ (sizes * -np.expm1(-sizes * theta)))
@@ -210,7 +216,7 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     lifetime = st.retention.tenure.mean
     L_H = _time_in_horizon(lifetime, H)
     K = st.collaboration.invites_mean * st.collaboration.acceptance
-    reach = 0.0 if sales_led else nu * kappa + (1.0 - nu)  # contacts that sign someone up
+    reach = (1.0 - e) * (nu * kappa + (1.0 - nu))  # contacts that sign someone up
     rho = referral * L_H * reach
     R = a_d * rho + a_i * K
     if R > 0:
@@ -220,13 +226,13 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
         t_gen = H
 
     # -- seeds: signups from contacts, and seats rolled out by contracts -----------------
-    d0 = 0.0 if sales_led else D * reach
-    leads = leads_out + (found * nu * D if sales_led else 0.0)
+    d0 = D * reach
+    leads = leads_out + e * st.sales.inbound_share * nu * D
     contracts = 0.0
     if servers:
         cycle = max(float(st.sales.cold_cycle.mean()), 1e-9)
-        contracts = min(leads, servers * H / cycle) * st.sales.cold_close_rate
-    seats = max(1.0, math.ceil(st.sales.seat_share * mean_touched))
+        contracts = min(leads, servers * H / cycle) * st.sales.close_probability(0, 0)
+    seats = float(st.sales.contract_seats(0, mean_touched))
     i0 = contracts * seats
 
     Y0 = a_d * d0 + a_i * i0

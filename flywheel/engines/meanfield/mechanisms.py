@@ -169,20 +169,21 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "lost at the run's average rate, with a trial at its end); no confidence intervals "
       "(one deterministic run)"),
     M("sales motions", NOT_REPRESENTED,
-      "sales-led pricing, PQLs, the sales queue, reps, outbound leads and contracts; the "
-      "twin runs the self-serve flywheel only", lambda s: s.sales_motion),
+      "sales-led pricing, the hybrid's sales-led companies, PQLs, the sales queue, reps, "
+      "the close function, outbound leads and contracts; the twin runs the self-serve "
+      "flywheel only", lambda s: s.sales_motion),
 )
 
 
-#: What the twin cannot produce when a scenario has a sales motion (sales-led pricing or
-#: reps): these metrics and daily series are reported missing, never guessed.  (Without a
+#: What the twin cannot produce when a scenario has a sales motion (sales-led pricing, the
+#: hybrid, or reps): these metrics and daily series are reported missing, never guessed.  (Without a
 #: sales motion there is no sales team, and the twin reports them as the simulation
 #: does: no leads, no contracts, no sales cost.)
 WITHOUT_SALES: tuple[str, ...] = (
     # metrics of the sales team, and those that need its cost or its contracts
     "signups_sales", "pqls", "cold_leads", "pql_won_rate", "cold_won_rate", "pql_lift",
     "leads_gone_cold", "gone_cold_share", "queue_wait_mean_days", "queue_wait_p90_days",
-    "rep_utilisation", "contracts_won", "bookings", "pipeline_end", "arr_sales", "sales_cost",
+    "rep_utilisation", "contracts_won", "bookings", "contract_value_mean", "pipeline_end", "arr_sales", "sales_cost",
     "cac_sales", "cac_blended", "ltv_cac", "cac_payback_months",
     # daily series (signups_sales, pqls, cold_leads and arr_sales are named above)
     "sales_queue", "reps_busy", "won", "gone_cold",
@@ -217,9 +218,15 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
         out.append("onboarding.sandbox with onboarding.setup_friction: the free tier's paywall "
                    "decision waiting for the company's setup is not represented (the twin "
                    "decides as if the team were set up)")
+    if s.sales.hybrid and not s.pricing.sales_led:
+        out.append(f"sales.enterprise_size = {s.sales.enterprise_size}: the hybrid's "
+                   f"sales-led companies (more than {s.sales.enterprise_size} people, no "
+                   "product before a deal) are not represented (it ran every company "
+                   "self-serve)")
     reps = s.sales.reps
     if reps > 0:
-        keys = [p for p in v if p.startswith("sales.") and p != "sales.reps"
+        keys = [p for p in v if p.startswith("sales.")
+                and p not in ("sales.reps", "sales.enterprise_size")
                 and _non_default(p, v[p])]
         out.append(f"sales.reps = {reps}: PQLs, the sales queue, reps, outbound leads and "
                    "contracts are not represented"

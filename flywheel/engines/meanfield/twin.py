@@ -146,7 +146,8 @@ class Twin:
     def __init__(self, settings: Settings) -> None:
         self.settings = st = settings
         self.H = st.horizon
-        # (a sales-led scenario runs as freemium: the twin carries self-serve models only)
+        # (a sales-led scenario runs as freemium, and the hybrid every company self-serve:
+        # the twin carries self-serve models only)
         self.model = st.pricing.model if st.pricing.model in SELF_SERVE_MODELS else "freemium"
         self.trial = st.pricing.trial
         self.reverse = st.pricing.reverse_trial
