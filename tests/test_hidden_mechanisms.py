@@ -48,7 +48,8 @@ SHIPPED_BUDGETS = {
     "baseline": 3000, "card-trial": 3000, "data-integration-sandbox": 3000,
     "data-integration-trial": 3000, "devtool-story": 30000, "enterprise-sales-assist": 0,
     "enterprise-understaffed": 0, "fast-ttv": 3000, "freemium": 3000, "plg-only": 5000,
-    "plg-sales-assist": 5000, "reverse-trial": 3000, "sales-led": 5000, "slow-ttv": 3000,
+    "plg-card-trial": 5000, "plg-reverse-trial": 5000, "plg-sales-assist": 5000,
+    "plg-trial": 5000, "reverse-trial": 3000, "sales-led": 5000, "slow-ttv": 3000,
     "trial": 3000,
 }
 
