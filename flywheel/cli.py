@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from flywheel.engines import EngineError
-from flywheel.metrics import HEADLINE, METRICS, format_difference, format_value
+from flywheel.metrics import METRICS, format_difference, format_value
 from flywheel.outputs.files import (
     OutputError,
     ResultsExistError,
@@ -89,19 +90,25 @@ def _guard(scenarios: Sequence[Any], replications: int, jobs: int, allow_large: 
                       "runs" if len(scenarios) * runs > 1 else ""), err=True)
 
 
-def headline_table(result: RunResult, names: Sequence[str] = HEADLINE) -> str:
-    """Mean and 95% CI of the headline metrics, one line each."""
-    rows = []
-    for name in names:
+def headline_table(result: RunResult, names: Sequence[str] | None = None) -> str:
+    """Mean and 95% CI of the headline metrics (``names``, default the run's own:
+    :attr:`RunResult.headline`), one line each; a metric with no value says why instead
+    of its CI (``Net revenue retention  -  (run shorter than two months: ...)``)."""
+    rows, reasons = [], {}
+    for name in names or result.headline:
         meta = METRICS[name]
         mean, lo, hi = result.mean_ci(name)
         lo, hi = meta.clamp(lo, hi)  # a t-interval of few replications may reach past 0 or 1
         ci = "" if math.isnan(lo) else f"[{format_value(lo, meta.unit)}, {format_value(hi, meta.unit)}]"
         rows.append((meta.label, format_value(mean, meta.unit), ci, meta.unit))
+        if math.isnan(mean) and result.reason(name):
+            reasons[len(rows) - 1] = result.reason(name)
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     head = f"{'metric':<{w[0]}}  {'mean':>{w[1]}}  {'95% CI':<{w[2]}}  unit"
     lines = [head, "-" * len(head)]
-    lines += [f"{a:<{w[0]}}  {b:>{w[1]}}  {c:<{w[2]}}  {d}" for a, b, c, d in rows]
+    lines += [f"{a:<{w[0]}}  {b:>{w[1]}}  ({reasons[i]})" if i in reasons else
+              f"{a:<{w[0]}}  {b:>{w[1]}}  {c:<{w[2]}}  {d}"
+              for i, (a, b, c, d) in enumerate(rows)]
     return "\n".join(lines)
 
 
@@ -283,7 +290,11 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
                 loaded = list(spec.scenarios)
                 click.echo(f"# comparison {spec.name}: {len(loaded)} scenarios ("
                            + ", ".join(sc.name for sc in loaded) + ")"
-                           + (f"; question: {spec.question}" if spec.question else ""))
+                           + (f"; question: {spec.question}" if spec.question else "")
+                           + (f"; levers: {', '.join(spec.levers)}" if spec.levers else ""))
+                line = spec.lever_check().line
+                if line:
+                    click.echo("\n".join(f"# {ln}" for ln in _wrapped(line).splitlines()))
                 click.echo("")
             else:
                 loaded = [load_scenario(f, list(sets))]
@@ -472,8 +483,8 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
     lines.append(f"{comp.name}: {len(labels)} scenarios, seed {comp.seed}, "
                  f"{comp.replications} paired replications each; reference: {labels[0]}")
     lines.append(overview_text(comparison_overview(comp.scenarios, labels)))
-    diffs = {k: v for k, v in comp.parameter_differences().items()
-             if k not in ("simulation.seed", "simulation.replications")}
+    diffs = comp.parameter_differences()
+    check = comp.lever_check()
     if diffs:
         lines.append("They differ in:")
         for key, values in list(diffs.items())[:12]:
@@ -483,6 +494,8 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
             lines.append(f"  ... and {len(diffs) - 12} more (summary.json lists them all)")
     else:
         lines.append("They differ in no parameter.")
+    if check.line:
+        lines.append(_wrapped(check.line))
     for name in names or comp.metrics:
         meta = METRICS[name]
         rows = []
@@ -494,12 +507,19 @@ def comparison_table(comp: Any, names: Sequence[str] | None = None) -> str:
             else:
                 dm, dlo, dhi = comp.paired_diff(name, i)
                 d, dci = format_difference(dm, meta.unit), _ci(dlo, dhi, format_difference, meta.unit)
+            why = result.reason(name) if math.isnan(mean) else ""
             rows.append([labels[i], format_value(mean, meta.unit),
-                         _ci(lo, hi, format_value, meta.unit), d, dci])
+                         f"({why})" if why else _ci(lo, hi, format_value, meta.unit), d, dci])
         lines += ["", f"{meta.label} [{meta.unit}]"]
         lines += _aligned(["scenario", "mean", "95% CI", f"vs {labels[0]}", "95% CI (paired)"],
                           rows, right={1, 3})
     return "\n".join(lines)
+
+
+def _wrapped(text: str, width: int = 92) -> str:
+    """A paragraph for the terminal, broken between words (paths and patterns whole)."""
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="  ",
+                                    break_long_words=False, break_on_hyphens=False))
 
 
 def sweep_table(result: Any, names: Sequence[str] | None = None) -> str:
@@ -516,8 +536,10 @@ def sweep_table(result: Any, names: Sequence[str] | None = None) -> str:
         for point, run in zip(result.points, result.results, strict=True):
             mean, lo, hi = run.mean_ci(name)
             lo, hi = meta.clamp(lo, hi)
+            why = run.reason(name) if math.isnan(mean) else ""
             rows.append([*(v if isinstance(v, str) else toml_value(v) for v in point.values()),
-                         format_value(mean, meta.unit), _ci(lo, hi, format_value, meta.unit)])
+                         format_value(mean, meta.unit),
+                         f"({why})" if why else _ci(lo, hi, format_value, meta.unit)])
         lines += ["", f"{meta.label} [{meta.unit}]"]
         lines += _aligned([*keys, "mean", "95% CI"], rows, right={len(keys)})
     return "\n".join(lines)
@@ -586,6 +608,9 @@ def compare(scenarios: tuple[str, ...], replications: int | None, seed: int | No
         path = write_comparison(result, out_dir, force=force, unique=out is None,
                                     executor=pool)
     click.echo(comparison_table(result))
+    reminder = result.lever_check().reminder
+    if reminder:  # said above the tables; repeated where the eye ends
+        click.echo(f"\n{reminder}", err=True)
     click.echo(f"\nResults in {path}/")
 
 
@@ -745,7 +770,7 @@ def sensitivity_cmd(scenario: str, target: str, delta: str, params: str | None, 
 # -- demo ---------------------------------------------------------------------------------
 
 #: The comparison files `flywheel demo` runs: the mission's headline questions.
-DEMO_COMPARISONS = ("compare-ttv.toml", "compare-pricing.toml", "compare-motions.toml")
+DEMO_COMPARISONS = ("compare-ttv.toml", "compare-pricing.toml", "compare-sales.toml")
 
 
 @main.command()
@@ -794,6 +819,8 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
                                            progress=bar.update, executor=pool))
         for spec, res in zip(specs, results, strict=True):
             click.echo(f"\n{spec.question or spec.description}")
+            if res.lever_check().warning:
+                click.echo(f"  {res.lever_check().line}")
             for line in report.findings(res)[:4]:
                 click.echo(f"  - {line}")
         kept = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -22,7 +22,7 @@ import numpy as np
 from flywheel.engines import records
 from flywheel.engines.model import Outcome
 from flywheel.engines.tally import CHANNEL_NAMES as CHANNELS
-from flywheel.engines.tally import Tally, retention_window
+from flywheel.engines.tally import COHORT_DAYS, Tally, retention_window
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 
 
@@ -195,8 +195,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("contracts_won", "Contracts won", "contracts", "flow", "Deals won before the horizon."),
     _m("bookings", "Bookings", "$ per year", "flow",
        "Annual value of the contracts won before the horizon (renewals not counted)."),
-    _m("contract_value_mean", "Contract value, mean", "$ per year", "ratio",
-       "Bookings / contracts won: the annual value of a won contract, on average."),
+    _m("contract_value_mean", "Contract value, mean", "$ per year per contract", "ratio",
+       "Bookings / contracts won: the mean annual value of a contract won before the "
+       "horizon (ACV; renewals not counted)."),
     _m("pipeline_end", "Open pipeline", "$ per year", "stock",
        "Annual value the open leads (waiting or being worked) at the horizon would sign."),
     # -- costs and unit economics ------------------------------------------------------
@@ -223,6 +224,14 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
 HEADLINE = ("signups", "activation_rate", "ttv_median_days", "viral_coefficient", "teams",
             "paying_teams", "free_to_paid_90d", "free_to_paid_rate", "active_users_end",
             "mrr_end", "arr_end", "nrr", "user_churn_monthly")
+#: Added to the headline of a run with a sales team: what it signed and how long leads wait.
+SALES_HEADLINE = ("contracts_won", "contract_value_mean", "queue_wait_mean_days")
+
+
+def headline(sales: bool = False) -> tuple[str, ...]:
+    """The headline metrics of a run: :data:`HEADLINE`, then :data:`SALES_HEADLINE` when the
+    run has a sales team (``sales``)."""
+    return HEADLINE + SALES_HEADLINE if sales else HEADLINE
 
 SERIES: dict[str, Series] = {s.name: s for s in (
     Series("active_users", "Active users", "users", "stock"),
@@ -277,20 +286,25 @@ class Measures(NamedTuple):
     states: dict[str, float]
     #: Metrics and series the engine could not produce for this run (reported as NaN).
     unavailable: tuple[str, ...]
+    #: Why a metric has no value (NaN), where the counts say why (:func:`tally_reasons`).
+    reasons: dict[str, str]
 
 
 def measure(tally: Tally) -> Measures:
     """Every metric of :data:`METRICS`, series of :data:`SERIES`, stage of :data:`FUNNEL`,
-    weekly cohort cell and final-state count of one run, whichever engine counted it."""
+    weekly cohort cell and final-state count of one run, whichever engine counted it, and
+    why each metric that has no value has none."""
     metrics = tally_metrics(tally)
     series = tally_series(tally)
+    reasons = tally_reasons(tally, metrics)
     for name in tally.unavailable:
         if name in metrics:
             metrics[name] = math.nan
+            reasons[name] = TWIN_REASON
         if name in series:
             series[name] = np.full(len(series[name]), math.nan)
     return Measures(metrics, series, tally_funnel(tally), tally_cohorts(tally),
-                    dict(tally.states), tuple(tally.unavailable))
+                    dict(tally.states), tuple(tally.unavailable), reasons)
 
 
 def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line per metric)
@@ -373,6 +387,117 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     missing = set(METRICS) - set(m)
     assert not missing, f"metrics without a computation: {sorted(missing)}"
     return {k: float(m[k]) for k in METRICS}
+
+
+#: Why a metric the engine cannot produce (the mean-field twin's sales figures) has no value.
+TWIN_REASON = "not reported by the mean-field twin"
+
+
+def tally_reasons(tally: Tally, m: Mapping[str, float]) -> dict[str, str]:
+    """Why each figure of ``m`` (the tally's metrics, :func:`tally_metrics`) that has no
+    value has none, in a few words read from the counts: ``{"ltv_cac": "no paying customer
+    cancelled (logo churn 0): LTV needs churn"}``.  Every ratio and time that can be
+    missing has its reasons here: the funnel's, unit economics, revenue retention, the
+    sales team's, trials and cohorts.  The one place a missing figure is explained; tables
+    print the reason in place of the CI, and ``summary.json`` keeps it (``"reasons"``)."""
+    x = tally.totals
+    no_team = tally.sales_servers == 0
+    window = retention_window(tally.horizon)
+
+    def margin_per_customer() -> str:  # MRR per paying customer x gross margin, not > 0
+        if not m["paying_teams"]:
+            return "no paying customer at the horizon"
+        if math.isnan(m["gross_margin"]):
+            return "no revenue"
+        if m["mrr_end"] <= 0:
+            return "paying customers pay nothing at the horizon"
+        return "no gross margin: serving free users cost at least the revenue"
+
+    def cac() -> str:
+        if not m["new_customers"]:
+            return "no new paying customer"
+        return ""
+
+    def ltv() -> str:
+        if not m["paying_teams"] or math.isnan(m["gross_margin"]):
+            return margin_per_customer()
+        if math.isnan(m["logo_churn_monthly"]) or m["logo_churn_monthly"] == 0:
+            return "no paying customer cancelled (logo churn 0): LTV needs churn"
+        return ""
+
+    def ltv_cac() -> str:
+        if math.isnan(m["ltv"]):
+            return ltv()
+        if math.isnan(m["cac_blended"]):
+            return cac()
+        return "CAC is $0: no acquisition or sales cost" if m["cac_blended"] == 0 else ""
+
+    def retention() -> str:
+        if window == 0:
+            return "run shorter than two months: no retention window"
+        if not x["mrr_then"]:
+            return (f"no customer paid {window} month{'s' if window != 1 else ''} before the "
+                    "horizon, where the retention window starts")
+        return ""
+
+    def sales(count: str, none: str) -> Callable[[], str]:
+        return lambda: "no sales team" if no_team else (none if not x[count] else "")
+
+    def lift() -> str:
+        for rate in ("pql_won_rate", "cold_won_rate"):
+            if math.isnan(m[rate]):
+                return why[rate]()
+        return "no cold lead won" if m["cold_won_rate"] == 0 else ""
+
+    def when(count: str, none: str) -> Callable[[], str]:
+        return lambda: none if not x[count] else ""
+
+    no_value = "no one reached value"
+    why: dict[str, Callable[[], str]] = {
+        # the funnel and the flywheel
+        "activation_rate": lambda: "no signup finished onboarding",
+        "ttv_median_days": when("activated", no_value),
+        "ttv_p90_days": when("activated", no_value),
+        "viral_coefficient": when("activated", no_value),
+        "viral_cycle_days": when("invited_signups", "no invited signup"),
+        "free_to_paid_rate": when("teams", "no team created"),
+        "time_to_paid_median_days": when("teams_ever_paid", "no team paid"),
+        "user_churn_monthly": when("user_days", "no one held a seat"),
+        "logo_churn_monthly": when("customer_days", "no company paid"),
+        "winback_rate": when("self_serve_cancels", "no self-serve cancellation"),
+        # unit economics
+        "gross_margin": lambda: "no revenue" if not m["revenue"] else "",
+        "cac_blended": cac,
+        "cac_self_serve": lambda: "no team started paying self-serve"
+        if not x["upgraded_teams"] else "",
+        "cac_sales": sales("contracts_won", "no contract won"),
+        "cost_per_signup": lambda: "no signups" if not m["signups"] else "",
+        "ltv": ltv,
+        "ltv_cac": ltv_cac,
+        "cac_payback_months": lambda: cac() if math.isnan(m["cac_blended"])
+        else margin_per_customer(),
+        "nrr": retention,
+        "grr": retention,
+        "contract_value_mean": sales("contracts_won", "no contract won"),
+        "queue_wait_mean_days": sales("leads_taken", "no lead reached a rep"),
+        "queue_wait_p90_days": sales("leads_taken", "no lead reached a rep"),
+        "rep_utilisation": lambda: "no sales team" if no_team else "",
+        "gone_cold_share": lambda: "no sales team" if no_team else (
+            "no lead left the queue" if not x["leads_gone_cold"] + x["leads_taken"] else ""),
+        "pql_won_rate": sales("pqls_settled", "no PQL settled (won, lost or gone cold)"),
+        "cold_won_rate": sales("cold_settled", "no cold lead settled (won, lost or gone cold)"),
+        "pql_lift": lift,
+        "trial_conversion": lambda: "no trial ended" if not x["trial_teams"] else "",
+        "free_to_paid_90d": lambda: (f"no team created {COHORT_DAYS:g} days or more before "
+                                     "the horizon") if not x["teams_90d"] else "",
+    }
+    out = {}
+    for name, explain in why.items():
+        if math.isnan(m[name]):
+            reason = explain()
+            if reason:
+                out[name] = reason
+    return out
 
 
 def _signups(totals: Mapping[str, float]) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -14,7 +15,7 @@ from click.testing import CliRunner, Result
 from conftest import write
 
 from flywheel.cli import main
-from flywheel.metrics import HEADLINE, METRICS
+from flywheel.metrics import HEADLINE, METRICS, SALES_HEADLINE
 from flywheel.scenario.defaults import PARAMS
 from flywheel.scenario.files import builtin_scenarios_dir
 from flywheel.version import __version__
@@ -237,6 +238,30 @@ def test_run_writes_results_and_refuses_to_overwrite(cwd: Path) -> None:
     assert json.loads(after["summary.json"])["seed"] == 6
     assert "seed         = 6" in after["scenario.toml"].decode()
     assert [p.name for p in out.parent.iterdir()] == ["first"]
+
+
+def test_run_with_a_sales_team_heads_with_its_contracts_and_queue(cwd: Path) -> None:
+    """A run with a sales team adds contracts won, their mean value and the queue wait to
+    the headline; a figure with no value says why, in the terminal, the report and
+    summary.json."""
+    result = invoke("run", "plg-sales-assist", *TINY, "--out", "sales")
+    assert result.exit_code == 0, (result.output, result.exception)
+    table = result.stdout[:result.stdout.index("Acquisition:")]
+    for name in (*HEADLINE, *SALES_HEADLINE):
+        assert METRICS[name].label in table, name
+    # 60 days leave no whole-month retention window in the run's second half
+    assert re.search(r"Net revenue retention +- +\(run shorter than two months: no retention "
+                     r"window\)", table)
+    summary = json.loads((cwd / "sales" / "summary.json").read_text())
+    assert summary["reasons"]["nrr"] == "run shorter than two months: no retention window"
+    assert set(summary["reasons"]) <= set(METRICS)
+    html = (cwd / "sales" / "report.html").read_text()
+    assert "Contract value, mean" in html
+    assert "(run shorter than two months: no retention window)" in html
+
+    plain = invoke("run", "baseline", *TINY, "--out", "plain")
+    assert plain.exit_code == 0, (plain.output, plain.exception)
+    assert METRICS["contracts_won"].label not in plain.stdout  # no sales team, no sales rows
 
 
 def test_run_default_out_is_under_results(cwd: Path) -> None:

@@ -3,6 +3,7 @@ comparison files, sweep grids, and the ``compare`` and ``sweep`` commands."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -24,7 +25,9 @@ from flywheel.studies.comparisons import (
     ComparisonSpec,
     Sweep,
     compare,
+    lever_check,
     load_comparison,
+    parameter_differences,
     parse_vary,
     split_values,
     sweep,
@@ -219,6 +222,73 @@ def test_shipped_comparison_files() -> None:
     assert all(m in METRICS for m in pricing.metrics)
 
 
+def test_every_shipped_comparison_differs_only_in_its_levers() -> None:
+    """Each shipped comparison names the parameters its question varies, and its scenarios
+    differ in nothing else: "They differ in" lists levers only, and nothing warns."""
+    files = sorted(builtin_scenarios_dir().glob("compare-*.toml"))
+    assert {f.stem for f in files} >= {"compare-ttv", "compare-pricing", "compare-motions",
+                                       "compare-sales", "compare-staffing"}
+    for path in files:
+        spec = load_comparison(path)
+        assert spec.levers, path.name
+        diffs = parameter_differences(spec.scenarios)
+        assert diffs, path.name
+        for key in diffs:
+            assert any(fnmatch.fnmatchcase(key, lever) for lever in spec.levers), (path.name, key)
+        check = spec.lever_check()
+        assert check.outside == () and not check.warning and check.text == "", path.name
+
+
+#: The motion keys: what a go-to-market motion sets (compare-motions.toml).
+MOTION_KEYS = ["pricing.*", "trial.*", "free_tier.*", "sales.*"]
+
+
+def test_the_motions_meet_one_market() -> None:
+    """compare-motions: freemium, opt-in trial, card trial, reverse trial, sales-assist and
+    sales-led on one market, acquisition and horizon, differing in motion keys only."""
+    spec = load_comparison("compare-motions")
+    assert spec.name == "motions" and spec.levers == MOTION_KEYS
+    assert [s.name for s in spec.scenarios] == ["plg-only", "plg-trial", "plg-card-trial",
+                                                "plg-reverse-trial", "plg-sales-assist",
+                                                "sales-led", "hybrid"]
+    assert [(s["pricing.model"], s["trial.card_required"], s["sales.reps"] > 0)
+            for s in spec.scenarios] == [
+        ("freemium", False, False), ("trial", False, False), ("trial", True, False),
+        ("reverse_trial", False, False), ("freemium", False, True), ("sales_led", False, True)]
+    motion = ("pricing.", "trial.", "free_tier.", "sales.")
+    first = spec.scenarios[0]
+    for sc in spec.scenarios[1:]:
+        for path in first.differences(sc):
+            assert path.startswith(motion), (sc.name, path)
+    assert {s["simulation.horizon"] for s in spec.scenarios} == {2 * 365.25}
+    assert {s["market.companies"] for s in spec.scenarios} == {8000}
+    for metric in ("arr_end", "signups", "paying_teams", "contracts_won", "contract_value_mean",
+                   "cac_blended", "ltv_cac"):
+        assert metric in spec.metrics, metric
+
+
+def test_lever_check_in_words() -> None:
+    diffs = {"pricing.model": ["freemium", "trial"], "market.companies": [1, 2],
+             "simulation.horizon": ["1y", "2y"]}
+    named = lever_check(diffs, ["pricing.*", "trial.*"])
+    assert named.outside == ("market.companies", "simulation.horizon") and named.warning
+    assert named.line == (
+        "Warning: these scenarios also differ in market.companies, simulation.horizon, outside "
+        "the question's levers (pricing.*, trial.*): a difference in the results may come from "
+        "them, not from the question's levers.")
+    assert named.reminder == ("Warning: beyond the question's levers, the scenarios differ in 2 "
+                              "parameters (market.companies, simulation.horizon); see above.")
+    adhoc = lever_check(diffs, None)
+    assert adhoc.warning and adhoc.outside == tuple(diffs)
+    assert adhoc.line.startswith("Warning: no levers named, and these scenarios differ in 3 "
+                                 "parameters: pricing.model, market.companies, simulation.horizon.")
+    one = lever_check({"onboarding.ttv": [1, 2]}, None)
+    assert not one.warning and one.line == ("Note: no levers named; the scenarios differ in "
+                                            "onboarding.ttv only.")
+    assert lever_check({"pricing.model": [1, 2]}, ["pricing.model"]).line == ""
+    assert lever_check({}, None).line == ""
+
+
 def test_comparison_file_paths_and_shipped_names(tmp_path: Path) -> None:
     write(tmp_path, "mine/cheap.toml",
           'extends = "../base.toml"\nname = "cheap"\n[pricing]\nprice_per_seat = 5\n')
@@ -247,6 +317,20 @@ def test_comparison_file_paths_and_shipped_names(tmp_path: Path) -> None:
     ('name = "x"\n[pricing]\nmodel = "trial"\n', ["compare-bad.toml", "not a comparison file"]),
     ('scenarios = ["baseline", "fast-ttv"]\nquestion = 3\n',
      ["compare-bad.toml", "question", "expected a string"]),
+    ('scenarios = ["baseline", "fast-ttv"]\nlevers = "onboarding.ttv"\n',
+     ["compare-bad.toml", "levers", "expected a list", 'e.g. levers = ["pricing.model"']),
+    ('scenarios = ["baseline", "fast-ttv"]\nlevers = []\n',
+     ["compare-bad.toml", "levers", "no levers", "leave the key out"]),
+    ('scenarios = ["baseline", "fast-ttv"]\nlevers = [3]\n',
+     ["compare-bad.toml", "levers", "expected a parameter path or pattern, got 3"]),
+    ('scenarios = ["baseline", "fast-ttv"]\nlevers = ["pricng.*"]\n',
+     ["compare-bad.toml", 'levers = "pricng.*"', "matches no parameter",
+      'did you mean "pricing.*"']),
+    ('scenarios = ["baseline", "fast-ttv"]\nlevers = ["onboarding.ttv.median"]\n',
+     ["compare-bad.toml", 'levers = "onboarding.ttv.median"', 'did you mean "onboarding.ttv"']),
+    ('scenarios = ["baseline", "fast-ttv"]\nlevers = ["zzzz"]\n',
+     ["compare-bad.toml", 'levers = "zzzz"', "matches no parameter", "trial.*",
+      "sections: simulation, market"]),
 ])
 def test_comparison_file_errors(tmp_path: Path, text: str, fragments: list[str]) -> None:
     path = write(tmp_path, "compare-bad.toml", text)
@@ -439,6 +523,58 @@ def test_cli_compare_runs_a_comparison_file(cwd: Path) -> None:
     assert summary["question"] == spec.question
     assert {r.split(",")[0] for r in (out / "comparison.csv").read_text().splitlines()[1:]} == \
         set(spec.metrics)
+
+
+def test_cli_compare_warns_of_differences_beyond_the_levers(cwd: Path) -> None:
+    """A comparison file whose scenarios differ outside its levers says so in the terminal,
+    the report and summary.json."""
+    write(cwd, "smaller.toml", 'extends = "trial"\nname = "smaller"\n[market]\ncompanies = 1500\n')
+    write(cwd, "compare-mixed.toml", 'name = "mixed"\nscenarios = ["freemium", "smaller.toml"]\n'
+                                     'levers = ["pricing.*", "trial.*"]\nmetrics = ["signups"]\n')
+    result = invoke("compare", "compare-mixed.toml", *TINY_CLI[:-3], "--quiet", "--out", "cmp")
+    assert result.exit_code == 0, (result.output, result.exception)
+    text = " ".join(result.stdout.split())
+    assert ("Warning: these scenarios also differ in market.companies, outside the question's "
+            "levers (pricing.*, trial.*): a difference in the results may come from them, not "
+            "from the question's levers.") in text
+    assert "Warning: beyond the question's levers, the scenarios differ in 1 parameter " \
+           "(market.companies)" in result.stderr
+    summary = json.loads((cwd / "cmp" / "summary.json").read_text())
+    assert summary["levers"] == ["pricing.*", "trial.*"]
+    assert summary["outside_levers"] == ["market.companies"]
+    assert summary["lever_warning"].startswith("Warning: these scenarios also differ in")
+    html = (cwd / "cmp" / "report.html").read_text()
+    assert "These scenarios also differ in market.companies, outside the question&#x27;s " \
+           "levers" in html and 'class="warning"' in html
+
+
+def test_cli_compare_of_motions_on_different_markets_warns(cwd: Path) -> None:
+    """The issue's comparison: the shipped motion files live on two markets with two
+    horizons; with no levers named, compare says every parameter they differ in."""
+    names = ["freemium", "trial", "reverse-trial", "card-trial", "sales-led", "plg-sales-assist"]
+    result = invoke("compare", *names, "-n", "1", "-j", "1", "--quiet", "--out", "cmp",
+                    "--set", "acquisition.organic=20/week", "--set", "acquisition.paid_budget=0/day")
+    assert result.exit_code == 0, (result.output, result.exception)
+    warning = " ".join(result.stdout[result.stdout.index("Warning: "):].split("\n\n")[0].split())
+    assert warning.startswith("Warning: no levers named, and these scenarios differ in ")
+    for key in ("simulation.horizon", "market.companies", "market.team_size",
+                "collaboration.invites", "retention.churn_monthly", "pricing.model", "sales.reps"):
+        assert key in warning, key
+    assert "Warning: no levers named, the scenarios differ in" in result.stderr
+    assert json.loads((cwd / "cmp" / "summary.json").read_text())["levers"] is None
+
+
+def test_cli_compare_motions_differ_in_motion_keys_only(cwd: Path) -> None:
+    result = invoke("compare", "motions", *TINY_CLI)
+    assert result.exit_code == 0, (result.output, result.exception)
+    out = result.stdout
+    listed = out[out.index("They differ in:"):out.index("\n\n", out.index("They differ in:"))]
+    keys = [line.split(":")[0].strip() for line in listed.splitlines()[1:]]
+    assert keys and all(k.startswith(("pricing.", "trial.", "free_tier.", "sales."))
+                        for k in keys), keys
+    assert "Warning" not in result.output
+    # a figure a motion cannot have says why
+    assert "(no trial ended)" in out and "(no sales team)" in out
 
 
 def test_cli_compare_bad_input(cwd: Path) -> None:

@@ -49,7 +49,7 @@ Choose = Callable[[Sequence[Any]], Any]
 SHIPPED = builtin_scenarios_dir()
 SCENARIO_FILES = sorted(p.name for p in SHIPPED.glob("*.toml") if not p.name.startswith("compare-"))
 COMPARISON_FILES = sorted(p.name for p in SHIPPED.glob("compare-*.toml"))
-COMPARISON_KEYS = ("name", "description", "question", "scenarios", "metrics")
+COMPARISON_KEYS = ("name", "description", "question", "scenarios", "levers", "metrics")
 
 #: Every CLI call in a test is cut off after this long (a hang is a failure too).
 CALL_SECONDS = 15
@@ -329,7 +329,7 @@ def mutate_comparison(source: str, choose: Choose) -> Mutation:
     if kind == "value":
         key = choose(COMPARISON_KEYS)
         vkind, value = _value(choose)
-        if key in ("scenarios", "metrics") and choose([True, False]):
+        if key in ("scenarios", "levers", "metrics") and key in data and choose([True, False]):
             data[key][choose(range(len(data[key])))] = value
             what = f"{key}[i] = {_show(value)}  ({vkind})"
         else:

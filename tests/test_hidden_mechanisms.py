@@ -49,7 +49,8 @@ SHIPPED_BUDGETS = {
     "data-integration-trial": 3000, "devtool-story": 30000, "enterprise-sales-assist": 0,
     "enterprise-understaffed": 0, "fast-ttv": 3000, "freemium": 3000, "hybrid": 5000,
     "plg-only": 5000,
-    "plg-sales-assist": 5000, "reverse-trial": 3000, "sales-led": 5000, "slow-ttv": 3000,
+    "plg-card-trial": 5000, "plg-reverse-trial": 5000, "plg-sales-assist": 5000,
+    "plg-trial": 5000, "reverse-trial": 3000, "sales-led": 5000, "slow-ttv": 3000,
     "trial": 3000,
 }
 

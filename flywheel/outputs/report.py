@@ -121,7 +121,7 @@ def _level(value: float, unit: str, kind: str = "", share_decimals: int = 1) -> 
 
 def change_sentence(metric: str, base_name: str, other_name: str, base_mean: float,
                     other_mean: float, diff: tuple[float, float, float],
-                    context: str = "", where: str = "in") -> str:
+                    context: str = "", where: str = "in", missing: str = "") -> str:
     """One plain-language finding: how ``metric`` changes from the base to the other.
 
     ``diff`` is the paired difference (other minus base): mean, 95% CI low, high.
@@ -130,7 +130,8 @@ def change_sentence(metric: str, base_name: str, other_name: str, base_mean: flo
     never shown beyond -100%), or by the absolute difference when the base is
     zero.  ``context`` is added after the names (e.g. ``"with trial.length =
     14d"``); ``where`` is the preposition before a name (``"in"`` a scenario,
-    ``"at"`` a sweep's value).
+    ``"at"`` a sweep's value).  ``missing`` says where a value is missing and why
+    (``"plg-only: no sales team"``), for a difference that cannot be taken.
     """
     meta = METRICS[metric]
     label, unit = meta.label, meta.unit
@@ -138,7 +139,7 @@ def change_sentence(metric: str, base_name: str, other_name: str, base_mean: flo
     ctx = f", {context}" if context else ""
     if _nan(d):
         return (f"{label}: no comparison possible between {other_name} and {base_name}"
-                f"{ctx} (no value in at least one of them).")
+                f"{ctx} (no value in {missing or 'at least one of them'}).")
     has_ci = not (_nan(lo) or _nan(hi))
     if unit.startswith("share"):
         dec = _decimals(100 * (hi - lo) if has_ci else abs(100 * d))
@@ -205,9 +206,12 @@ def findings(cmp: Any) -> list[str]:
     for i in range(1, len(cmp.results)):
         for metric in _cmp_metrics(cmp):
             diff = cmp.paired_diff(metric, i)
+            missing = "; ".join(f"{names[j]}: {why}" for j in (0, i)
+                                if (why := _reason(cmp.results[j], metric)))
             sentence = change_sentence(metric, names[0], names[i],
                                        cmp.results[0].mean_ci(metric)[0],
-                                       cmp.results[i].mean_ci(metric)[0], diff)
+                                       cmp.results[i].mean_ci(metric)[0], diff,
+                                       missing=missing)
             _, lo, hi = diff
             (unclear if _nan(lo) or _nan(hi) or lo <= 0 <= hi else clear).append(sentence)
     return clear + _why_k_moves(cmp, names) + unclear
@@ -341,8 +345,10 @@ def _sales_findings(m: Callable[[str], tuple[float, float, float]], has: Callabl
             s += ": the team is too small for its leads, and the leads gone cold are deals lost"
         out.append(s + ".")
     if has("arr_self_serve", "arr_sales"):
+        mean = (f", {v('contract_value_mean')} a contract on average"
+                if has("contract_value_mean") else "")
         out.append(f"ARR by motion: {v('arr_self_serve')} self-serve and {v('arr_sales')} from "
-                   f"{v('contracts_won')} contracts won (bookings {v('bookings')}).")
+                   f"{v('contracts_won')} contracts won (bookings {v('bookings')}{mean}).")
     if has("cac_blended", "cac_payback_months"):
         s = (f"Blended CAC was {v('cac_blended')}{ci('cac_blended')}, paid back in "
              f"{v('cac_payback_months')}")
@@ -408,6 +414,7 @@ th, td { border-bottom: 1px solid #e5e5ea; padding: 0.35rem 0.7rem; text-align: 
 th { background: #f5f5f7; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.note, span.note { color: #666; font-size: 0.9em; }
+p.warning { background: #fff4e5; border-left: 5px solid #E69F00; padding: 0.6rem 1rem; }
 figure { margin: 1.2rem 0 1.8rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid #e5e5ea; }
 figcaption { color: #555; font-size: 0.95rem; margin-top: 0.3rem; }
@@ -483,10 +490,24 @@ def _ci_text(mean: float, lo: float, hi: float, unit: str) -> str:
     return f"[{format_value(lo, unit)}, {format_value(hi, unit)}]"
 
 
-def _mean_ci_cell(stats: tuple[float, float, float], unit: str) -> str:
+def _mean_ci_cell(stats: tuple[float, float, float], unit: str, reason: str = "") -> str:
+    """``mean [lo, hi]``; a missing mean with its reason: ``- (no sales team)``."""
     mean, lo, hi = stats
     text = format_value(mean, unit)
+    if _nan(mean) and reason:
+        return f"{text} ({reason})"
     return text if _nan(lo) else f"{text} {_ci_text(mean, lo, hi, unit)}"
+
+
+def _reason(result: Any, metric: str) -> str:
+    """Why a run's metric has no value (:meth:`~flywheel.studies.runner.RunResult.reason`),
+    ``""`` for a result that cannot say."""
+    get = getattr(result, "reason", None)
+    return get(metric) if get is not None else ""
+
+
+def _headline_names(result: Any) -> tuple[str, ...]:
+    return tuple(getattr(result, "headline", HEADLINE))
 
 
 def _show_raw(value: object) -> str:
@@ -555,12 +576,14 @@ def _overview_html(lines: Sequence[Line]) -> str:
 
 
 def _headline_rows(result: Any, names: Sequence[str]) -> list[list[str]]:
+    """Label, mean, 95% CI (or why there is no value) and unit of each metric."""
     rows = []
     for name in names:
         meta = METRICS[name]
         mean, lo, hi = result.mean_ci(name)
-        rows.append([meta.label, format_value(mean, meta.unit), _ci_text(mean, lo, hi, meta.unit),
-                     meta.unit])
+        why = _reason(result, name) if _nan(mean) else ""
+        rows.append([meta.label, format_value(mean, meta.unit),
+                     f"({why})" if why else _ci_text(mean, lo, hi, meta.unit), meta.unit])
     return rows
 
 
@@ -632,7 +655,8 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
                          "Product-qualified and cold leads per week, contracts won and leads "
                          "gone cold; leads waiting for a rep and deal slots in use against the "
                          "team's slots; ARR from self-serve plans and from sales contracts."))
-    all_rows = _headline_rows(result, [m for m in METRICS if m not in HEADLINE])
+    lead = _headline_names(result)
+    all_rows = _headline_rows(result, [m for m in METRICS if m not in lead])
     sections = [
         _section("Parameters",
                  _overview_html(overview(sc)),
@@ -643,7 +667,7 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
         _section("Charts", *figs),
         _section("Tables",
                  "<h3>Headline metrics</h3>",
-                 _table(["Metric", "Mean", "95% CI", "Unit"], _headline_rows(result, HEADLINE),
+                 _table(["Metric", "Mean", "95% CI", "Unit"], _headline_rows(result, lead),
                         [False, True, True, False]),
                  "<h3>Funnel</h3>", _funnel_table(result),
                  "<details><summary>All other metrics</summary>",
@@ -738,6 +762,35 @@ def _diff_cell(metric: str, base_mean: float, diff: tuple[float, float, float]) 
     return s
 
 
+def _levers_html(cmp: Any) -> str:
+    """The comparison's levers, and the warning when its scenarios differ beyond them
+    (:meth:`~flywheel.studies.comparisons.Comparison.lever_check`)."""
+    get = getattr(cmp, "lever_check", None)
+    if get is None:
+        return ""
+    check = get()
+    parts = []
+    if check.levers:
+        parts.append(f'<p class="overview">The question\'s levers: '
+                     f'{_e(", ".join(check.levers))}.</p>')
+    if check.text:
+        head = "Warning" if check.warning else "Note"
+        text = check.text[:1].upper() + check.text[1:]
+        parts.append(f'<p class="warning"><strong>{head}:</strong> {_e(text)}</p>'
+                     if check.warning else f'<p class="note">{head}: {_e(text)}</p>')
+    return "".join(parts)
+
+
+def _lever_warning_html(cmp: Any) -> str:
+    """The warning alone (for the findings), ``""`` when there is none."""
+    get = getattr(cmp, "lever_check", None)
+    if get is None or not get().warning:
+        return ""
+    text = get().text
+    return (f'<p class="warning"><strong>Warning:</strong> {_e(text[:1].upper() + text[1:])}'
+            "</p>")
+
+
 def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
     """The HTML report of a comparison of scenarios (``pngs``: charts already rendered,
     ``"overlay"`` and one per metric)."""
@@ -762,7 +815,8 @@ def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
     for m in metrics:
         meta = METRICS[m]
         stats = [r.mean_ci(m) for r in cmp.results]
-        cells = [_mean_ci_cell(s, meta.unit) for s in stats]
+        cells = [_mean_ci_cell(s, meta.unit, _reason(r, m))
+                 for s, r in zip(stats, cmp.results, strict=True)]
         deltas = [_diff_cell(m, stats[0][0], cmp.paired_diff(m, i))
                   for i in range(1, len(cmp.results))]
         rows.append([meta.label, meta.unit, *cells, *deltas])
@@ -782,8 +836,9 @@ def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
         _section("Scenarios", _table(["Scenario", "Description"], scen_rows),
                  "<h3>What they set</h3>",
                  _overview_html(comparison_overview(cmp.scenarios, names)),
-                 "<h3>What differs</h3>", diff_part),
-        _section("Findings", _list(findings(cmp)), f'<p class="note">{_e(paired_note)}</p>'),
+                 "<h3>What differs</h3>", diff_part, _levers_html(cmp)),
+        _section("Findings", _lever_warning_html(cmp), _list(findings(cmp)),
+                 f'<p class="note">{_e(paired_note)}</p>'),
         _section("Charts", *figs),
         _section("Tables",
                  "<h3>Metrics: mean [95% CI] and paired difference [95% CI]</h3>",
@@ -828,7 +883,8 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None,
     rows = []
     for point, res in zip(sweep.points, sweep.results, strict=True):
         rows.append([plots._show(point.get(p, "")) for p, _ in axes]
-                    + [_mean_ci_cell(res.mean_ci(m), METRICS[m].unit) for m in chosen])
+                    + [_mean_ci_cell(res.mean_ci(m), METRICS[m].unit, _reason(res, m))
+                       for m in chosen])
     sections = [
         _section("Parameters", "<h3>Swept</h3>",
                  _table(["Parameter", "Values", "Meaning"], axis_rows),
@@ -943,11 +999,14 @@ def demo_report(comparisons: Sequence[Any]) -> str:
         for m in metrics:
             meta = METRICS[m]
             stats = [r.mean_ci(m) for r in cmp.results]
-            rows.append([meta.label, meta.unit, *(_mean_ci_cell(s, meta.unit) for s in stats),
+            rows.append([meta.label, meta.unit,
+                         *(_mean_ci_cell(s, meta.unit, _reason(r, m))
+                           for s, r in zip(stats, cmp.results, strict=True)),
                          *(_diff_cell(m, stats[0][0], cmp.paired_diff(m, i))
                            for i in range(1, len(cmp.results)))])
         sections.append(_section(
             _comparison_question(cmp, names, diffs),
+            _lever_warning_html(cmp),
             _list(findings(cmp)),
             _img(plots.comparison_overlay(cmp), "Scenarios over time",
                  "Each scenario's mean over time, band "

@@ -18,15 +18,25 @@ A comparison can be written down as a file, ``scenarios/compare-*.toml``::
     description = "Fast vs slow time to value"
     question = "How much does a 10-minute time to value grow the business?"
     scenarios = ["slow-ttv.toml", "fast-ttv.toml"]   # the first is the reference
+    levers = ["onboarding.ttv"]                      # what the question varies
     metrics = ["activation_rate", "signups", "arr_end"]
 
 Scenario entries are paths relative to the comparison file, or names of
 shipped scenarios; metrics are names from :data:`flywheel.metrics.METRICS`.
+
+Levers.  A comparison answers a question about some parameters, its levers:
+parameter paths or glob patterns on them (``"trial.*"``, ``"sales.*"``).  When
+the scenarios also differ in a parameter outside the levers (a market, a
+horizon), a difference in the results may come from it rather than from the
+levers, and :meth:`Comparison.lever_check` says so; the terminal and the report
+print it.  A comparison without levers (``flywheel compare a b c``) says which
+parameters differ and that no levers were named.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -39,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from flywheel.metrics import HEADLINE, METRICS, MeanCI, check_metrics, format_value, mean_ci
-from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH
+from flywheel.scenario.defaults import PARAMS, PARAMS_BY_PATH, SECTIONS
 from flywheel.scenario.files import (
     SET_SOURCE,
     Scenario,
@@ -66,10 +76,14 @@ __all__ = [
     "ComparisonSpec",
     "Sweep",
     "COMPARISON_COLUMNS",
+    "LeverCheck",
+    "check_levers",
     "check_metrics",
     "compare",
     "is_comparison_file",
+    "lever_check",
     "load_comparison",
+    "parameter_differences",
     "paired_ci",
     "parse_vary",
     "split_values",
@@ -79,7 +93,10 @@ __all__ = [
 ]
 
 #: The keys a comparison file may have.
-COMPARISON_KEYS = ("name", "description", "question", "scenarios", "metrics")
+COMPARISON_KEYS = ("name", "description", "question", "scenarios", "levers", "metrics")
+#: Parameters a comparison runs alike in every scenario (one seed, one count), never a
+#: difference between them.
+RUN_KEYS = ("simulation.seed", "simulation.replications")
 #: ``file`` of errors about ``--vary``.
 VARY_SOURCE = "--vary"
 #: Parameters a sweep may not vary: every point runs with the same seed and count.
@@ -181,6 +198,128 @@ def _metric_meta(name: str) -> dict[str, str]:
     return {"label": meta.label, "unit": meta.unit, "kind": meta.kind}
 
 
+# -- levers: what a comparison's question varies -----------------------------------------
+
+
+def parameter_differences(scenarios: Sequence[Scenario]) -> dict[str, list[object]]:
+    """Parameter paths whose values (as written, TOML form) differ between the
+    scenarios, with each scenario's value in order (the seed and the replication count,
+    which a comparison sets alike, left out)."""
+    out: dict[str, list[object]] = {}
+    for p in PARAMS:
+        if p.path in RUN_KEYS:
+            continue
+        values = [sc.raw[p.path] for sc in scenarios]
+        if any(v != values[0] for v in values[1:]):
+            out[p.path] = values
+    return out
+
+
+def _is_lever(path: str, levers: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(path, pattern) for pattern in levers)
+
+
+def _suggest_lever(pattern: str) -> str | None:
+    """What a lever that matches no parameter most likely meant: a section's pattern
+    (``pricng.*`` -> ``pricing.*``), a parameter of that name in another section, or the
+    nearest path."""
+    head, dot, tail = pattern.partition(".")
+    if dot and tail == "*":
+        near = _nearest(head, SECTIONS)
+        return f"{near}.*" if near else None
+    same = [p.path for p in PARAMS if p.path.rsplit(".", 1)[-1] == pattern.rsplit(".", 1)[-1]]
+    return same[0] if same else _nearest(pattern, list(PARAMS_BY_PATH))
+
+
+def check_levers(levers: object, file: str | None = None) -> list[str]:
+    """A comparison's ``levers`` checked: a non-empty list of parameter paths or glob
+    patterns on them (``*``, ``?``, ``[...]``), each matching at least one parameter.  A
+    bad one is a :class:`~flywheel.scenario.files.ScenarioError` naming the file, the
+    key, the value and what is allowed."""
+    example = 'e.g. levers = ["pricing.model", "trial.*"]'
+    if not isinstance(levers, list):
+        raise ScenarioError(f"expected a list of parameter paths or patterns, got "
+                            f"{toml_value(levers)}", file=file, key="levers", allowed=example)
+    if not levers:
+        raise ScenarioError("no levers", file=file, key="levers",
+                            allowed=f"name at least one parameter, {example}, or leave the "
+                                    "key out")
+    for pattern in levers:
+        if not isinstance(pattern, str):
+            raise ScenarioError(f"expected a parameter path or pattern, got "
+                                f"{toml_value(pattern)}", file=file, key="levers",
+                                allowed=example)
+        if not any(fnmatch.fnmatchcase(p.path, pattern) for p in PARAMS):
+            suggestion = _suggest_lever(pattern)
+            raise ScenarioError(
+                "matches no parameter" + _did_you_mean(suggestion), file=file, key="levers",
+                value=pattern,
+                allowed="" if suggestion else
+                "a parameter path (pricing.model) or a pattern on paths (trial.*); sections: "
+                + ", ".join(SECTIONS))
+    return list(levers)
+
+
+@dataclass(frozen=True)
+class LeverCheck:
+    """What a comparison's scenarios differ in beyond its levers, in words.
+
+    ``outside`` lists the parameters they differ in that no lever matches (every one they
+    differ in when no levers were named); ``warning`` is true when a difference in the
+    results may come from one of them (always, with levers named; without, when they
+    differ in more than one parameter); ``text`` says so in a sentence, ``""`` when there
+    is nothing to say."""
+
+    levers: tuple[str, ...] | None
+    outside: tuple[str, ...]
+    warning: bool
+    text: str
+
+    @property
+    def line(self) -> str:
+        """``text`` headed ``Warning:`` or ``Note:``, as the terminal prints it."""
+        return f"{'Warning' if self.warning else 'Note'}: {self.text}" if self.text else ""
+
+    @property
+    def reminder(self) -> str:
+        """The warning in one short line (a few of the parameters named), for the end of
+        the terminal's output; ``""`` without a warning."""
+        if not self.warning:
+            return ""
+        shown = ", ".join(self.outside[:3]) + (", ..." if len(self.outside) > 3 else "")
+        n = len(self.outside)
+        where = ("no levers named" if self.levers is None
+                 else "beyond the question's levers")
+        return (f"Warning: {where}, the scenarios differ in {n} parameter"
+                f"{'s' if n != 1 else ''} ({shown}); see above.")
+
+
+def lever_check(differences: Mapping[str, Sequence[object]],
+                levers: Sequence[str] | None) -> LeverCheck:
+    """Which of the parameters a comparison's scenarios differ in
+    (:func:`parameter_differences`) lie outside its ``levers`` (``None``: none named), and
+    the warning to print."""
+    keys = [k for k in differences if k not in RUN_KEYS]
+    if levers is None:
+        if not keys:
+            return LeverCheck(None, (), False, "")
+        if len(keys) == 1:
+            return LeverCheck(None, tuple(keys), False,
+                              f"no levers named; the scenarios differ in {keys[0]} only.")
+        return LeverCheck(None, tuple(keys), True,
+                          f"no levers named, and these scenarios differ in {len(keys)} "
+                          f"parameters: {', '.join(keys)}. A difference in the results may "
+                          "come from any of them (a comparison file names its levers: "
+                          "levers = [...]).")
+    outside = [k for k in keys if not _is_lever(k, levers)]
+    if not outside:
+        return LeverCheck(tuple(levers), (), False, "")
+    return LeverCheck(tuple(levers), tuple(outside), True,
+                      f"these scenarios also differ in {', '.join(outside)}, outside the "
+                      f"question's levers ({', '.join(levers)}): a difference in the results "
+                      "may come from them, not from the question's levers.")
+
+
 # -- comparisons -----------------------------------------------------------------------
 
 
@@ -194,6 +333,13 @@ class ComparisonSpec:
     scenarios: list[Scenario]
     metrics: list[str]
     path: Path | None = None
+    #: The parameters the question varies (paths or glob patterns); ``None``: not named.
+    levers: list[str] | None = None
+
+    def lever_check(self) -> LeverCheck:
+        """What the scenarios differ in beyond the levers (:func:`lever_check`), known
+        before anything runs."""
+        return lever_check(parameter_differences(self.scenarios), self.levers)
 
 
 @dataclass
@@ -207,6 +353,8 @@ class Comparison:
     question: str = ""
     name: str = ""
     description: str = ""
+    #: The parameters the question varies (paths or glob patterns); ``None``: not named.
+    levers: list[str] | None = None
 
     def __post_init__(self) -> None:
         if len(self.scenarios) != len(self.results):
@@ -293,19 +441,20 @@ class Comparison:
 
     def parameter_differences(self) -> dict[str, list[object]]:
         """Parameter paths whose values (as written, TOML form) differ between the
-        scenarios, with each scenario's value in order."""
-        out: dict[str, list[object]] = {}
-        for p in PARAMS:
-            values = [sc.raw[p.path] for sc in self.scenarios]
-            if any(v != values[0] for v in values[1:]):
-                out[p.path] = values
-        return out
+        scenarios, with each scenario's value in order (:func:`parameter_differences`)."""
+        return parameter_differences(self.scenarios)
+
+    def lever_check(self) -> LeverCheck:
+        """What the scenarios differ in beyond the comparison's levers, and the warning
+        the terminal and the report print (:func:`lever_check`)."""
+        return lever_check(self.parameter_differences(), self.levers)
 
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``: every metric (the chosen ones first), each
         scenario's mean, CI and per-replication values, and the paired and unpaired
         differences against the reference."""
         labels = self.labels
+        check = self.lever_check()
         names = list(self.metrics) + [m for m in METRICS if m not in self.metrics]
         metrics: dict[str, Any] = {}
         for metric in names:
@@ -337,6 +486,11 @@ class Comparison:
                            "horizon_days": r.horizon, "file": scenario_file(i, sc.name)}
                           for i, (sc, r) in enumerate(zip(self.scenarios, self.results, strict=True))],
             "parameter_differences": self.parameter_differences(),
+            "levers": None if self.levers is None else list(self.levers),
+            "outside_levers": list(check.outside),
+            "lever_warning": check.line or None,
+            "reasons": {label: r.reasons() for label, r in zip(labels, self.results,
+                                                                strict=True)},
             "shown_metrics": list(self.metrics),
             "metrics": metrics,
         }
@@ -444,6 +598,7 @@ def load_comparison(path: str | Path, overrides: Sequence[str] = ()) -> Comparis
                             file=display, key="metrics",
                             allowed='e.g. metrics = ["activation_rate", "arr_end"]')
     metrics = check_metrics(metrics, display)
+    levers = check_levers(data["levers"], display) if "levers" in data else None
     if isinstance(overrides, str):
         overrides = [overrides]
     for expr in overrides:  # a bad --set is reported once, before any file is read
@@ -454,7 +609,7 @@ def load_comparison(path: str | Path, overrides: Sequence[str] = ()) -> Comparis
     return ComparisonSpec(name=data.get("name", default_name) or default_name,
                           description=data.get("description", ""),
                           question=data.get("question", ""), scenarios=scenarios,
-                          metrics=metrics, path=file_path)
+                          metrics=metrics, path=file_path, levers=levers)
 
 
 def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | Path,
@@ -462,13 +617,16 @@ def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | 
             jobs: int | None = None, progress: Progress | None = None, *,
             overrides: Sequence[str] = (), metrics: Sequence[str] | None = None,
             question: str | None = None, name: str | None = None,
+            levers: Sequence[str] | None = None,
             executor: Executor | None = None) -> Comparison:
     """Run ``scenarios`` with one seed (common random numbers); the first is the
     reference of every difference.
 
     ``scenarios`` is a list of :class:`Scenario` objects, files or shipped names,
     or a comparison file (its path or shipped name, or a loaded
-    :class:`ComparisonSpec`), which also sets the metrics, question and name.
+    :class:`ComparisonSpec`), which also sets the metrics, question, name and levers
+    (``levers``: parameter paths or glob patterns the question varies; the comparison
+    warns of differences outside them).
     ``replications`` and ``seed`` default to the first scenario's; ``overrides``
     (``KEY.PATH=VALUE``) apply to every scenario.  ``jobs`` and ``executor`` as in
     :func:`~flywheel.studies.runner.simulate`, one pool serving all scenarios; ``progress``
@@ -488,6 +646,7 @@ def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | 
         metrics = spec.metrics if metrics is None else metrics
         question = spec.question if question is None else question
         name = spec.name if name is None else name
+        levers = spec.levers if levers is None else levers
         description = spec.description
     else:
         items = list(scenarios)
@@ -498,11 +657,15 @@ def compare(scenarios: Sequence[Scenario | str | Path] | ComparisonSpec | str | 
                   else load_scenario(item, list(overrides)) for item in items]
         description = ""
     chosen = check_metrics(metrics) if metrics is not None else list(HEADLINE)
+    if isinstance(levers, str):
+        levers = [levers]
+    chosen_levers = check_levers(list(levers)) if levers is not None else None
     n, s = _common(loaded[0], replications, seed)
     results = _run_all(loaded, n, s, jobs, executor, progress)
     # each scenario as run (simulate records the common seed and replications in it)
     return Comparison(scenarios=[r.scenario for r in results], results=results, seed=s, metrics=chosen,
-                      question=question or "", name=name or "", description=description)
+                      question=question or "", name=name or "", description=description,
+                      levers=chosen_levers)
 
 
 # -- sweeps ----------------------------------------------------------------------------

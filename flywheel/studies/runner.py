@@ -30,13 +30,13 @@ from flywheel.engines.rng import replication_seeds
 from flywheel.engines.tally import day_grid
 from flywheel.metrics import (
     FUNNEL,
-    HEADLINE,
     METRICS,
     SERIES,
     MeanCI,
     check_metrics,
     format_difference,
     format_value,
+    headline,
     mean_ci,
     measure,
     summarise,
@@ -73,6 +73,9 @@ class ReplicationResult:
     states: dict[str, int]
     #: Metrics and series the engine could not produce for this run (they are NaN).
     unavailable: tuple[str, ...] = ()
+    #: Why a metric has no value (NaN) in this replication, where the counts say why
+    #: (:func:`~flywheel.metrics.tally_reasons`).
+    reasons: dict[str, str] = field(default_factory=dict)
 
 
 def run_replication(params: dict[str, Any], seq: np.random.SeedSequence, index: int,
@@ -81,7 +84,7 @@ def run_replication(params: dict[str, Any], seq: np.random.SeedSequence, index: 
     measured = measure(records.tally(Model(params, seq, horizon=horizon).run()))
     return ReplicationResult(index=index, metrics=measured.metrics, series=measured.series,
                              funnel=measured.funnel, cohorts=measured.cohorts,
-                             states=measured.states)
+                             states=measured.states, reasons=measured.reasons)
 
 
 def _run_packed(args: tuple[dict[str, Any], np.random.SeedSequence, int, float | None]
@@ -116,6 +119,27 @@ class RunResult:
         which unpacks as a 3-tuple (the CI is NaN for a single replication)."""
         return mean_ci(self.values(metric))
 
+    def reason(self, metric: str) -> str:
+        """Why ``metric`` has no value in any replication (its mean prints as ``-``): the
+        reason most replications give (:func:`~flywheel.metrics.tally_reasons`); ``""``
+        when some replication has a value, or no reason is known."""
+        if any(not math.isnan(v) for v in self.values(metric)):
+            return ""
+        given = [r.reasons[metric] for r in self.replications if metric in r.reasons]
+        return max(dict.fromkeys(given), key=given.count) if given else ""
+
+    def reasons(self) -> dict[str, str]:
+        """Every metric with no value in any replication, and why (:meth:`reason`), in the
+        order of :data:`~flywheel.metrics.METRICS`."""
+        return {m: why for m in METRICS if (why := self.reason(m))}
+
+    @property
+    def headline(self) -> tuple[str, ...]:
+        """The metrics ``flywheel run`` and the run report lead with: the headline, and
+        the sales team's (contracts won, their mean value, the queue wait) when the
+        scenario has one (:func:`~flywheel.metrics.headline`)."""
+        return headline(int(self.scenario["sales.reps"]) > 0)
+
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``."""
         return {
@@ -129,6 +153,7 @@ class RunResult:
             "user_states": {s: [r.states[s] for r in self.replications]
                             for s in (self.replications[0].states if self.replications else {})},
             "unavailable": list(self.unavailable),
+            "reasons": self.reasons(),
         }
 
     @property
@@ -225,7 +250,7 @@ class RunResult:
     def _repr_html_(self) -> str:
         rows = []
         if self.replications:
-            for m in HEADLINE:
+            for m in self.headline:
                 meta = METRICS[m]
                 mci = self.mean_ci(m)
                 rows.append([meta.label, format_value(mci.mean, meta.unit),
@@ -415,6 +440,7 @@ def simulate_twin(scenario: Scenario, horizon: float | None = None) -> RunResult
     measured = measure(meanfield.solve(scenario, h).tally)
     rep = ReplicationResult(index=0, metrics=measured.metrics, series=measured.series,
                             funnel=measured.funnel, cohorts=measured.cohorts,
-                            states=measured.states, unavailable=measured.unavailable)
+                            states=measured.states, unavailable=measured.unavailable,
+                            reasons=measured.reasons)
     return RunResult(scenario=scenario, seed=int(scenario["simulation.seed"]), horizon=h,
                      replications=[rep], engine="meanfield")

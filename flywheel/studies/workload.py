@@ -34,14 +34,20 @@ The estimate (``H`` the horizon in days, ``m`` a month in days):
   ``u`` left after a seed (``T`` the mean generation time, ``u`` uniform on ``[0, H]``),
   which is ``Y0 / (1 - R)`` for a long horizon and stays finite (growing like
   ``R^(H/T)``) when ``R >= 1``.
+* **Trial ends** (``pricing.model = "trial"``; a reverse trial keeps its free tier): a
+  team buys with probability ``c = a_direct x`` the trial's conversion probability (it
+  needs an active user at the end); the others lose the product, so their generations
+  stop at the trial's length, ``Y = c Y_H + (1 - c) Y0 (1 + R + ... + R^(length / T))``,
+  and a contact reaching a company already touched signs up only if it is open: bought,
+  or buying again when someone new comes (``c + (1 - c) upgrade_probability``).
 * **Saturation**: signups ``S = M (1 - exp(-S_free / M))`` of the unsaturated
   ``S_free = D_signups + rollouts + (K + rho) Y``; word-of-mouth contacts are
   ``referral x L_H x`` the activated users, whether or not they find anyone left.
 
 Not modelled (each makes the estimate a little high, or misses a little work):
-seat limits and paywalls, trial ends, company sizes capping invites, product-qualified
-leads.  Checked against every shipped scenario in ``tests/test_workload.py`` (signups
-within a factor of 3 of measured, contacts within a factor of 1.5).
+seat limits and paywalls, company sizes capping invites, product-qualified leads.
+Checked against every shipped scenario in ``tests/test_workload.py`` (signups within a
+factor of 3 of measured, contacts within a factor of 1.5).
 """
 
 from __future__ import annotations
@@ -216,7 +222,15 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     lifetime = st.retention.tenure.mean
     L_H = _time_in_horizon(lifetime, H)
     K = st.collaboration.invites_mean * st.collaboration.acceptance
-    reach = (1.0 - e) * (nu * kappa + (1.0 - nu))  # contacts that sign someone up
+    # A trial that ends without a purchase (not a reverse trial) closes its company: its
+    # flywheel stops at the trial's end, and later contacts into it are turned away unless
+    # it buys when they come.  Buying needs an active user at the end: the founder's
+    # activation times the trial's conversion probability.
+    ends = st.pricing.model == "trial"
+    bought = a_d * st.trial_convert_probability if ends else 1.0
+    open_share = bought + (1.0 - bought) * st.pricing.upgrade_probability if ends else 1.0
+    # (with the hybrid, the share e of contacts reaching a large company signs no one up)
+    reach = 0.0 if sales_led else (1.0 - e) * (nu * kappa + (1.0 - nu) * open_share)
     rho = referral * L_H * reach
     R = a_d * rho + a_i * K
     if R > 0:
@@ -236,7 +250,11 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     i0 = contracts * seats
 
     Y0 = a_d * d0 + a_i * i0
-    Y = Y0 * _multiplier(R, H / max(t_gen, 1e-9))
+    N = H / max(t_gen, 1e-9)
+    Y = Y0 * _multiplier(R, N)
+    if ends:  # the teams that do not buy grow only for the trial's length
+        window = min(st.trial.length, H) / max(t_gen, 1e-9)
+        Y = bought * Y + (1.0 - bought) * Y0 * _window_multiplier(R, window)
     x_d, x_i = d0 + rho * Y, i0 + K * Y
     free = x_d + x_i
     signups = M * -math.expm1(-free / M) if M > 0 and free > 0 else 0.0
@@ -356,6 +374,16 @@ def _time_in_horizon(lifetime: float, H: float) -> float:
     if not math.isfinite(lifetime) or lifetime > 1e6 * H:
         return H / 2
     return lifetime * (1.0 - lifetime / H * -math.expm1(-H / lifetime))
+
+
+def _window_multiplier(R: float, n: float) -> float:
+    """Activated users per activated seed when every seed has ``n`` generation times to
+    reproduce (a trial's length): ``1 + R + ... + R^n``, continuous in ``n``."""
+    if R <= 0 or n <= 0:
+        return 1.0
+    if abs(R - 1.0) < 1e-9:
+        return 1.0 + n
+    return min(1.0 + R * (1.0 - R ** n) / (1.0 - R), _MULT_CAP)
 
 
 def _multiplier(R: float, N: float) -> float:

@@ -183,7 +183,8 @@ WITHOUT_SALES: tuple[str, ...] = (
     # metrics of the sales team, and those that need its cost or its contracts
     "signups_sales", "pqls", "cold_leads", "pql_won_rate", "cold_won_rate", "pql_lift",
     "leads_gone_cold", "gone_cold_share", "queue_wait_mean_days", "queue_wait_p90_days",
-    "rep_utilisation", "contracts_won", "bookings", "contract_value_mean", "pipeline_end", "arr_sales", "sales_cost",
+    "rep_utilisation", "contracts_won", "bookings", "contract_value_mean", "pipeline_end",
+    "arr_sales", "sales_cost",
     "cac_sales", "cac_blended", "ltv_cac", "cac_payback_months",
     # daily series (signups_sales, pqls, cold_leads and arr_sales are named above)
     "sales_queue", "reps_busy", "won", "gone_cold",
