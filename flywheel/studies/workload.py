@@ -229,8 +229,8 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
     ends = st.pricing.model == "trial"
     bought = a_d * st.trial_convert_probability if ends else 1.0
     open_share = bought + (1.0 - bought) * st.pricing.upgrade_probability if ends else 1.0
-    # (with the hybrid, the share e of contacts reaching a large company signs no one up)
-    reach = 0.0 if sales_led else (1.0 - e) * (nu * kappa + (1.0 - nu) * open_share)
+    # (the share e of contacts reaching a company sold sales-led signs no one up)
+    reach = (1.0 - e) * (nu * kappa + (1.0 - nu) * open_share)
     rho = referral * L_H * reach
     R = a_d * rho + a_i * K
     if R > 0:
