@@ -254,7 +254,9 @@ def test_the_motions_meet_one_market() -> None:
     assert [(s["pricing.model"], s["trial.card_required"], s["sales.reps"] > 0)
             for s in spec.scenarios] == [
         ("freemium", False, False), ("trial", False, False), ("trial", True, False),
-        ("reverse_trial", False, False), ("freemium", False, True), ("sales_led", False, True)]
+        ("reverse_trial", False, False), ("freemium", False, True), ("sales_led", False, True),
+        ("freemium", False, True)]
+    assert spec.scenarios[-1]["sales.enterprise_size"] > 0  # the hybrid
     motion = ("pricing.", "trial.", "free_tier.", "sales.")
     first = spec.scenarios[0]
     for sc in spec.scenarios[1:]:
