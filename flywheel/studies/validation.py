@@ -928,6 +928,10 @@ class Band:
         return f"{self.scenario} ÷ {self.relative_to}" if self.relative_to else self.scenario
 
 
+#: The 2026 free-to-paid survey several bands cite.
+_SURVEY_2026 = ("Kyle Poyar with ChartMogul and ProductLed, free-to-paid conversion report (200 "
+                "B2B products, January 2026, growthunhinged.com)")
+
 #: The published ranges of DESIGN, in one place (tests/test_baseline.py reads them too).
 PUBLISHED: tuple[Band, ...] = (
     Band("activation_rate", "baseline", 0.25, 0.37, "signup → activation",
@@ -955,14 +959,10 @@ PUBLISHED: tuple[Band, ...] = (
     Band("trial_conversion", "trial", 0.15, 0.25, "opt-in free trial (no card) → paid",
          "~15–25% (Totango: 15%); the 2026 survey finds lower medians for no-card trials "
          "(4–6%), with a top quarter at 10–15%",
-         "Totango 2012 study; retentionlens.com trial-to-paid benchmarks; Kyle Poyar with "
-         "ChartMogul and ProductLed, free-to-paid conversion report (200 B2B products, "
-         "January 2026, growthunhinged.com)"),
+         "Totango 2012 study; retentionlens.com trial-to-paid benchmarks; " + _SURVEY_2026),
     Band("trial_conversion", "card-trial", 0.30, 0.60, "opt-out trial (card required) → paid",
          "~40–60% (Totango: 50%); ~30% and more than 5× no-card trials (2026 survey)",
-         "Totango 2012 study; retentionlens.com trial-to-paid benchmarks; Kyle Poyar with "
-         "ChartMogul and ProductLed, free-to-paid conversion report (200 B2B products, "
-         "January 2026, growthunhinged.com)"),
+         "Totango 2012 study; retentionlens.com trial-to-paid benchmarks; " + _SURVEY_2026),
     Band("trial_conversion", "card-trial", 2.0, math.inf,
          "opt-out vs opt-in trial conversion",
          "card trials convert more than 5× no-card trials (2026 survey); Totango 50% vs 15%; "
@@ -973,8 +973,7 @@ PUBLISHED: tuple[Band, ...] = (
     Band("signups", "freemium", 1.0, math.inf, "signups, free plan vs opt-in trial",
          "a time-limited offer attracts fewer signups than a free plan (checked: the ratio's "
          "95% CI above 1)",
-         "Kyle Poyar with ChartMogul and ProductLed, free-to-paid conversion report (200 B2B "
-         "products, January 2026, growthunhinged.com)",
+         _SURVEY_2026,
          relative_to="trial"),
     Band("signups", "trial", 1.0, math.inf, "signups, opt-in vs card trial",
          "visitor → trial start ~10% without a card vs ~2% with one (checked: the ratio's "
