@@ -527,12 +527,7 @@ class Model:
             # sales-led (every one in a sales-led motion, the hybrid's large ones) has it
             # only under contract
             st = np.frombuffer(self.c_state, dtype=np.int8)[idx]
-            if self.sales_led:
-                fresh &= st == CONTRACT
-            elif self.hybrid:
-                fresh &= np.where(size > self.sales_led_above, st == CONTRACT, st != PROSPECT)
-            else:
-                fresh &= st != PROSPECT
+            fresh &= np.where(size > self.sales_led_above, st == CONTRACT, st != PROSPECT)
             pos, idx, remaining = pos[fresh], idx[fresh], remaining[fresh]
             # several contacts in one day may reach the same company: at most its remaining
             order = np.lexsort((times[pos], idx))

@@ -164,12 +164,13 @@ PARAMS: tuple[Param, ...] = (
     _P("onboarding.commitment_spread", 0.5, "number", "log-patience per unit of commitment",
        "How much people differ in commitment: each signup has a commitment z ~ N(0, 1), drawn "
        "once, and their patience is multiplied by exp(spread x z - spread^2 / 2) (mean 1). "
-       "In a card trial only the committed would-be founders (z above the card's threshold) "
-       "start. 0: everyone alike, the card filters at random.",
-       source="assumption: sets how strongly the card selects committed starters; with 0.5 "
-              "and trial.card_convert_probability the card trial's conversion lands in the "
-              "30-60% opt-out band at 2.3x the opt-in trial's (onboarding.patience's mean "
-              "set to keep the baseline's activation)",
+       "In a trial only the committed would-be founders start (z above the threshold of "
+       "the offer's share, trial.signup_factor, times the card's when one is asked). 0: "
+       "everyone alike, the offer and the card filter at random.",
+       source="assumption: sets how strongly the offer and the card select committed "
+              "starters; with 0.5 and trial.card_convert_probability the card trial's "
+              "conversion lands in the 30-60% opt-out band at 2.2x the opt-in trial's "
+              "(onboarding.patience's mean set to keep the baseline's activation)",
        minimum=0.0, maximum=5.0),
     # -- collaboration --------------------------------------------------------------
     _P("collaboration.invites", {"dist": "poisson", "mean": 1.0}, "distribution",

@@ -56,15 +56,16 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "referral contacts from the current active users; the DES uses those at the start of "
       "each day (a lag of up to a day, under 0.01 of the Bass share F)",
       lambda s: s.acquisition.referral > 0),
-    M("card-required trial", EXACT, "contacts that would start a company go ahead with "
-      "trial.card_signup_factor (those whose commitment is above the card's threshold); "
-      "their onboarding race is the one of the committed (see commitment); conversion uses "
-      "the card probability",
-      lambda s: s.card_trial),
+    M("a trial's offer and card", EXACT, "contacts that would start a company go ahead "
+      "with the offer's share (trial.signup_factor, times trial.card_signup_factor when a "
+      "card is asked: those whose commitment is above the threshold of that share); their "
+      "onboarding race is the one of the committed (see commitment); a card trial's "
+      "conversion uses the card probability",
+      lambda s: s.starter_share < 1.0),
     M("commitment", APPROXIMATED,
       "patience scaled by each person's exp(spread z - spread^2 / 2): the race against a "
-      "mixture of scaled patience over 16 Gauss-Legendre nodes in Phi(z), for a card "
-      "trial's founders over z above the card's threshold, renormalised; the race's "
+      "mixture of scaled patience over 16 Gauss-Legendre nodes in Phi(z), for a trial's "
+      "founders over z above the offer's threshold, renormalised; the race's "
       "outcome probabilities within about 1e-4 of the exact mixture (baseline: 1e-6, "
       "card trial's founders: 3e-5)",
       lambda s: s.onboarding.commitment_spread > 0),
