@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from flywheel.engines import EngineError
-from flywheel.metrics import METRICS, format_difference, format_value
+from flywheel.metrics import METRICS, check_claims, format_difference, format_value
 from flywheel.outputs.files import (
     OutputError,
     ResultsExistError,
@@ -39,7 +39,14 @@ from flywheel.scenario.overview import comparison_overview, overview, overview_t
 from flywheel.scenario.units import UnitError, parse_duration
 from flywheel.studies import workload
 from flywheel.studies.journey import OUTCOMES, JourneyError
-from flywheel.studies.runner import RunResult, default_jobs, simulate, simulate_twin, worker_pool
+from flywheel.studies.runner import (
+    RunResult,
+    claims_file,
+    default_jobs,
+    simulate,
+    simulate_twin,
+    worker_pool,
+)
 from flywheel.studies.workload import WorkloadError
 from flywheel.version import __version__
 
@@ -202,6 +209,10 @@ def run(scenario: str, replications: int | None, seed: int | None, jobs: int | N
             result = simulate(sc, jobs=j, progress=bar.update, executor=pool)
         path = write_results(result, out_dir, force=force, unique=out is None, executor=pool)
     click.echo(headline_table(result))
+    if sc.claims:
+        from flywheel.outputs.report import claims_text
+
+        click.echo("\n" + claims_text(result))
     click.echo("\n" + overview_text(overview(sc)))
     click.echo(f"\nResults in {path}/")
 
@@ -227,6 +238,10 @@ def _run_meanfield(scenario: str, replications: int | None, seed: int | None,
     result = simulate_twin(sc)
     path = write_results(result, out_dir, force=force, unique=out is None)
     click.echo(headline_table(result))
+    if sc.claims:
+        from flywheel.outputs.report import claims_text
+
+        click.echo("\n" + claims_text(result))
     click.echo("\n" + overview_text(overview(sc)))
     click.echo("\nEngine: mean-field twin. Its values are deterministic (no 95% CIs); "
                f"`flywheel validate {scenario}` lists what it approximates.")
@@ -298,6 +313,8 @@ def validate(files: tuple[str, ...], sets: tuple[str, ...], suite: bool,
                 click.echo("")
             else:
                 loaded = [load_scenario(f, list(sets))]
+            for sc in loaded:
+                check_claims(sc.claims, claims_file(sc))
         except USER_ERRORS as exc:
             click.echo(f"error: {_one_line(exc)}", err=True)
             failed = True
@@ -402,8 +419,8 @@ def trace(scenario: str, company: int | None, outcome: str | None, seed: int | N
     signed up and how, when each reached value, whom they invited, the paywall,
     the purchase, who churned, and what it pays at the horizon.  By default the
     most telling company: the one that went furthest along the value chain (value,
-    a teammate invited, the paywall, paid, still paying), a team of 3 to 5 signups
-    first, the first created.  Prints the story and writes story.txt, a
+    a teammate invited, the paywall, paid, still paying), a team of 3 signups first
+    (a founder and the two teammates they invited), the first created.  Prints the story and writes story.txt, a
     report.html with the timeline beside the words, timeline.png, events.csv,
     people.csv and scenario.toml.  Same scenario, seed and replication: the same
     story.

@@ -24,6 +24,8 @@ from flywheel.engines.model import Outcome
 from flywheel.engines.tally import CHANNEL_NAMES as CHANNELS
 from flywheel.engines.tally import COHORT_DAYS, Tally, retention_window
 from flywheel.scenario.defaults import DAYS_PER_MONTH
+from flywheel.scenario.files import Claim
+from flywheel.scenario.units import format_duration
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
        "Invites sent per activated user x the share accepted (accepted invites / activated "
        "users), counted when the invite is sent, so an invitee who arrives after the horizon "
        "counts; word-of-mouth signups are apart (signups_referral)."),
+    _m("invites_per_founder", "Teammates a founder brought", "signups per team", "ratio",
+       "Signups who came by an invite from their team's founder (its first signup), per "
+       "team created; a team created near the horizon has had less time to bring them."),
     _m("viral_signups", "Viral signups", "users", "flow",
        "Signups brought by invites and by word of mouth before the horizon."),
     _m("viral_cycle_days", "Viral cycle time", "days", "time",
@@ -321,6 +326,7 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     m["ttv_median_days"] = x["ttv_median"]
     m["ttv_p90_days"] = x["ttv_p90"]
     m["viral_coefficient"] = _div(x["invites_accepted"], x["activated"])
+    m["invites_per_founder"] = _div(x["founder_invited"], x["teams"])
     m["viral_signups"] = x["signups_invite"] + x["signups_referral"]
     m["viral_cycle_days"] = _div(x["invite_cycle_sum"], x["invited_signups"])
     m["invites_sent"] = x["invites_sent"]
@@ -460,6 +466,7 @@ def tally_reasons(tally: Tally, m: Mapping[str, float]) -> dict[str, str]:
         "ttv_p90_days": when("activated", no_value),
         "viral_coefficient": when("activated", no_value),
         "viral_cycle_days": when("invited_signups", "no invited signup"),
+        "invites_per_founder": when("teams", "no team created"),
         "free_to_paid_rate": when("teams", "no team created"),
         "time_to_paid_median_days": when("teams_ever_paid", "no team paid"),
         "user_churn_monthly": when("user_days", "no one held a seat"),
@@ -635,6 +642,87 @@ def check_metrics(names: Sequence[object], file: str | None = None) -> list[str]
         raise ScenarioError("no metrics", file=file, key="metrics",
                             allowed="name at least one, or leave the key out for the headline")
     return checked
+
+
+def check_claims(claims: Sequence[Claim], file: str | None = None) -> None:
+    """A scenario's claims checked against :data:`METRICS`: each names a known metric (an
+    unknown one is a :class:`~flywheel.scenario.files.ScenarioError` suggesting the
+    nearest), and a range written as durations is for a metric in days."""
+    from flywheel.scenario.files import ScenarioError
+
+    for i, claim in enumerate(claims, 1):
+        for key, name in ((f"claims[{i}].metric", claim.metric),
+                          *((f"claims[{i}].also", a) for a in claim.also)):
+            try:
+                check_metrics([name], file)
+            except ScenarioError as exc:
+                raise ScenarioError(exc.problem, file=file, key=key, value=name,
+                                    allowed=exc.allowed) from None
+        if claim.in_days and METRICS[claim.metric].unit != "days":
+            raise ScenarioError(f"a range in durations, but {claim.metric} is in "
+                                f"{METRICS[claim.metric].unit}", file=file,
+                                key=f"claims[{i}].range",
+                                allowed="write the range as numbers in that unit")
+
+
+class Measured(NamedTuple):
+    """A claim measured: the metric's mean and 95% CI across replications, and the
+    verdict: ``"inside"`` (the CI, or the value of a single run, lies in the claimed
+    range), ``"mean inside"`` (the mean does, the CI crosses an end), ``"outside"``, or
+    ``"no value"``."""
+
+    claim: Claim
+    value: MeanCI
+    verdict: str
+
+
+def judge_claims(claims: Sequence[Claim], values: Callable[[str], Sequence[float]],
+                 file: str | None = None) -> list[Measured]:
+    """Each claim of a scenario measured from the replications' values of its metric
+    (``values(metric)``), after :func:`check_claims`."""
+    check_claims(claims, file)
+    out = []
+    for claim in claims:
+        mean, lo, hi = value = mean_ci(values(claim.metric))
+        low, high = claim.low, claim.high
+        if math.isnan(mean):
+            verdict = "no value"
+        elif not low <= mean <= high:
+            verdict = "outside"
+        elif math.isnan(lo) or (low <= lo and hi <= high):
+            verdict = "inside"
+        else:
+            verdict = "mean inside"
+        out.append(Measured(claim, value, verdict))
+    return out
+
+
+def _claim_in_durations(claim: Claim) -> bool:
+    """Whether a claim's values read as durations (``10min``): a range in durations
+    under a day."""
+    return claim.in_days and claim.high < 1
+
+
+def format_claim_value(x: float, claim: Claim) -> str:
+    """A value of a claim's metric as its range reads: a duration (``10.2min``) for a
+    range written as durations under a day; shares in % and money in $
+    (:func:`format_value`); else 3 significant digits in :func:`claim_unit`."""
+    unit = METRICS[claim.metric].unit
+    if math.isnan(x):
+        return "-"
+    if _claim_in_durations(claim):
+        return format_duration(max(x, 0.0), approx=True)
+    if unit.startswith(("share", "$")):
+        return format_value(x, unit)
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.3g}"
+
+
+def claim_unit(claim: Claim) -> str:
+    """The unit to write after a claim's numbers (``""`` where they show it)."""
+    unit = METRICS[claim.metric].unit
+    if _claim_in_durations(claim) or unit.startswith(("share", "$")) or unit == "ratio":
+        return ""
+    return unit
 
 
 class MeanCI(NamedTuple):

@@ -46,7 +46,7 @@ SHORT = ["--horizon", "30d", "-n", "2", "-j", "1"]
 #: Each shipped scenario's paid budget, $ per month: what its results were made with.
 SHIPPED_BUDGETS = {
     "baseline": 3000, "card-trial": 3000, "data-integration-sandbox": 3000,
-    "data-integration-trial": 3000, "devtool-story": 30000, "enterprise-sales-assist": 0,
+    "data-integration-trial": 3000, "devtool-story": 27500, "enterprise-sales-assist": 0,
     "enterprise-understaffed": 0, "fast-ttv": 3000, "freemium": 3000, "hybrid": 5000,
     "plg-only": 5000,
     "plg-card-trial": 5000, "plg-reverse-trial": 5000, "plg-sales-assist": 5000,

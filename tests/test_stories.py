@@ -90,17 +90,35 @@ def devtool() -> RunResult:
     return run("devtool-story", 8)
 
 
-def test_devtool_median_time_to_value_is_about_ten_minutes(devtool: RunResult) -> None:
-    """Story: "builds a first project in 10 minutes".  Measured median TTV of activated
-    users (ttv_median_days), CI within 10 min +-20% (8-12 min); patience barely filters
-    minute-long TTVs, so the drawn median (10 min) is what is measured."""
-    inside("median TTV (days)", ci(devtool.values("ttv_median_days")), 8 * MINUTE, 12 * MINUTE)
+def claims_hold(result: RunResult) -> None:
+    """Every claim of the story is measured inside its stated range (its 95% CI within
+    it): :meth:`RunResult.claims`, what ``flywheel run`` prints."""
+    measured = result.claims()
+    assert measured, f"{result.scenario.name} states no claims"
+    for m in measured:
+        assert m.verdict == "inside", (f"{m.claim.says!r}: {m.claim.metric} {m.value} "
+                                       f"not inside [{m.claim.low}, {m.claim.high}]")
 
 
-def test_devtool_blended_cost_per_signup_is_about_12_dollars(devtool: RunResult) -> None:
-    """Story: "blended CAC about $12", read as acquisition spend per signup over every
-    channel (metric cost_per_signup).  CI within $12 +-10% ($10.80-$13.20)."""
-    inside("cost per signup ($)", ci(devtool.values("cost_per_signup")), 10.8, 13.2)
+@pytest.mark.parametrize("name", ["devtool-story", "enterprise-sales-assist",
+                                  "data-integration-trial", "data-integration-sandbox"])
+def test_each_story_states_its_claims_with_a_source(name: str) -> None:
+    """DESIGN's three stories say what should come out; each scenario states it as claims:
+    a metric the simulation measures and a range with its source (never a typed-in
+    outcome: no claim's metric is a parameter)."""
+    sc = load_scenario(name)
+    assert sc.claims
+    for claim in sc.claims:
+        assert claim.says and claim.source and claim.low < claim.high
+        assert claim.metric not in sc.values
+
+
+def test_devtool_story_claims_hold(devtool: RunResult) -> None:
+    """Story 1 as shipped, 8 replications of the year (seed 20261123), each claim inside
+    its range: median TTV 8-12 min (measured 9.9 min), teammates a founder brought 0.5-1
+    (0.67), median time to paid 3-6 weeks (35 days), free-to-paid 3-8% (6.5%), cost per
+    signup $10.80-13.20 ($12.4) and CAC payback 6-24 months (16; blended CAC ~$850)."""
+    claims_hold(devtool)
 
 
 def test_devtool_viral_figures(devtool: RunResult) -> None:
@@ -195,6 +213,15 @@ def test_data_integration_trial_almost_never_converts(
     (measured 1.5% over a year, flywheel run data-integration-trial -n 10)."""
     trial, _ = integration
     assert ci(trial.values("trial_conversion"))[2] < 0.05
+
+
+def test_data_integration_claims_hold(integration: tuple[RunResult, RunResult]) -> None:
+    """Story 3's claims over a quarter, 8 replications: without the sandbox most give up
+    (activation at most 50%: measured ~8%); with it value comes in minutes (median TTV
+    1 min to 1 h: ~13 min), activation is rescued (50-100%: ~70%) and the trial converts
+    inside the opt-in band 15-25% (~18%)."""
+    for result in integration:
+        claims_hold(result)
 
 
 def test_sandbox_rescues_activation(integration: tuple[RunResult, RunResult]) -> None:

@@ -110,6 +110,18 @@ def tally(o: Outcome) -> Tally:
     )
 
 
+def _founder_invited(o: Outcome) -> float:
+    """Signups who came by an invite from their team's founder: the first user of each
+    self-serve team (users are numbered in the order they sign up)."""
+    u, t = o.users, o.teams
+    if not len(u["company"]):
+        return 0.0
+    companies, first = np.unique(u["company"], return_index=True)
+    founders = first[~t["prospect"][companies]]
+    inviter = u["inviter"][u["inviter"] >= 0]
+    return float(np.isin(inviter, founders).sum())
+
+
 def _user_totals(o: Outcome, paid: Seats, contract: Seats) -> dict[str, float]:
     u, t, H = o.users, o.teams, o.horizon
     n = len(u["signup"])
@@ -131,6 +143,7 @@ def _user_totals(o: Outcome, paid: Seats, contract: Seats) -> dict[str, float]:
         "ttv_p90": _quantile(ttv, 0.9),
         "invited_signups": float(invited.sum()),
         "invite_cycle_sum": float(np.sum(u["signup"][invited] - u["start"][u["inviter"][invited]])),
+        "founder_invited": _founder_invited(o),
         "invites_sent": float(o.counters.get("invites_sent", 0)),
         "invites_accepted": float(o.counters.get("invites_accepted", 0)),
         "turned_away": float(o.counters.get("turned_away", 0)),

@@ -52,6 +52,8 @@ TOTALS: dict[str, str] = {
     "ttv_p90": "90th percentile of that time (days)",
     "invited_signups": "signups who came by an invite (the invites' arrivals)",
     "invite_cycle_sum": "sum over those of the time from the inviter's seat to the signup (days)",
+    "founder_invited": "signups who came by an invite from their team's founder (the first "
+                       "signup of a self-serve team)",
     "invites_sent": "invites sent by activated users",
     "invites_accepted": "of those, invites accepted by someone still in the company (they "
                         "sign up after the invite's delay, before the horizon or after it)",

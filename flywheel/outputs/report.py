@@ -28,7 +28,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from flywheel.metrics import FUNNEL, HEADLINE, METRICS, format_value, mean_ci
+from flywheel.metrics import (
+    FUNNEL,
+    HEADLINE,
+    METRICS,
+    claim_unit,
+    format_claim_value,
+    format_value,
+    mean_ci,
+)
 from flywheel.outputs import plots
 from flywheel.scenario.defaults import PARAMS_BY_PATH
 from flywheel.scenario.overview import Line, comparison_overview, overview
@@ -621,6 +629,63 @@ def _chart(pngs: Mapping[str, bytes] | None, key: str, draw: Callable[[], Any]) 
     return draw()
 
 
+_VERDICT = {"inside": "inside", "mean inside": "mean inside, CI crosses an end",
+            "outside": "OUTSIDE", "no value": "no value"}
+
+
+def claim_rows(result: Any) -> list[list[str]]:
+    """One row per claim of the run's story: what it says, the metric, the measured mean
+    and 95% CI, the claimed range (in the metric's unit) and its source, and the
+    verdict."""
+    rows = []
+    for c in result.claims():
+        cl = c.claim
+        mean, lo, hi = c.value
+        unit = claim_unit(cl)
+        ci = "" if _nan(lo) else (f" [{format_claim_value(lo, cl)}, "
+                                  f"{format_claim_value(hi, cl)}]")
+        also = "".join(f"; {METRICS[a].label} "
+                       f"{format_value(result.mean_ci(a).mean, METRICS[a].unit)}"
+                       + (f" {ci_range}" if (ci_range := _ci_brackets(result, a)) else "")
+                       for a in cl.also)
+        rows.append([cl.says, METRICS[cl.metric].label,
+                     f"{format_claim_value(mean, cl)}{ci} {unit}".strip() + also,
+                     f"{format_claim_value(cl.low, cl)} to {format_claim_value(cl.high, cl)}"
+                     f" {unit}".strip(), cl.source, _VERDICT[c.verdict]])
+    return rows
+
+
+def _ci_brackets(result: Any, metric: str) -> str:
+    meta = METRICS[metric]
+    _, lo, hi = result.mean_ci(metric)
+    lo, hi = meta.clamp(lo, hi)
+    return "" if _nan(lo) else f"[{format_value(lo, meta.unit)}, {format_value(hi, meta.unit)}]"
+
+
+def claims_text(result: Any) -> str:
+    """The story's claims as measured, for the terminal (``""`` when it has none)."""
+    rows = claim_rows(result)
+    if not rows:
+        return ""
+    lines = [f"The story's claims, measured ({result.n} replication"
+             f"{'s' if result.n != 1 else ''}, mean [95% CI]):"]
+    for says, label, measured, claimed, _, verdict in rows:
+        lines.append(f"  \"{says}\"\n    {label}: {measured}; claimed {claimed}: {verdict}")
+    return "\n".join(lines)
+
+
+def _claims_section(result: Any) -> str:
+    rows = claim_rows(result)
+    if not rows:
+        return ""
+    return _section("The story's claims, measured",
+                    "<p>What this scenario's story says, each measured from the simulation "
+                    "(mean and 95% CI across replications) against the range it claims, "
+                    "with that range's source.</p>",
+                    _table(["The story says", "Measured by", "Measured", "Claimed",
+                            "Source", "Verdict"], rows))
+
+
 def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
     """The HTML report of one run (``pngs``: charts already rendered, by name)."""
     sc = result.scenario
@@ -664,6 +729,7 @@ def run_report(result: Any, pngs: Mapping[str, bytes] | None = None) -> str:
                  "scenario sets.</p>",
                  _table(["Parameter", "Value", "Meaning", "Set by"], param_rows)),
         _section("Findings", _list(run_findings(result))),
+        *filter(None, [_claims_section(result)]),
         _section("Charts", *figs),
         _section("Tables",
                  "<h3>Headline metrics</h3>",

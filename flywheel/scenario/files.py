@@ -402,6 +402,107 @@ def parse_set(expr: str) -> tuple[str, object]:
     return key, value
 
 
+# -- claims ---------------------------------------------------------------------------
+
+#: The top-level key of a scenario's claims (an array of tables, ``[[claims]]``).
+CLAIMS_KEY = "claims"
+#: Each claim's keys: what it says, the metric that measures it, the range it should fall
+#: in, where that range comes from (optional), and metrics shown beside it (optional).
+CLAIM_KEYS = ("says", "metric", "range", "source", "also")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a story says, to be measured: ``says`` in the story's words, the ``metric``
+    (a name of :data:`flywheel.metrics.METRICS`) that measures it, and the range
+    ``[low, high]`` its mean and 95% CI should fall in, in the metric's unit (days for a
+    range written as durations, which ``in_days`` records), with its ``source``.
+    :func:`flywheel.metrics.judge_claims` checks the metric and measures the claim."""
+
+    says: str
+    metric: str
+    low: float
+    high: float
+    source: str = ""
+    in_days: bool = False
+    also: tuple[str, ...] = ()
+
+    def to_toml(self) -> str:
+        """The claim as a ``[[claims]]`` table, its range as it was written (durations, or
+        numbers in the metric's unit)."""
+        ends = ((format_duration(self.low), format_duration(self.high)) if self.in_days
+                else (self.low, self.high))
+        lines = ["[[claims]]", f"says = {toml_value(self.says)}",
+                 f"metric = {toml_value(self.metric)}",
+                 f"range = [{toml_value(ends[0])}, {toml_value(ends[1])}]"]
+        if self.source:
+            lines.append(f"source = {toml_value(self.source)}")
+        if self.also:
+            lines.append(f"also = {toml_value(list(self.also))}")
+        return "\n".join(lines)
+
+
+def _claim_bound(value: object, key: str, file: str) -> tuple[float, bool]:
+    """One end of a claim's range: a number, or a duration read as days."""
+    if isinstance(value, str):
+        try:
+            return parse_duration(value), True
+        except UnitError as exc:
+            raise ScenarioError(str(exc), file=file, key=key, value=value,
+                                allowed="a number in the metric's unit, or a duration "
+                                        'such as "10min" for a metric in days') from None
+    if isinstance(value, bool) or not _is_number(value) or not math.isfinite(float(value)):
+        raise ScenarioError("expected a number", file=file, key=key, value=value,
+                            allowed="a number in the metric's unit, or a duration such as "
+                                    '"10min" for a metric in days')
+    return float(value), False  # type: ignore[arg-type]
+
+
+def _read_claims(data: object, file: str) -> tuple[Claim, ...]:
+    """A file's ``[[claims]]``, checked for structure (the metric names are checked
+    where the metrics are known: :func:`flywheel.metrics.judge_claims`)."""
+    allowed = ('write each as [[claims]] with says = "...", metric = "...", range = '
+               '[low, high], optionally source = "..." and also = ["metric", ...]')
+    if not isinstance(data, list) or not all(isinstance(c, dict) for c in data):
+        raise ScenarioError("expected an array of tables", file=file, key=CLAIMS_KEY,
+                            allowed=allowed)
+    claims = []
+    for i, table in enumerate(data, 1):
+        where = f"{CLAIMS_KEY}[{i}]"
+        for name in table:
+            if name not in CLAIM_KEYS:
+                raise ScenarioError("unknown key" + _did_you_mean(_nearest(name, CLAIM_KEYS)),
+                                    file=file, key=f"{where}.{name}",
+                                    allowed="a claim's keys are " + ", ".join(CLAIM_KEYS))
+        for name in ("says", "metric", "source"):
+            if name in table and not isinstance(table[name], str):
+                raise ScenarioError("expected a string", file=file, key=f"{where}.{name}",
+                                    value=table[name])
+        for name in ("says", "metric", "range"):
+            if name not in table:
+                raise ScenarioError(f"missing {name}", file=file, key=where, allowed=allowed)
+        bounds = table["range"]
+        if not isinstance(bounds, list) or len(bounds) != 2:
+            raise ScenarioError("expected two values [low, high]", file=file,
+                                key=f"{where}.range", value=bounds)
+        (low, low_days), (high, high_days) = (_claim_bound(b, f"{where}.range", file)
+                                              for b in bounds)
+        if low_days != high_days:
+            raise ScenarioError("mixes a duration and a number", file=file,
+                                key=f"{where}.range", value=bounds,
+                                allowed="write both ends as durations, or both as numbers")
+        if low > high:
+            raise ScenarioError("low end above high end", file=file, key=f"{where}.range",
+                                value=bounds, allowed="write [low, high]")
+        also = table.get("also", [])
+        if not isinstance(also, list) or not all(isinstance(a, str) for a in also):
+            raise ScenarioError("expected a list of metric names", file=file,
+                                key=f"{where}.also", value=also)
+        claims.append(Claim(table["says"], table["metric"], low, high,
+                            table.get("source", ""), low_days, tuple(also)))
+    return tuple(claims)
+
+
 # -- the scenario ---------------------------------------------------------------------
 
 
@@ -423,6 +524,9 @@ class Scenario:
     raw: dict[str, object]
     values: dict[str, object]
     sources: dict[str, str]
+    #: What the scenario's story says, to be measured (its own file's ``[[claims]]``: an
+    #: extending file tells its own story).
+    claims: tuple[Claim, ...] = ()
 
     def __getitem__(self, path: str) -> object:
         """The converted value of parameter ``path`` (e.g. ``"onboarding.ttv"``)."""
@@ -444,6 +548,8 @@ class Scenario:
             for p in params:
                 key = _toml_key(p.path.split(".", 1)[1])
                 lines.append(f"{key.ljust(width)} = {toml_value(self.raw[p.path])}")
+        for claim in self.claims:
+            lines += ["", claim.to_toml()]
         return "\n".join(lines) + "\n"
 
     def with_overrides(self, overrides: Mapping[str, object]) -> Scenario:
@@ -615,7 +721,9 @@ def _parse_text(text: str, display: str) -> dict[str, Any]:
 def _check_structure(data: Mapping[str, Any], file: str) -> None:
     """Refuse unknown sections and keys, non-table sections and non-string meta keys."""
     for key, value in data.items():
-        if key in META_KEYS:
+        if key == CLAIMS_KEY:
+            _read_claims(value, file)
+        elif key in META_KEYS:
             if not isinstance(value, str):
                 raise ScenarioError(f"expected a string, got {toml_value(value)}",
                                     file=file, key=key)
@@ -632,9 +740,10 @@ def _check_structure(data: Mapping[str, Any], file: str) -> None:
             raise ScenarioError(f'unknown section "{key}"' + _did_you_mean(suggestion),
                                 file=file, key=key, allowed=allowed, show_key=False)
         else:
-            suggestion = _nearest(key, META_KEYS) or _suggest_path(key)
+            suggestion = _nearest(key, (*META_KEYS, CLAIMS_KEY)) or _suggest_path(key)
             allowed = "" if suggestion else (
-                "top-level keys are " + ", ".join(META_KEYS) + "; parameters go in sections")
+                "top-level keys are " + ", ".join((*META_KEYS, CLAIMS_KEY))
+                + "; parameters go in sections")
             raise ScenarioError("unknown key" + _did_you_mean(suggestion), file=file, key=key,
                                 allowed=allowed)
 
@@ -700,7 +809,7 @@ def _build(root: _Layer, overrides: Sequence[str] | str, default_name: str) -> S
     sources: dict[str, str] = {p.path: DEFAULT_SOURCE for p in PARAMS}
     for layer in layers:
         for section, table in layer.data.items():
-            if section in META_KEYS:
+            if section in META_KEYS or section == CLAIMS_KEY:
                 continue
             for name, value in table.items():
                 path = f"{section}.{name}"
@@ -723,6 +832,8 @@ def _build(root: _Layer, overrides: Sequence[str] | str, default_name: str) -> S
         raw=raw,
         values=values,
         sources=sources,
+        claims=_read_claims(root.data[CLAIMS_KEY], root.display)
+        if CLAIMS_KEY in root.data else (),
     )
 
 

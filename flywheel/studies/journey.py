@@ -15,8 +15,9 @@ converted its trial, bought after it, came back, or signed a contract); it still
 the horizon.  The company told is the first in the order
 
 1. most steps reached (a company that went all the way reached all five);
-2. a team of :data:`TEAM_SIGNUPS` signups (3 to 5: a founder and two to four teammates)
-   first, then those fewest signups outside that range;
+2. a team of :data:`TEAM_SIGNUPS` signups (3: a founder and two teammates, DESIGN's story
+   1) first, then those fewest signups away from it; among those, one whose teammates
+   all came by the founder's invitation first;
 3. created earliest (then the lowest company id),
 
 among all companies, or among those with the outcome asked for (:data:`OUTCOMES`).  Same
@@ -48,7 +49,7 @@ _TEAM_STATES = labels(TeamState)
 
 #: Signups of the team the choice prefers (fewest outside this range first): a founder and
 #: two to four teammates, enough for invitations to pass on, few enough to read at a glance.
-TEAM_SIGNUPS = (3, 5)
+TEAM_SIGNUPS = (3, 3)
 
 #: Events by which a company buys a self-serve plan (``won_back``: a company that had
 #: cancelled buys again).
@@ -364,8 +365,9 @@ def choose(played: Outcome, scenario: Scenario, seed: int, replication: int = 1,
     steps = {c: _steps(whats[c], people[c], states[c]) for c in range(n)}
     created = o.teams["created"].tolist()
 
-    def rank(c: int) -> tuple[int, int, float, int]:
-        return (-len(steps[c]), _off_size(len(people[c])), created[c], c)
+    def rank(c: int) -> tuple[int, int, bool, float, int]:
+        return (-len(steps[c]), _off_size(len(people[c])), not _founder_invited_all(people[c]),
+                created[c], c)
 
     if company is not None:
         chosen, fits = company, 1
@@ -389,6 +391,11 @@ def choose(played: Outcome, scenario: Scenario, seed: int, replication: int = 1,
         chosen=how, candidates=fits, outcome_counts=counts)
 
 
+def _founder_invited_all(people: Sequence[Person]) -> bool:
+    """Whether every teammate came by the founder's own invitation."""
+    return len(people) > 1 and all(p.inviter == 0 for p in people[1:])
+
+
 def _off_size(signups: int) -> int:
     """How many signups a team is outside :data:`TEAM_SIGNUPS` (0: inside)."""
     lo, hi = TEAM_SIGNUPS
@@ -410,9 +417,11 @@ def _how_chosen(outcome: str | None, got: tuple[str, ...], pool: Sequence[int],
              if outcome else "")
     lo, hi = TEAM_SIGNUPS
     off = _off_size(len(people[chosen]))
-    fit = (f"of those with {lo} to {hi} signups (a founder and {lo - 1} to {hi - 1} "
-           "teammates)" if not off else
-           f"of those nearest {lo} to {hi} signups (none had {lo} to {hi})")
+    size = f"{lo}" if lo == hi else f"{lo} to {hi}"
+    mates = f"{lo - 1}" if lo == hi else f"{lo - 1} to {hi - 1}"
+    invited = " they invited" if _founder_invited_all(people[chosen]) else ""
+    fit = (f"of those with {size} signups (a founder and {mates} teammates{invited})"
+           if not off else f"of those nearest {size} signups (none had {size})")
     return (f"{among}{len(level):,} compan{'y' if len(level) == 1 else 'ies'} {furthest}; "
             f"this is the first created {fit}")
 

@@ -33,10 +33,13 @@ from flywheel.metrics import (
     METRICS,
     SERIES,
     MeanCI,
+    Measured,
+    check_claims,
     check_metrics,
     format_difference,
     format_value,
     headline,
+    judge_claims,
     mean_ci,
     measure,
     summarise,
@@ -140,6 +143,11 @@ class RunResult:
         scenario has one (:func:`~flywheel.metrics.headline`)."""
         return headline(int(self.scenario["sales.reps"]) > 0)
 
+    def claims(self) -> list[Measured]:
+        """The scenario's claims (its story's ``[[claims]]``), each measured across the
+        replications with a verdict (:func:`~flywheel.metrics.judge_claims`)."""
+        return judge_claims(self.scenario.claims, self.values, claims_file(self.scenario))
+
     def summary(self) -> dict[str, Any]:
         """The content of ``summary.json``."""
         return {
@@ -154,6 +162,10 @@ class RunResult:
                             for s in (self.replications[0].states if self.replications else {})},
             "unavailable": list(self.unavailable),
             "reasons": self.reasons(),
+            "claims": [{"says": c.claim.says, "metric": c.claim.metric,
+                        "range": [c.claim.low, c.claim.high], "source": c.claim.source,
+                        "mean": c.value.mean, "ci95": [c.value.lo, c.value.hi],
+                        "verdict": c.verdict} for c in self.claims()],
         }
 
     @property
@@ -257,6 +269,11 @@ class RunResult:
                              ci_range(mci, m), meta.unit])
         return html_table(f"RunResult {self.scenario.name}: {self._described()}",
                            ["metric", "mean", "95% CI", "unit"], rows)
+
+
+def claims_file(scenario: Scenario) -> str | None:
+    """The file a scenario's claims come from, as errors name it (its own file)."""
+    return scenario.path.name if scenario.path else scenario.name
 
 
 def ci_range(value: MeanCI | Sequence[float], metric: str, signed: bool = False) -> str:
@@ -382,6 +399,7 @@ def simulate(scenario: Scenario | str | Path, replications: int | None = None,
         raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
+    check_claims(scenario.claims, claims_file(scenario))  # a mistake before the run
     h_asked = horizon_days(horizon)
     if engine == "meanfield":
         return _simulate_meanfield(scenario, h_asked, progress,

@@ -243,6 +243,8 @@ WITHOUT_AGES: tuple[str, ...] = (
     # metrics and daily series of the MRR bridge (but mrr_reactivation: a won-back team is
     # in a class of its own until its first seat, which brings its MRR back from 0)
     "mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned",
+    # who invited whom: the twin counts invites, not the inviter's place in the team
+    "invites_per_founder",
 )
 
 

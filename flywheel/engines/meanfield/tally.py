@@ -104,6 +104,7 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "ttv_p90": ttv_quantile(tw, 0.9, kinds) if act > 0 else math.nan,
         "invited_signups": end["invite_arrivals"],
         "invite_cycle_sum": end["invite_delay_sum"],
+        "founder_invited": math.nan,  # (not followed: who invited whom; WITHOUT_AGES)
         "invites_sent": end["invites_sent"],
         "invites_accepted": end["invites_accepted"],
         "seated": end["seated"],
