@@ -131,6 +131,10 @@ class Host(Protocol):
     def _seat(self, t: float, uid: int, c: int) -> None:
         """User ``uid`` becomes active in team ``c``."""
 
+    def _values(self, c: int, n: int, price: float | None = None) -> bool:
+        """Whether company ``c``, as a team of ``n`` users, values a seat at ``price`` or
+        more (its willingness to pay)."""
+
     def _lose_access(self, t: float, c: int, why: str) -> None:
         """Team ``c`` loses the product (for good: it is no self-serve cancellation)."""
 
@@ -366,7 +370,9 @@ class Sales:
             yield env.timeout(self.cycles[kind].one())
         t = env.now
         self.l_end[i] = t
-        if self.close_u.one() < p and m.c_state[c] != NO_ACCESS:
+        # (a deal is signed only if the buying unit values a seat at the contract's price)
+        if (self.close_u.one() < p and m.c_state[c] != NO_ACCESS
+                and m._values(c, self._contract_seats(c), self.contract_price)):
             self.l_outcome[i] = L_WON
             self._win(t, c)
             self.l_acv[i] = m.c_contract_acv[c]  # what was signed, not what was hoped

@@ -209,6 +209,34 @@ PARAMS: tuple[Param, ...] = (
               "(flywheel sweep baseline --vary free_tier.usage_limit=50,60 --vary "
               "pricing.upgrade_probability=0.14,0.17,0.2 -n 6). It was 0.27 when tuned to "
               "the pooled figure, whose value grows with the horizon"),
+    _P("pricing.willingness_to_pay", {"dist": "lognormal", "median": 30, "p90": 100},
+       "distribution", "$ per seat per month",
+       "What a company would pay at most for a seat of a one-user team, drawn once per "
+       "company when it is materialised (its own random stream, so a company has the same "
+       "value whatever the price: common random numbers). Every buying decision (the "
+       "paywall, a trial's end, buying again after a trial or a cancellation, a contract's "
+       "signature) is made only if the team's value per seat, this times n^value_growth "
+       "for a team of n users, is at least the price per seat it would pay.",
+       source="the shape is the one price-sensitivity work uses: willingness to pay is "
+              "positive and right-skewed across buyers (Van Westendorp price-sensitivity "
+              "meters and conjoint studies show a long upper tail), and choice models "
+              "commonly take its heterogeneity as lognormal (Train & Weeks 2005, 'WTP "
+              "space'; Sonnier, Ainslie & Otter 2007, Quantitative Marketing and Economics "
+              "5). The figures are an assumption: median $30 = 2x the baseline's $15 list "
+              "seat (a self-serve price set well below the typical buyer's value, the "
+              "'capture 10-20% of the value' rule of thumb), p90 $100 (sigma 0.94): 77% of "
+              "one-user teams value a seat at $15 or more, 38% at $40; the revenue-maximising "
+              "seat price of the baseline lies inside $20-60 (see docs/model.md)",
+       domain="amount", dist_maximum=MAX_MONEY),
+    _P("pricing.value_growth", 0.2, "number", "elasticity",
+       "How a team's value per seat grows with its size: value per seat = willingness to "
+       "pay x n^value_growth for a team of n users (active users and those waiting for a "
+       "seat; a contract's seats; at least 1) at the decision. 0: a seat is worth the same "
+       "in any team.",
+       source="assumption: a collaboration tool is worth more per seat in a bigger team "
+              "(a team of 5 values a seat 1.38x a solo user, of 50 2.2x); well below "
+              "Metcalfe's proportional growth (value_growth 1)",
+       minimum=0.0, maximum=2.0),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
        "days", "Time a free team, or a company that lost the product when someone new of "
        "it comes, takes to decide at the paywall (trial-end decisions are immediate).",
