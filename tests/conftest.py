@@ -46,6 +46,8 @@ QUIET = [
     # every company values a seat far above any price: the price never stops a purchase
     'pricing.willingness_to_pay={ dist = "fixed", value = 1000000 }',
 ]
+#: Willingness to pay that never binds, for tests of a buying probability on its own.
+PRICE_NEVER_BINDS = QUIET[-1]
 
 
 def scenario(*overrides: str, base: str = "baseline") -> Scenario:

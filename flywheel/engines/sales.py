@@ -370,9 +370,10 @@ class Sales:
             yield env.timeout(self.cycles[kind].one())
         t = env.now
         self.l_end[i] = t
-        # (a deal is signed only if the buying unit values a seat at the contract's price)
+        # (a deal is signed only if the buying unit, the team the contract would equip,
+        # values a seat at the contract's price)
         if (self.close_u.one() < p and m.c_state[c] != NO_ACCESS
-                and m._values(c, self._contract_seats(c), self.contract_price)):
+                and m._values(c, self._buying_unit(c), self.contract_price)):
             self.l_outcome[i] = L_WON
             self._win(t, c)
             self.l_acv[i] = m.c_contract_acv[c]  # what was signed, not what was hoped
@@ -398,6 +399,14 @@ class Sales:
     # ---------------------------------------------------------------------------------
     # contracts
     # ---------------------------------------------------------------------------------
+
+    def _buying_unit(self, c: int) -> int:
+        """The team a contract with company ``c`` would equip, whose size sets its value of a
+        seat: the seats it would cover now, or the company's people up to
+        ``sales.buying_unit`` if more (land and expand: the department that would use it,
+        not only the seats signed first)."""
+        m = self.m
+        return max(self._contract_seats(c), min(int(m.c_size[c]), self.sa.buying_unit))
 
     def _contract_seats(self, c: int) -> int:
         """Seats a contract with company ``c`` would cover now (its buying unit)."""

@@ -206,7 +206,7 @@ PARAMS: tuple[Param, ...] = (
        "it comes.",
        source="set so the baseline's cohort free-to-paid (free_to_paid_90d: teams paying "
               "within 90 days of creation) sits in the 3-8% band (Rachitsky / Poyar "
-              "freemium benchmarks): measured 5.2% (python -m "
+              "freemium benchmarks): measured 5.3% (python -m "
               "flywheel.outputs.validation_report). It was 0.15 (5.1%) before willingness to "
               "pay: about a fifth of the teams at the paywall value a seat below the $15 list "
               "price, so the probability is raised by 1/0.78 to keep the figure; 0.27 when "
@@ -233,8 +233,8 @@ PARAMS: tuple[Param, ...] = (
     _P("pricing.value_growth", 0.2, "number", "elasticity",
        "How a team's value per seat grows with its size: value per seat = willingness to "
        "pay x n^value_growth for a team of n users (active users and those waiting for a "
-       "seat; a contract's seats; at least 1) at the decision. 0: a seat is worth the same "
-       "in any team.",
+       "seat; for a contract, the company's people up to sales.buying_unit, or its seats "
+       "if more; at least 1) at the decision. 0: a seat is worth the same in any team.",
        source="assumption: a collaboration tool is worth more per seat in a bigger team "
               "(a team of 5 values a seat 1.38x a solo user, of 50 2.2x); well below "
               "Metcalfe's proportional growth (value_growth 1)",
@@ -268,7 +268,7 @@ PARAMS: tuple[Param, ...] = (
        "trial buys, if it values a seat at the price (pricing.willingness_to_pay); a team "
        "with none loses access.",
        source="set so measured trial conversion lands near Totango's 15% for opt-in trials "
-              "(measured 16.1%, python -m flywheel.outputs.validation_report); it was 0.5 "
+              "(measured 16.2%, python -m flywheel.outputs.validation_report); it was 0.5 "
               "(19.1%) before willingness to pay, which turns away about a fifth of the "
               "teams at the $15 list price"),
     _P("trial.card_convert_probability", 1.0, "probability", "",
@@ -277,7 +277,7 @@ PARAMS: tuple[Param, ...] = (
        "active user cancels only if it values a seat below the price.",
        source="set so measured conversion lands in the 30-60% opt-out band (Totango ~50%; "
               "Poyar/ChartMogul/ProductLed 2026 survey ~30%, over 5x no-card trials) and at "
-              "least 2x the opt-in trial's: measured 35.9% against 16.1% (python -m "
+              "least 2x the opt-in trial's: measured 36.7% against 16.2% (python -m "
               "flywheel.outputs.validation_report). It was 0.9 (42.4%) before willingness "
               "to pay; raised to 1, the price alone decides"),
     _P("trial.signup_factor", 0.8, "probability", "",
