@@ -670,6 +670,8 @@ def sweep(scenario: str, varies: tuple[str, ...], replications: int | None, seed
                                progress=bar.update, metrics=chosen, executor=pool)
         path = write_sweep(result, out_dir, force=force, unique=out is None, executor=pool)
     click.echo(sweep_table(result))
+    for line in result.findings():  # a price swept: the best price tried by ARR
+        click.echo("\n" + line)
     click.echo(f"\nResults in {path}/")
 
 

@@ -138,6 +138,9 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
        "Monthly recurring revenue at the horizon: self-serve paid seats x price, plus "
        "contracts' annual value / 12."),
     _m("arr_end", "ARR", "$ per year", "stock", "Annual recurring revenue at the horizon: 12 x MRR."),
+    _m("arpa", "ARPA", "$ per month per account", "ratio",
+       "Average revenue per account: MRR at the horizon / paying customers at the horizon "
+       "(self-serve and contracts)."),
     _m("arr_self_serve", "ARR, self-serve", "$ per year", "stock",
        "12 x self-serve MRR at the horizon (paid seats x list price)."),
     _m("arr_sales", "ARR, sales contracts", "$ per year", "stock",
@@ -348,6 +351,7 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     m["arr_sales"] = x["arr_sales_end"]
     m["mrr_end"] = (m["arr_self_serve"] + m["arr_sales"]) / 12.0
     m["arr_end"] = 12.0 * m["mrr_end"]
+    m["arpa"] = _div(m["mrr_end"], m["paying_teams"])
     m["revenue"] = (x["paid_seat_days"] / DAYS_PER_MONTH * tally.price_per_seat
                     + x["contract_revenue"])
     m["user_churn_monthly"] = _monthly(x["seats_ended"], x["user_days"])
@@ -486,6 +490,7 @@ def tally_reasons(tally: Tally, m: Mapping[str, float]) -> dict[str, str]:
         "nrr": retention,
         "grr": retention,
         "contract_value_mean": sales("contracts_won", "no contract won"),
+        "arpa": lambda: "no paying customer at the horizon" if not m["paying_teams"] else "",
         "queue_wait_mean_days": sales("leads_taken", "no lead reached a rep"),
         "queue_wait_p90_days": sales("leads_taken", "no lead reached a rep"),
         "rep_utilisation": lambda: "no sales team" if no_team else "",

@@ -43,7 +43,11 @@ QUIET = [
     "free_tier.seat_limit=3", "free_tier.usage_limit=0",
     'pricing.decision_delay={ dist = "fixed", value = "3d" }',
     "pricing.upgrade_probability=1.0",
+    # every company values a seat far above any price: the price never stops a purchase
+    'pricing.willingness_to_pay={ dist = "fixed", value = 1000000 }',
 ]
+#: Willingness to pay that never binds, for tests of a buying probability on its own.
+PRICE_NEVER_BINDS = QUIET[-1]
 
 
 def scenario(*overrides: str, base: str = "baseline") -> Scenario:

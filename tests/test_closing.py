@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import QUIET, play, scenario
+from conftest import PRICE_NEVER_BINDS, QUIET, play, scenario
 
 from flywheel.engines import meanfield
 from flywheel.engines.model import COLD, CONTRACT, L_WON, PQL, Model
@@ -128,7 +128,7 @@ def test_a_cold_lead_closes_at_the_base_rate() -> None:
                   "sales.rep_capacity=1", "sales.outbound=2/day", "sales.close_base=0.25",
                   'sales.cold_cycle={ dist = "exponential", mean = "1.2d" }',
                   'sales.patience={ dist = "fixed", value = "100y" }',
-                  "simulation.horizon=1000d")
+                  "simulation.horizon=1000d", PRICE_NEVER_BINDS)
     o = Model(sc.values, replication_seeds(11, 1)[0]).run()
     lead = o.leads
     settled = np.isfinite(lead["end"])
@@ -146,14 +146,16 @@ def test_pql_lift_emerges_on_the_enterprise_story_inside_two_to_five() -> None:
     """Nothing types a PQL close rate: PQLs (20+ active users) and cold outbound leads share
     one close function, and the story's published band is PQLs closing 2-5x cold leads
     (OpenView 2024).  Over 8 replications (seed 20261123) the 95% CI of the lift must lie
-    inside [2, 5] (measured 3.24 [2.67, 3.81]), its mean near the story's 3x (2.5-3.5),
-    and cold leads must close at the base rate 0.1 (inside their CI)."""
+    inside [2, 5] (measured 3.26 [2.29, 4.22]), its mean near the story's 3x (2.5-3.5),
+    and cold leads must close at the base rate 0.1 times the share of buying units that
+    value a seat at the $25 contract price: about 0.8 for the story's ~20-person companies
+    (1 - F(25 / 20^0.2)), so a CI inside [0.06, 0.1] (measured 0.078 [0.064, 0.092])."""
     res = simulate(load_scenario("enterprise-sales-assist"), replications=8, jobs=2)
     mean, lo, hi = res.mean_ci("pql_lift")
     assert lo >= 2.0 and hi <= 5.0
     assert 2.5 < mean < 3.5
     _, cold_lo, cold_hi = res.mean_ci("cold_won_rate")
-    assert cold_lo <= 0.1 <= cold_hi
+    assert cold_lo >= 0.06 and cold_hi <= 0.1
 
 
 def test_a_stricter_pql_rule_closes_better_and_finds_fewer() -> None:

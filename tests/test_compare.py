@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import write
+from conftest import PRICE_NEVER_BINDS, write
 from scipy import stats
 
 from flywheel.cli import main
@@ -178,12 +178,13 @@ def test_rows_and_summary(ttv: Comparison) -> None:
 
 
 def test_repeated_names_get_unique_labels() -> None:
-    base = load_scenario("baseline", SMALL)
+    base = load_scenario("baseline", [*SMALL, PRICE_NEVER_BINDS])
     comp = compare([base, base.with_overrides({"pricing.price_per_seat": 30})],
                    replications=2, seed=1, jobs=1, metrics=["signups"])
     assert comp.labels == ["baseline", "baseline (2)"]
     assert [r["scenario"] for r in comp.rows()] == ["baseline", "baseline (2)"]
-    # a price change reaches no random stream: the signups are identical, pair by pair
+    # a price change reaches no random stream, and with a willingness to pay that never
+    # binds no decision either: the signups are identical, pair by pair
     assert comp.paired_diff("signups", 1) == (0.0, 0.0, 0.0)
 
 
@@ -389,7 +390,7 @@ def test_parse_vary() -> None:
 
 def test_sweep_grid_1d() -> None:
     result = sweep("baseline", [("pricing.price_per_seat", [10, 20, 40])], replications=2,
-                   seed=2, jobs=1, overrides=SMALL)
+                   seed=2, jobs=1, overrides=[*SMALL, PRICE_NEVER_BINDS])
     assert isinstance(result, Sweep)
     assert result.shape == (3,)
     assert result.points == [{"pricing.price_per_seat": v} for v in (10, 20, 40)]
@@ -399,7 +400,9 @@ def test_sweep_grid_1d() -> None:
     assert len(rows) == 3 * len(HEADLINE)
     assert set(rows[0]) == {"point", "pricing.price_per_seat", "metric", "label", "unit",
                             "mean", "ci95_lo", "ci95_hi"}
-    # price reaches no random stream (same seed): signups are equal, MRR scales with price
+    # price reaches no random stream (same seed), and with a willingness to pay that never
+    # binds no decision: signups are equal, MRR scales with price (test_pricing.py: when it
+    # binds, demand falls)
     signups = result.grid("signups")
     assert signups[0] == signups[1] == signups[2]
     mrr = result.grid("mrr_end")

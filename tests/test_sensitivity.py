@@ -332,9 +332,10 @@ def test_the_real_twin_screens_the_baseline() -> None:
         pytest.skip("the twin does not carry the baseline: " + "; ".join(meanfield.unsupported(sc)))
     res = sensitivity_analysis(sc, params=PARAMS4, engine="meanfield", jobs=1)
     assert {b.engine for b in res.bars} == {MEANFIELD}
-    # ARR is price x paid seats in the twin too: +20% on the price is +20% on ARR
-    assert res.bar("pricing.price_per_seat").effect_high[0] == pytest.approx(0.2 * res.base_value,
-                                                                            rel=1e-6)
+    # the twin carries willingness to pay: +20% on the price loses some paying seats, so
+    # ARR rises by less than 20% (below the revenue-maximising price, it still rises)
+    effect = res.bar("pricing.price_per_seat").effect_high[0]
+    assert 0 < effect < 0.2 * res.base_value, (effect, res.base_value)
 
 
 # -- results folder and command --------------------------------------------------------------

@@ -17,8 +17,8 @@ from statistics import NormalDist
 
 import numpy as np
 import pytest
+from conftest import PRICE_NEVER_BINDS, play, scenario
 from conftest import QUIET as QUIET_WORLD
-from conftest import play, scenario
 
 from flywheel.engines.meanfield.chains import CommittedPatience, onboarding_race
 from flywheel.engines.model import PAYING, Model, Outcome
@@ -146,7 +146,7 @@ QUIET = [
     'collaboration.invites={ dist = "fixed", value = 0 }',
     "retention.churn_monthly=0", "paid.logo_churn_monthly=0",
     'pricing.model="trial"', "trial.length=14d", "trial.card_required=true",
-    "simulation.horizon=30d",
+    "simulation.horizon=30d", PRICE_NEVER_BINDS,
 ]
 
 

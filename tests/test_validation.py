@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 #: Replications each check runs with in these tests (the suite uses more).
 SMALL = {"bass": 4, "branching": 3, "euler_lotka": 4, "constant_hazard": 3, "steady_state": 3,
-         "erlang_c": 4, "erlang_a": 2}
+         "erlang_c": 4, "erlang_a": 2, "willingness_to_pay": 2}
 
 #: A deliberate error in the simulated model (the analytic value keeps the check's own
 #: set-up): each must push the simulated value well outside the tolerance.
@@ -44,6 +44,8 @@ WRONG = {
     "steady_state": "retention.churn_monthly=0.34",  # A/λ' = 3,622, not 4,199
     "erlang_c": "sales.cold_cycle.mean=1.35d",  # ρ = 0.9: W_q = 3.3 days, not 1.29
     "erlang_a": "sales.patience.mean=1d",  # impatient leads: 17.5% go cold, not 12.9%
+    # a higher median (p90 kept): 86% value a seat at $15, not 77%
+    "willingness_to_pay": "pricing.willingness_to_pay.median=36",
 }
 
 

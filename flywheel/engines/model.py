@@ -221,6 +221,8 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("usage_due", "d", None),  # earliest usage check on the calendar
     ("limit", "b", None),  # the free-tier limit of its last paywall (_SEATS, _USAGE_LIMIT): a
     #                        capped team is capped by it
+    ("wtp", "d", ""),  # willingness to pay, $ per seat per month (a one-user team's value
+    #                    of a seat), drawn when it is materialised: see _values
     ("decide_u", "d", None),  # the uniform of its first paywall or trial-end decision,
     #                           drawn when it is materialised (NaN once used): see _decision_draw
     ("reopened", "d", None),  # last bought after losing the product (a trial ended, or a
@@ -291,6 +293,8 @@ class Model:
         self.usage_limit = st.free_tier.usage_limit
         self.usage_rate = st.free_tier.usage_per_user
         self.upgrade_p = st.pricing.upgrade_probability
+        self.pricing = st.pricing  # willingness to pay: every buying decision's test
+        self.price = st.pricing.price_per_seat
         self.acceptance = st.collaboration.acceptance
         self.invite_factor = st.onboarding.invited_ttv_factor
         self.sandbox = st.onboarding.sandbox
@@ -329,6 +333,9 @@ class Model:
         self.first_decision = s["paywall"]
         self.decision_u = Buffered(STANDARD_UNIFORM, s["paywall_again"])
         self.decision_delay = Buffered(st.pricing.decision_delay, s["decision_delay"])
+        # each company's willingness to pay, drawn when it is materialised (stream "wtp"),
+        # so the same company values the product the same whatever the price
+        self.wtp_stream = s["wtp"]
         # a company that lost the product deciding whether to buy again (after its trial,
         # a win-back): the paywall's probability and delay, drawn from streams of their own
         self.reopen_u = Buffered(STANDARD_UNIFORM, s["reopen"])
@@ -368,6 +375,7 @@ class Model:
             "contacts": 0, "contacts_lost": 0, "offer_declined": 0, "card_refused": 0, "invites_sent": 0,
             "invites_accepted": 0, "invites_no_one_left": 0, "paywall_hits": 0,
             "paywall_upgrades": 0, "paywall_declines": 0, "capped_seats": 0, "capped_usage": 0,
+            "priced_out": 0,
             "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
             **{name: 0 for kind in _REOPEN.values() for name in kind[1:4]},
             "setup_done": 0, "setup_abandoned": 0, "paywall_waited_for_setup": 0,
@@ -644,6 +652,8 @@ class Model:
         self.c_limit.extend(array("b", [_NO_LIMIT]) * k)
         self.c_reopened.extend(array("d", [_NAN]) * k)
         self.c_decide_u.frombytes(self.first_decision.random(k).tobytes())
+        wtp = self.pricing.willingness_to_pay.sample(self.wtp_stream, k)
+        self.c_wtp.frombytes(np.asarray(wtp, dtype=np.float64).tobytes())
         self.c_lapse.extend(array("b", [_CLOSED]) * k)
         self.c_spell.extend(array("i", [-1]) * k)
         setup = self.setup_apart and state != PROSPECT
@@ -944,6 +954,17 @@ class Model:
             return u
         return self.decision_u.one()
 
+    def _values(self, c: int, n: int, price: float | None = None) -> bool:
+        """Whether company ``c``, as a team of ``n`` users, values a seat at least at
+        ``price`` (default: the list price per seat): its willingness to pay times
+        n^value_growth.  Every buying decision asks it after its probability draw (which is
+        drawn whatever the answer, so a price that never binds changes nothing); a team the
+        draw would have let buy but the price stops is counted as ``priced_out``."""
+        if self.pricing.buys_at(self.c_wtp[c], n, self.price if price is None else price):
+            return True
+        self.counters["priced_out"] += 1
+        return False
+
     def _paywall(self, t: float, c: int, reason: str) -> None:
         """Team ``c`` meets the paywall: it decides after a delay."""
         self.c_pending[c] = True
@@ -971,14 +992,15 @@ class Model:
         self._decide(t, c)
 
     def _decide(self, t: float, c: int) -> None:
-        """Free team ``c`` decides at the paywall: it upgrades with the upgrade probability,
-        else it is capped by the limit that brought it there."""
+        """Free team ``c`` decides at the paywall: it upgrades with the upgrade probability
+        if it values a seat at the price (its active and waiting users count), else it is
+        capped by the limit that brought it there."""
         self.c_pending[c] = False
         waiting = self.waiting.pop(c, [])
         # a team with no one left (everyone churned while it decided) does not buy, nor does
         # one without production value (its setup given up: with the sandbox)
         if (self._decision_draw(c) < self.upgrade_p and (self.c_active[c] or waiting)
-                and self._set_up(c)):
+                and self._set_up(c) and self._values(c, self.c_active[c] + len(waiting))):
             self.counters["paywall_upgrades"] += 1
             self._start_paying(t, c, UPGRADE)
             for uid in waiting:
@@ -1006,7 +1028,8 @@ class Model:
         self._at(t + self.reopen_delay.one(), self._on_reopen_decision, c)
 
     def _on_reopen_decision(self, ev: simpy.Event) -> None:
-        """Company ``c`` decides: it buys with the paywall's upgrade probability (a new paid
+        """Company ``c`` decides: it buys with the paywall's upgrade probability if it values
+        a seat at the price, as a team of the people who came (a new paid
         spell: after its trial, or a win-back), and the people who came meanwhile sign up
         now, as its first users of the new plan; or it stays closed and they are turned
         away."""
@@ -1017,7 +1040,8 @@ class Model:
         self.c_lapse[c] = _CLOSED  # once per loss of the product
         knocking = self.knocking.pop(c, [])
         # (with the sandbox, a company whose setup was not done cannot buy: it declines)
-        if self.reopen_u.one() < self.upgrade_p and self._set_up(c):
+        if (self.reopen_u.one() < self.upgrade_p and self._set_up(c)
+                and self._values(c, len(knocking))):
             self.counters[buys] += 1
             closed_since = self.c_access_end[c]
             self.c_reopened[c] = t
@@ -1106,9 +1130,11 @@ class Model:
         t = self.env.now
         self.c_trial_end[c] = t
         # buying needs an active user and production value (with the sandbox, the setup
-        # done; without it, an active user's team is set up)
+        # done; without it, an active user's team is set up), and a team that values a seat
+        # at the price
         if (self.c_active[c] > 0 and self._set_up(c)
-                and self._decision_draw(c) < self.trial_convert):
+                and self._decision_draw(c) < self.trial_convert
+                and self._values(c, self.c_active[c])):
             self.c_trial_converted[c] = 1
             self._start_paying(t, c, TRIAL_CONVERTED)
         elif self.reverse_trial:

@@ -43,6 +43,7 @@ STREAMS: dict[str, str] = {
     "paywall": "each company's first paywall or trial-end decision (drawn when it is "
                "materialised)",
     "paywall_again": "a company's later paywall or trial-end decisions",
+    "wtp": "each company's willingness to pay (drawn when it is materialised)",
     "decision_delay": "time to decide at the paywall",
     "paid_churn": "paying teams' tenure before cancelling",
     "reopen": "whether a company that lost the product buys again when someone new comes "

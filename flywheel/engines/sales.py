@@ -131,6 +131,10 @@ class Host(Protocol):
     def _seat(self, t: float, uid: int, c: int) -> None:
         """User ``uid`` becomes active in team ``c``."""
 
+    def _values(self, c: int, n: int, price: float | None = None) -> bool:
+        """Whether company ``c``, as a team of ``n`` users, values a seat at ``price`` or
+        more (its willingness to pay)."""
+
     def _lose_access(self, t: float, c: int, why: str) -> None:
         """Team ``c`` loses the product (for good: it is no self-serve cancellation)."""
 
@@ -366,7 +370,10 @@ class Sales:
             yield env.timeout(self.cycles[kind].one())
         t = env.now
         self.l_end[i] = t
-        if self.close_u.one() < p and m.c_state[c] != NO_ACCESS:
+        # (a deal is signed only if the buying unit, the team the contract would equip,
+        # values a seat at the contract's price)
+        if (self.close_u.one() < p and m.c_state[c] != NO_ACCESS
+                and m._values(c, self._buying_unit(c), self.contract_price)):
             self.l_outcome[i] = L_WON
             self._win(t, c)
             self.l_acv[i] = m.c_contract_acv[c]  # what was signed, not what was hoped
@@ -392,6 +399,14 @@ class Sales:
     # ---------------------------------------------------------------------------------
     # contracts
     # ---------------------------------------------------------------------------------
+
+    def _buying_unit(self, c: int) -> int:
+        """The team a contract with company ``c`` would equip, whose size sets its value of a
+        seat: the seats it would cover now, or the company's people up to
+        ``sales.buying_unit`` if more (land and expand: the department that would use it,
+        not only the seats signed first)."""
+        m = self.m
+        return max(self._contract_seats(c), min(int(m.c_size[c]), self.sa.buying_unit))
 
     def _contract_seats(self, c: int) -> int:
         """Seats a contract with company ``c`` would cover now (its buying unit)."""

@@ -54,6 +54,7 @@ __all__ = [
     "journey_timeline",
     "mrr",
     "png_bytes",
+    "price_curves",
     "run_charts",
     "sales",
     "save",
@@ -640,6 +641,49 @@ def sweep_curves(sweep: Any, metric: str) -> Figure:
     if lines is not None:
         ax.legend(frameon=False, loc="best")
     fig.suptitle(f"{sweep.base.name}: sweep of {' × '.join(p for p, _ in axes)}")
+    return fig
+
+
+@_styled
+def price_curves(sweep: Any) -> Figure:
+    """Demand and revenue against price, for a sweep over a price (``sweep.price_axis``):
+    paying customers (left) and ARR (right) at the horizon, mean with a 95% CI band, one
+    line per value of a second swept parameter; the best price tried by ARR marked."""
+    from flywheel.studies.comparisons import PRICE_DEMAND, PRICE_REVENUE
+
+    key = sweep.price_axis
+    fig = Figure(figsize=(12, 5.5), layout="constrained")
+    axes = fig.subplots(1, 2, sharex=True)
+    best = {tuple(b.where.items()): b for b in sweep.best_prices()}
+    for li, (where, prices, idx) in enumerate(sweep.price_lines()):
+        color = _color(li)
+        label = ", ".join(f"{k} = {_show(v)}" for k, v in where.items()) or None
+        x = np.asarray(prices, dtype=float)
+        for ax, metric in zip(axes, (PRICE_DEMAND, PRICE_REVENUE), strict=True):
+            stats = np.array([sweep.results[i].mean_ci(metric) for i in idx], dtype=float)
+            ok = ~np.isnan(stats[:, 1:]).any(axis=1)
+            if ok.any():
+                ax.fill_between(x, np.where(ok, stats[:, 1], np.nan),
+                                np.where(ok, stats[:, 2], np.nan), color=color, alpha=0.2,
+                                linewidth=0)
+            ax.plot(x, stats[:, 0], color=color, marker="o", linewidth=2.2, markersize=7,
+                    label=label)
+        b = best.get(tuple(where.items()))
+        if b is not None:
+            axes[1].plot([b.price], [b.revenue.mean], marker="*", markersize=18, color=color,
+                         markeredgecolor="black", linestyle="none",
+                         label=f"best price tried: {_money(b.price, None)}"
+                         + (f" ({label})" if label else ""))
+    for ax, metric, title in ((axes[0], PRICE_DEMAND, "Demand"),
+                              (axes[1], PRICE_REVENUE, "Revenue")):
+        ax.set_xlabel(_axis_title(key, [1.0]))
+        ax.set_ylabel(axis_label(metric))
+        _format_axis(ax.yaxis, METRICS[metric].unit)
+        ax.xaxis.set_major_formatter(FuncFormatter(_money))
+        ax.set_ylim(bottom=0)
+        ax.set_title(f"{title} ({METRICS[metric].label}): mean, band 95% CI", loc="left")
+    axes[1].legend(frameon=False, loc="best")
+    fig.suptitle(f"{sweep.base.name}: demand and revenue against {key}")
     return fig
 
 

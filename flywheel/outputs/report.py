@@ -378,7 +378,8 @@ def sweep_findings(sweep: Any, metrics: Sequence[str] | None = None) -> list[str
     xs, lines, idx = plots.sweep_grid(sweep)
     axes = list(sweep.axes)
     xpath = axes[0][0]
-    out = []
+    # a price swept: the best price tried by ARR first (Sweep.findings)
+    out = list(sweep.findings()) if hasattr(sweep, "findings") else []
     for metric in _sweep_metrics(sweep, metrics):
         meta = METRICS[metric]
         for li, row in enumerate(idx):
@@ -919,6 +920,10 @@ def comparison_report(cmp: Any, pngs: Mapping[str, bytes] | None = None) -> str:
 
 # -- a sweep ------------------------------------------------------------------------------
 
+#: The name of the demand-and-revenue chart of a price sweep (its PNG: PRICE_CHART.png).
+PRICE_CHART = "demand_and_revenue"
+
+
 def _sweep_question(sweep: Any) -> str:
     axes = list(sweep.axes)
     path, values = axes[0]
@@ -945,6 +950,12 @@ def sweep_report(sweep: Any, metrics: Sequence[str] | None = None,
                  f"{METRICS[m].label} across the sweep",
                  f"{METRICS[m].label} ({METRICS[m].unit}) against "
                  f"{axes[0][0]}: mean, band 95% CI.") for m in chosen]
+    if getattr(sweep, "price_axis", None):  # demand and revenue against the price
+        figs.insert(0, _img(_chart(pngs, PRICE_CHART, lambda: plots.price_curves(sweep)),
+                            "Demand and revenue against price",
+                            f"Paying customers and ARR at the horizon against "
+                            f"{sweep.price_axis}: mean, band 95% CI; the star marks the "
+                            f"best price tried by ARR."))
     header = [p for p, _ in axes] + [f"{METRICS[m].label} ({METRICS[m].unit})" for m in chosen]
     rows = []
     for point, res in zip(sweep.points, sweep.results, strict=True):

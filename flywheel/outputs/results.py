@@ -130,8 +130,10 @@ def write_sweep(result: Sweep, out: Path | str, force: bool = False,
 
             # each curve is rendered once (side by side in ``executor``'s workers): written
             # as a PNG and embedded in the report
-            pngs = plots.render({m: (plots.sweep_curves, (result, m)) for m in result.metrics},
-                                executor)
+            jobs = {m: (plots.sweep_curves, (result, m)) for m in result.metrics}
+            if result.price_axis:  # demand and revenue against the price swept
+                jobs[report.PRICE_CHART] = (plots.price_curves, (result,))
+            pngs = plots.render(jobs, executor)
             for name, png in pngs.items():
                 (tmp / f"{name}.png").write_bytes(png)
             (tmp / "report.html").write_text(report.sweep_report(result, pngs=pngs),

@@ -2,7 +2,8 @@
 
 A scenario writes ``{ dist = "lognormal", median = "1.5d", p90 = "10d" }``;
 :func:`parse_distribution` turns that into a frozen :class:`Distribution` whose
-values are days (``domain = "duration"``) or plain counts (``domain = "count"``).
+values are days (``domain = "duration"``), plain counts (``domain = "count"``) or plain
+amounts such as $ per seat per month (``domain = "amount"``).
 
 Every family samples by transforming standard variates with its parameters
 (``median * exp(sigma * z)``, ``mean * e``, ...), so two scenarios that differ
@@ -42,8 +43,9 @@ __all__ = [
     "parse_distribution",
 ]
 
-#: What a distribution's values are: days, or plain counts.
-DOMAINS: tuple[str, ...] = ("duration", "count")
+#: What a distribution's values are: days, plain counts, or plain amounts (money: a
+#: willingness to pay in $ per seat per month), read as counts are (plain numbers).
+DOMAINS: tuple[str, ...] = ("duration", "count", "amount")
 
 @functools.cache
 def _z90() -> float:
@@ -56,8 +58,10 @@ def _z90() -> float:
 _EXAMPLE = {
     "duration": '{ dist = "exponential", mean = "3d" }',
     "count": '{ dist = "poisson", mean = 2 }',
+    "amount": '{ dist = "lognormal", median = 30, p90 = 100 }',
 }
-_LIST_EXAMPLE = {"duration": '["1d", "2d", "5d"]', "count": "[1, 2, 5]"}
+_LIST_EXAMPLE = {"duration": '["1d", "2d", "5d"]', "count": "[1, 2, 5]",
+                 "amount": "[10, 25, 60]"}
 _UNITS_HINT = 'write a duration such as "3d", allowed units: min, h, d, w, mo, y'
 
 #: Field name -> how its value reads in a message.
@@ -637,7 +641,7 @@ def _read_field(cls: type[Distribution], name: str, raw: object, domain: str) ->
     if name in cls.plain_fields:
         read = _read_number
     else:
-        read = _read_count if domain == "count" else _read_duration
+        read = _read_duration if domain == "duration" else _read_count
     if name not in cls.list_fields:
         return read(name, raw)
     if not isinstance(raw, (list, tuple)):

@@ -275,12 +275,39 @@ class Retention:
 @dataclass(**_SLOTS)
 class Pricing:
     """``pricing.*``: the go-to-market model, list price ($ per seat per month), upgrade
-    probability at the paywall, decision delay (days)."""
+    probability at the paywall, willingness to pay ($ per seat per month) and how it grows
+    with a team's size, decision delay (days)."""
 
     model: str
     price_per_seat: float
     upgrade_probability: float
+    willingness_to_pay: Distribution
+    value_growth: float
     decision_delay: Distribution
+
+    def value_factor(self, n: float) -> float:
+        """How much more a team of ``n`` users values a seat than a one-user team:
+        ``max(n, 1)^value_growth``."""
+        return max(float(n), 1.0) ** self.value_growth if self.value_growth else 1.0
+
+    def buys_at(self, wtp: float, n: float, price: float) -> bool:
+        """Whether a company of willingness to pay ``wtp`` (a one-user team's value of a
+        seat), as a team of ``n`` users, values a seat at ``price`` or more: every buying
+        decision's test beside its probability."""
+        return wtp * self.value_factor(n) >= price
+
+    def buy_share(self, price: float, n: float | np.ndarray = 1.0) -> np.ndarray:
+        """P(value per seat >= ``price``) for a team of ``n`` users, over companies:
+        ``1 - F(price / max(n, 1)^value_growth)``, F the willingness to pay's cdf (the
+        share of teams a decision's price lets through; 1 at a price of 0)."""
+        n = np.maximum(np.asarray(n, dtype=float), 1.0)
+        if price <= 0:
+            return np.ones_like(n)
+        x = price / n ** self.value_growth
+        # P(WTP >= x) = 1 - P(WTP < x): the cdf just below x (a value at the price buys)
+        below = np.nextafter(np.atleast_1d(x), 0.0)
+        cdf = np.asarray(self.willingness_to_pay.cdf(below), dtype=float)
+        return np.clip(1.0 - cdf.reshape(x.shape), 0.0, 1.0)
 
     @property
     def trial(self) -> bool:

@@ -71,6 +71,8 @@ if TYPE_CHECKING:  # pandas is imported only by the methods that return a DataFr
     import pandas as pd
 
 __all__ = [
+    "PRICE_KEYS",
+    "BestPrice",
     "COMPARISON_KEYS",
     "Comparison",
     "ComparisonSpec",
@@ -91,6 +93,12 @@ __all__ = [
     "sweep_points",
     "welch_ci",
 ]
+
+#: Parameters that are prices ($ per seat per month): a sweep over one answers which price
+#: tried earns the most (:meth:`Sweep.best_prices`), and draws demand and revenue against it.
+PRICE_KEYS = ("pricing.price_per_seat", "sales.price_per_seat")
+#: What the best price is judged by, and the demand beside it.
+PRICE_REVENUE, PRICE_DEMAND = "arr_end", "paying_teams"
 
 #: The keys a comparison file may have.
 COMPARISON_KEYS = ("name", "description", "question", "scenarios", "levers", "metrics")
@@ -716,6 +724,47 @@ def _field_hint(exc: ScenarioError, keys: Sequence[str]) -> str:
     return ""
 
 
+@dataclass(frozen=True)
+class BestPrice:
+    """The price tried that earns the most (mean ARR at the horizon) along a price sweep,
+    for one value of the other swept parameter (``where``; empty with one axis)."""
+
+    key: str  # the price parameter swept
+    price: float
+    where: dict[str, object]
+    revenue: MeanCI  # ARR ($ per year) at that price
+    demand: MeanCI  # paying customers there
+    #: The best is the lowest or highest price tried: a price beyond the range may earn more.
+    edge: str = ""  # "", "lowest" or "highest"
+    #: Other prices tried whose mean ARR lies inside the best one's 95% CI (not separated).
+    close: tuple[float, ...] = ()
+
+    def sentence(self) -> str:
+        """The answer in words, with its 95% CI."""
+        ctx = "".join(f" with {k} = {_shown(v)}" for k, v in self.where.items())
+        r, d = self.revenue, self.demand
+        text = (f"Best price tried{ctx}: {self.key} = {format_value(self.price, '$')}, ARR "
+                f"{format_value(r.mean, '$')} [95% CI {format_value(r.lo, '$')} to "
+                f"{format_value(r.hi, '$')}] from {d.mean:,.0f} paying customers "
+                f"[{d.lo:,.0f} to {d.hi:,.0f}].")
+        if self.close:
+            text += (" Mean ARR at " + ", ".join(format_value(p, "$") for p in self.close)
+                     + " lies inside that CI: these runs do not tell them apart.")
+        if self.edge:
+            more = "higher" if self.edge == "highest" else "lower"
+            text += (f" It is the {self.edge} price tried: a {more} one may earn more; "
+                     "widen the sweep.")
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "price": self.price, "where": dict(self.where),
+                "metric": PRICE_REVENUE, "mean": self.revenue.mean,
+                "ci95": [self.revenue.lo, self.revenue.hi],
+                "paying_teams": {"mean": self.demand.mean,
+                                 "ci95": [self.demand.lo, self.demand.hi]},
+                "edge": self.edge, "within_ci": list(self.close)}
+
+
 @dataclass
 class Sweep:
     """One scenario run at every point of a grid of parameter values, all with one seed."""
@@ -750,6 +799,57 @@ class Sweep:
             if k == key:
                 return [_axis_number(v) for v in values]
         raise KeyError(key)
+
+    @property
+    def price_axis(self) -> str | None:
+        """The swept price parameter (:data:`PRICE_KEYS`) with numeric values, if any."""
+        for key, values in self.axes:
+            if key in PRICE_KEYS and all(_axis_number(v) is not None for v in values):
+                return key
+        return None
+
+    def price_lines(self) -> list[tuple[dict[str, object], list[float], list[int]]]:
+        """Along the price axis, per value of the other swept parameter (none with one
+        axis): ``(where, prices, indices into results)``, prices ascending."""
+        key = self.price_axis
+        if key is None:
+            return []
+        others = [(k, v) for k, v in self.axes if k != key]
+        out = []
+        for other in (others[0][1] if others else [None]):
+            where = {others[0][0]: other} if others else {}
+            found = sorted((float(_axis_number(p[key]) or 0.0), i)
+                           for i, p in enumerate(self.points)
+                           if not others or p[others[0][0]] == other)
+            out.append((where, [x for x, _ in found], [i for _, i in found]))
+        return out
+
+    def best_prices(self) -> list[BestPrice]:
+        """For a sweep over a price (:attr:`price_axis`): the price tried with the highest
+        mean ARR, with its CI and the paying customers there, per value of the other swept
+        parameter; empty when no price is swept."""
+        key = self.price_axis
+        out = []
+        for where, prices, idx in self.price_lines():
+            means = [self.results[i].mean_ci(PRICE_REVENUE).mean for i in idx]
+            ok = [k for k, m in enumerate(means) if not math.isnan(m)]
+            if not ok:
+                continue
+            k = max(ok, key=lambda q: means[q])
+            edge = ("" if len(prices) < 2 else "lowest" if k == 0
+                    else "highest" if k == len(prices) - 1 else "")
+            res = self.results[idx[k]]
+            revenue = res.mean_ci(PRICE_REVENUE)
+            close = tuple(prices[q] for q in ok
+                          if q != k and revenue.lo <= means[q] <= revenue.hi)
+            out.append(BestPrice(key=str(key), price=prices[k], where=where, revenue=revenue,
+                                 demand=res.mean_ci(PRICE_DEMAND), edge=edge, close=close))
+        return out
+
+    def findings(self) -> list[str]:
+        """What the sweep answers in words, before the per-metric changes the report adds:
+        the best price tried by ARR (and its CI), when a price is swept."""
+        return [b.sentence() for b in self.best_prices()]
 
     def grid(self, metric: str) -> np.ndarray:
         """The metric's mean at each point, shaped like the grid (:attr:`shape`)."""
@@ -832,6 +932,7 @@ class Sweep:
                        for i, (p, r) in enumerate(zip(self.points, self.results, strict=True))],
             "shown_metrics": list(self.metrics),
             "metrics": metrics,
+            "best_price": [b.to_json() for b in self.best_prices()],
         }
 
 

@@ -903,6 +903,85 @@ def erlang_a_check(ctx: Context) -> Measurement:
                      tolerance=np.full(len(_QA_PATIENCE), 0.015)))
 
 
+# -- (f2) willingness to pay: the demand curve ------------------------------------------------
+
+#: One-person companies, each meeting the paywall once; the prices asked of them ($ per seat
+#: per month), the one the check's quantity is judged at, and the willingness to pay.
+_WTP_N, _WTP_PRICES, _WTP_MAIN, _WTP_DAYS = 10_000, (5, 10, 15, 20, 30, 40, 60, 80), 15, 5
+_WTP_DIST = '{ dist = "lognormal", median = 30, p90 = 100 }'
+
+
+def wtp_share(price: float | np.ndarray, median: float, sigma: float) -> np.ndarray:
+    """P(WTP >= price) for a lognormal willingness to pay: 1 - Φ((ln P - ln median) / σ)."""
+    z = (np.log(np.asarray(price, dtype=float)) - math.log(median)) / sigma
+    return 1.0 - special.ndtr(z)
+
+
+def _reduce_bought(o: Outcome) -> float:
+    """Share of the companies that started paying."""
+    return float(np.mean(~np.isnan(o.teams["paid_start"])))
+
+
+def _wtp_setup(price: float) -> list[str]:
+    return _setup(f"pricing.willingness_to_pay={_WTP_DIST}", "pricing.upgrade_probability=1",
+                  f"pricing.price_per_seat={price:g}", "free_tier.usage_limit=1",
+                  "free_tier.usage_per_user=1/day",
+                  'pricing.decision_delay={ dist = "fixed", value = "1d" }',
+                  f"simulation.horizon={_WTP_DAYS}d")
+
+
+@check("willingness_to_pay", title="Demand curve: willingness to pay",
+       mechanism="Each company draws its willingness to pay once, when it is materialised; "
+                 "a team at the paywall buys only if its value of a seat is at least the "
+                 "price (here with upgrade probability 1, one user per team).",
+       closed_form="share buying at price P = P(WTP ≥ P) = 1 − Φ((ln P − ln median) / σ), "
+                   "σ = ln(p90 / median) / Φ⁻¹(0.9)",
+       citation="The lognormal distribution function; a buyer purchases when the price is at "
+                "most their reservation price (willingness to pay).",
+       replications=4)
+def willingness_to_pay(ctx: Context) -> Measurement:
+    """10,000 one-person teams meet the paywall once at each price; the share that buys is
+    the willingness to pay's survival function at the price."""
+    N, n = _WTP_N, ctx.replications
+    per_price = []
+    for price in _WTP_PRICES:
+        per_price.append(ctx.replicate(ctx.scenario(_wtp_setup(price)), _reduce_bought,
+                                       inject=(0.0, [1] * N)))
+    sc = ctx.scenario(_wtp_setup(_WTP_MAIN))
+    wtp = Settings.from_scenario(sc).pricing.willingness_to_pay
+    median, sigma = float(wtp.quantile(0.5)), float(wtp.sigma)  # type: ignore[attr-defined]
+    prices = np.asarray(_WTP_PRICES, dtype=float)
+    analytic = wtp_share(prices, median, sigma)
+
+    def se(p: np.ndarray | float) -> np.ndarray:  # binomial SE of the mean share
+        return np.sqrt(np.asarray(p) * (1 - np.asarray(p)) / (N * n))
+
+    main = _WTP_PRICES.index(_WTP_MAIN)
+    return Measurement(
+        quantity=f"share of teams buying at ${_WTP_MAIN} a seat", unit="share of the teams",
+        analytic=float(analytic[main]), values=per_price[main],
+        tolerance=4 * float(se(analytic[main])),
+        tolerance_note=(
+            f"4 binomial standard errors of the mean share over {n} x {N:,} teams (SE "
+            f"{float(se(analytic[main])):.4f} at ${_WTP_MAIN}); the same at each price of "
+            f"the curve.  The prices share their random numbers (each company keeps its "
+            f"value whatever the price), so the curve falls monotonically."),
+        setup=(f"{N:,} one-person companies founded at day 0 (value at once, no churn, no "
+               f"invites); a usage limit of 1 unit at 1 unit a day brings each to the paywall "
+               f"at day 1, where it decides after 1 day with upgrade probability 1; "
+               f"willingness to pay {_WTP_DIST} (σ = {sigma:.4f}), value growth irrelevant "
+               f"for one user; run at each price {', '.join(f'${p:g}' for p in _WTP_PRICES)}; "
+               f"{_WTP_DAYS} days."),
+        overrides=_wtp_setup(_WTP_MAIN), inject=f"{N:,} one-person companies at day 0",
+        notes=[f"P(WTP ≥ ${p:g}) = {a:.4f}" for p, a in zip(_WTP_PRICES, analytic,
+                                                           strict=True)],
+        curve=_curve(prices, [np.array([per_price[k][r] for k in range(len(prices))])
+                              for r in range(n)],
+                     analytic, x_label="Price, $ per seat per month",
+                     y_label="Share of teams buying", analytic_label="1 − Φ((ln P − ln m)/σ)",
+                     tolerance=4 * se(analytic) + 1e-9))
+
+
 # -- (g) published ranges -----------------------------------------------------------------------
 
 

@@ -22,7 +22,8 @@ The estimate (``H`` the horizon in days, ``m`` a month in days):
   the share ``e`` of the market's people in companies above its enterprise size): there
   none does, a share ``inbound_share`` of them (with outbound leads) become leads,
   ``min(leads, servers x H / mean cold cycle) x close_base`` of them contracts (a cold
-  lead has no footprint), each rolling out the buying unit of a company of the mean
+  lead has no footprint), times the share of buying units valuing a seat at the contract
+  price (willingness to pay), each rolling out the buying unit of a company of the mean
   touched size (``Sales.contract_seats``).
 * **Flywheel**: an activated user brings ``K = mean invites x acceptance`` invitees and
   ``rho = referral x L_H`` word-of-mouth contacts, ``L_H`` the mean active time within
@@ -247,6 +248,9 @@ def estimate(scenario: Any, horizon: float | None = None) -> Estimate:
         cycle = max(float(st.sales.cold_cycle.mean()), 1e-9)
         contracts = min(leads, servers * H / cycle) * st.sales.close_probability(0, 0)
     seats = float(st.sales.contract_seats(0, mean_touched))
+    # (a deal is signed only by a buying unit that values a seat at the contract's price)
+    unit = max(seats, min(mean_touched, float(st.sales.buying_unit)))
+    contracts *= float(st.pricing.buy_share(st.sales.price_per_seat, unit))
     i0 = contracts * seats
 
     Y0 = a_d * d0 + a_i * i0

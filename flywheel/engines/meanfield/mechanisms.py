@@ -160,6 +160,16 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "one that gave up its setup declines); the twin, which does not follow a team's age, "
       "decides as if it were set up, so its upgrades come sooner and a little more often",
       lambda s: s.onboarding.has_setup_wait and s.pricing.model in FREE_TIER_MODELS),
+    M("willingness to pay", APPROXIMATED,
+      "every buying decision passes with P(WTP x n^value_growth >= price) = 1 - F(price / "
+      "n^value_growth), n the deciding team's users in its class (at the paywall its seats "
+      "and waiting users, at a trial's end its seats, one person buying again), beside its "
+      "probability; each decision on its own, as if the company drew its value anew: in the "
+      "simulation a company keeps one value, so one that declined on price would decline "
+      "again and one won back had valued the product before (the twin's win-backs at a "
+      "binding price come out lower); no sales contracts (see sales motions)",
+      lambda s: s.pricing.buy_share(s.pricing.price_per_seat, 1.0).item() < 1.0
+      or s.pricing.value_growth != 0.0),
     M("paying teams", EXACT,
       "price per seat, logo churn (exponential), and a paying team whose last user leaves "
       "cancels, given the team's seats"),

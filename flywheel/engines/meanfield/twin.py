@@ -183,6 +183,12 @@ class Twin:
         self.referral = st.acquisition.referral
         self.budget = st.acquisition.paid_budget
         self.price = st.pricing.price_per_seat
+        # willingness to pay: a decision of a team of n users buys only with
+        # P(WTP x n^value_growth >= price) = 1 - F(price / n^value_growth), beside its
+        # probability (each decision on its own: see MECHANISMS, "willingness to pay")
+        self.pricing = st.pricing
+        # someone new coming to a company without the product: one person deciding
+        self.reopen_share = float(self.buy_share(1.0))
         self.serving = st.costs.serving_cost_per_free_user
         # a paying team's own cancellation: a constant hazard, a certain one at MAX_RATE
         self.logo = min(st.paid.tenure.hazard, MAX_RATE)
@@ -191,6 +197,10 @@ class Twin:
         self._onboarding()
         self._market()
         self._layout()
+
+    def buy_share(self, n: float | np.ndarray) -> np.ndarray:
+        """Share of teams of ``n`` users (at least 1) that value a seat at the list price."""
+        return self.pricing.buy_share(self.price, n)
 
     # -- construction ----------------------------------------------------------------------
 
@@ -549,8 +559,10 @@ class Twin:
             if blk[i] != TRIAL or cl.stage[i] != last:
                 continue
             s = a[i]
-            # (buying needs production value: the setup done by the trial's end, p_ready)
-            conv = self.convert_p * self.p_ready if s > 0 else 0.0
+            # (buying needs production value: the setup done by the trial's end, p_ready; and
+            # a team of s users that values a seat at the price)
+            share = float(self.buy_share(s)) if s > 0 else 0.0
+            conv = self.convert_p * share * self.p_ready if s > 0 else 0.0
             if conv > 0:
                 rows.append((i, cl(PAYING, s), conv, 0))
             rest = 1.0 - conv
@@ -559,7 +571,7 @@ class Twin:
             if not self.reverse and self.unready >= 0:
                 # set up but not bought: it may buy when someone comes; not set up (taken as
                 # such without a seat): it cannot
-                set_up = (1.0 - self.convert_p) * self.p_ready if s > 0 else 0.0
+                set_up = (1.0 - self.convert_p * share) * self.p_ready if s > 0 else 0.0
                 if set_up > 0:
                     rows.append((i, self.expired, set_up, 1))
                 if rest - set_up > 0:
@@ -856,10 +868,11 @@ class Twin:
             src = self.decision_src[None, :]
             rate = np.broadcast_to(self.decision_rate, (B, self.decision_src.size))
             pay = self.paying_class[self.decision_seats.astype(int)][None, :]
+            up = self.upgrade_p * self.buy_share(self.decision_seats)  # (seats alone)
             for base in ("N", "K", *_PENDING):
                 i = sl[base].start + bb * n
-                for dst, w in ((src, -1.0), (self.decision_capped[None, :], 1.0 - self.upgrade_p),
-                               (pay, self.upgrade_p)):
+                for dst, w in ((src, -1.0), (self.decision_capped[None, :], 1.0 - up),
+                               (pay, up)):
                     r.append((i + dst).ravel())
                     c.append((i + src).ravel())
                     v.append((rate * w).ravel())
@@ -1001,7 +1014,7 @@ class Twin:
         closed_teams = np.abs(call.teams[:, self.closed]).sum(axis=1) + self.eps
         age = np.divide(call.linear_out["knock_i_age"], knocking,
                         out=np.zeros_like(knocking), where=np.abs(knocking) > 1e-30)
-        p = self.upgrade_p
+        p = self.upgrade_p * self.reopen_share
         for src, dst, bought_counter, declined_counter in self.reopen:
             share = np.clip(call.teams[:, src] / closed_teams, 0.0, 1.0)
             knocking_i = knocking * share
@@ -1199,7 +1212,9 @@ class Twin:
         waiting = call.y[self.sl["W"]] / (np.abs(call.teams @ self.pending_mask) + self.eps)
         extra = call.extra_per_team[:, src]
         anyone = np.where(self.decision_seats + extra > 0, 1.0, np.clip(waiting[:, None], 0.0, 1.0))
-        upgrades = deciding * (self.upgrade_p * anyone)
+        seats_after = np.maximum(self.decision_seats + extra + waiting[:, None], 0.0)
+        # (a team of its seats and waiting users valuing a seat at the price)
+        upgrades = deciding * (self.upgrade_p * anyone * self.buy_share(seats_after))
         declines = deciding - upgrades
         call.move(src, self.decision_capped, declines)
         src_slot = self.top_slot[src]
@@ -1208,7 +1223,6 @@ class Twin:
             scatter(call.d_extra_seats, src_slot[at_top], -deciding[:, at_top] * extra[:, at_top])
             scatter(call.d_extra_seats, self.top_slot[self.decision_capped[at_top]],
                     declines[:, at_top] * extra[:, at_top])
-        seats_after = np.maximum(self.decision_seats + extra + waiting[:, None], 0.0)
         self._upgrade(call, upgrades, waiting, seats_after)
         call.d_waiting -= deciding.sum(axis=1) * waiting
         seated = upgrades.sum(axis=1) * waiting
