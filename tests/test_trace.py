@@ -70,7 +70,7 @@ def test_a_known_world_is_told_line_by_line(known: Journey) -> None:
         "day 6  Di reaches value 12 hours after signing up, but all 3 free seats are taken: "
         "the team meets the paywall (6 days after Ada signed up), and Di waits for a seat.",
         "day 9  After 3 days of deciding, the team upgrades: 4 seats at $15 a seat, $60 a "
-        "month.",
+        "month (its 4 users value a seat at about $1,319,508, at least the $15 price).",
         "day 40  The story ends: the team pays $60 a month for 4 seats; it paid $61 in all. "
         "Of its 4 signups: 4 active.",
     ]

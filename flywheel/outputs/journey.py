@@ -430,6 +430,10 @@ class _Teller:
         else:
             cap = "at its limit"
         text = f"{lead}the team does not pay: it stays on the free tier, capped ({cap})"
+        valued = self._valued(self.j.seats_at(e.t))
+        if valued:
+            text += f"; {valued}" + (", but they do not buy this time" if "at least" in valued
+                                     else "")
         left = []
         for k in range(i + 1, len(self.ev)):
             ev = self.ev[k]
@@ -452,8 +456,24 @@ class _Teller:
         return (f": {_plural(seats, 'seat')} at {price} a seat, "
                 f"{money(j.mrr_at(t + _EPS))} a month")
 
+    def _valued(self, n: int) -> str:
+        """What a team of ``n`` users values a seat at against the price (willingness to
+        pay, grown with the team), in a few words."""
+        wtp = self.j.team.get("wtp", math.nan)
+        if math.isnan(wtp) or not n:
+            return ""
+        p = self.st.pricing
+        value = wtp * p.value_factor(n)
+        verb = "values" if n == 1 else "value"
+        who = "the user" if n == 1 else f"its {n} users"
+        side = "at least" if value >= p.price_per_seat else "below"
+        return (f"{who} {verb} a seat at about ${value:,.0f}, {side} the "
+                f"{money(p.price_per_seat)} price")
+
     def on_upgrade(self, _i: int, e: Event, _: str) -> str:
-        return f"{self._deciding(e.t)}the team upgrades{self._buys(e.t)}"
+        valued = self._valued(self.j.paid_seats_at(e.t + _EPS))
+        return (f"{self._deciding(e.t)}the team upgrades{self._buys(e.t)}"
+                + (f" ({valued})" if valued else ""))
 
     def on_trial_converted(self, _i: int, e: Event, _: str) -> str:
         return f"the {long(self.st.trial.length)} trial ends and the team buys{self._buys(e.t)}"
