@@ -14,7 +14,7 @@ from flywheel.engines.codes import PAYWALL_PENDING, Channel, LeadKind, LeadOutco
 from flywheel.engines.meanfield import twin as twin_module
 from flywheel.engines.model import Model
 from flywheel.engines.rng import replication_seeds
-from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS
+from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS, PARAMS_BY_PATH
 from flywheel.scenario.distributions import Distribution
 from flywheel.scenario.files import load_scenario
 from flywheel.scenario.settings import Settings, Tenure
@@ -91,12 +91,12 @@ def test_card_required_trial() -> None:
     assert not no_card.card_trial
     assert no_card.card_signup_factor == 1.0
     assert no_card.starter_share == no_card.offer_signup_factor == 0.8
-    assert no_card.trial_convert_probability == 0.55  # trial.convert_probability's default
+    assert no_card.trial_convert_probability == PARAMS_BY_PATH["trial.convert_probability"].default
     # a reverse trial never asks for a card; freemium has no trial
     for model_name in ("reverse_trial", "freemium"):
         s = settings(f'pricing.model="{model_name}"', "trial.card_required=true")
         assert not s.card_trial and s.card_signup_factor == 1.0
-        assert s.trial_convert_probability == 0.55
+        assert s.trial_convert_probability == PARAMS_BY_PATH["trial.convert_probability"].default
         assert s.starter_share == 1.0  # reverse_signup_factor's default, a free plan's
         assert s.commitment_threshold == -math.inf
 
