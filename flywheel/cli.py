@@ -36,6 +36,7 @@ from flywheel.outputs.results import (
 from flywheel.scenario.distributions import DistributionError
 from flywheel.scenario.files import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.scenario.overview import comparison_overview, overview, overview_text
+from flywheel.scenario.starter import KINDS, MOTIONS, Answers, starter_toml
 from flywheel.scenario.units import UnitError, parse_duration
 from flywheel.studies import workload
 from flywheel.studies.journey import OUTCOMES, JourneyError
@@ -861,3 +862,68 @@ def demo(replications: int, seed: int | None, jobs: int | None, out: Path, quiet
     if kept is not None:
         click.echo(f"\nThe previous demo was kept in {kept}/", err=True)
     click.echo(f"\nReport: {path / 'report.html'}")
+
+
+def _interactive() -> bool:
+    """Whether a person is at the terminal to answer ``flywheel init``'s questions."""
+    return sys.stdin.isatty()
+
+
+@main.command()
+@click.argument("file", required=False, type=click.Path(path_type=Path),
+                default=Path("my-product.toml"))
+@click.option("--kind", type=click.Choice(list(KINDS)), default=None,
+              help="What the product is [default: devtool].")
+@click.option("--motion", type=click.Choice(list(MOTIONS)), default=None,
+              help="How it is sold [default: freemium].")
+@click.option("--signups-per-week", type=click.FloatRange(min=0), default=None,
+              help="Organic signups a week [default: 150].")
+@click.option("--price", type=click.FloatRange(min=0), default=None,
+              help="List price, $ per seat per month [default: 15].")
+@click.option("--paid-budget", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Paid acquisition, $ per month (0: none).")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@user_errors
+def init(file: Path, kind: str | None, motion: str | None, signups_per_week: float | None,
+         price: float | None, paid_budget: float, force: bool) -> None:
+    """Write a starter scenario FILE (default my-product.toml) from a few answers.
+
+    The product's kind, how it is sold, organic signups a week and the price: given
+    as options, or asked for when the terminal is interactive (else the defaults).
+    Every line of the file is commented with its unit and meaning; every other
+    parameter is Flywheel's default, and paid acquisition is off unless
+    --paid-budget is given.  Then: flywheel run FILE.
+    """
+    from flywheel.outputs.files import write_file
+    from flywheel.scenario.files import load_scenario_text, slug
+
+    defaults = Answers()
+    ask = _interactive()
+
+    def answer(given: Any, text: str, default: Any, kind_: Any) -> Any:
+        if given is not None:
+            return given
+        return click.prompt(text, default=default, type=kind_) if ask else default
+
+    answers = Answers(
+        name=slug(file.stem),
+        kind=answer(kind, "Product kind", defaults.kind, click.Choice(list(KINDS))),
+        motion=answer(motion, "Sold by", defaults.motion, click.Choice(list(MOTIONS))),
+        signups_per_week=answer(signups_per_week, "Organic signups a week",
+                                defaults.signups_per_week, click.FloatRange(min=0)),
+        price=answer(price, "Price, $ per seat per month", defaults.price,
+                     click.FloatRange(min=0)),
+        paid_budget=paid_budget,
+    )
+    text = starter_toml(answers)
+    load_scenario_text(text, name=str(file))  # what it writes loads as written
+    if file.exists() and not force:
+        raise ResultsExistError(f"{file} exists: choose another FILE, or --force to replace it")
+    if file.is_dir():
+        raise ResultsExistError(f"{file} is a folder: name a .toml file")
+    write_file(file, text.encode("utf-8"))
+    click.echo(f"Wrote {file}: a {answers.kind} sold by {answers.motion}, "
+               f"{answers.signups_per_week:g} organic signups a week, ${answers.price:g} a "
+               "seat a month.")
+    click.echo(f"Next: flywheel validate {file}   (every value, with where it came from)")
+    click.echo(f"      flywheel run {file}")
