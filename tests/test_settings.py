@@ -91,12 +91,12 @@ def test_card_required_trial() -> None:
     assert not no_card.card_trial
     assert no_card.card_signup_factor == 1.0
     assert no_card.starter_share == no_card.offer_signup_factor == 0.8
-    assert no_card.trial_convert_probability == 0.55  # trial.convert_probability's default
+    assert no_card.trial_convert_probability == 0.58  # trial.convert_probability's default
     # a reverse trial never asks for a card; freemium has no trial
     for model_name in ("reverse_trial", "freemium"):
         s = settings(f'pricing.model="{model_name}"', "trial.card_required=true")
         assert not s.card_trial and s.card_signup_factor == 1.0
-        assert s.trial_convert_probability == 0.55
+        assert s.trial_convert_probability == 0.58
         assert s.starter_share == 1.0  # reverse_signup_factor's default, a free plan's
         assert s.commitment_threshold == -math.inf
 
