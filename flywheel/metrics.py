@@ -347,13 +347,12 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     m["active_users_mean"] = x["user_days"] / H
     m["free_users_end"] = x["active_users_end"] - x["paid_seats_end"] - x["contract_users_end"]
     m["paid_seats_end"] = x["paid_seats_end"]
-    m["arr_self_serve"] = 12.0 * x["paid_seats_end"] * tally.price_per_seat
+    m["arr_self_serve"] = 12.0 * x["mrr_self_serve_end"]
     m["arr_sales"] = x["arr_sales_end"]
     m["mrr_end"] = (m["arr_self_serve"] + m["arr_sales"]) / 12.0
     m["arr_end"] = 12.0 * m["mrr_end"]
     m["arpa"] = _div(m["mrr_end"], m["paying_teams"])
-    m["revenue"] = (x["paid_seat_days"] / DAYS_PER_MONTH * tally.price_per_seat
-                    + x["contract_revenue"])
+    m["revenue"] = x["self_serve_revenue"] + x["contract_revenue"]
     m["user_churn_monthly"] = _monthly(x["seats_ended"], x["user_days"])
     m["logo_churn_monthly"] = _monthly(x["cancels"], x["customer_days"])
     m["winbacks"] = x["winbacks"]
@@ -525,13 +524,13 @@ def _monthly(ended: float, exposure_days: float) -> float:
 
 def tally_series(tally: Tally) -> dict[str, np.ndarray]:
     """Every series of :data:`SERIES` (index = day number - 1), from a tally."""
-    lv, fl, price = tally.levels, tally.flows, tally.price_per_seat
+    lv, fl = tally.levels, tally.flows
     s: dict[str, np.ndarray] = {
         "active_users": lv["active_users"],
         "paying_teams": lv["paying_self_serve"] + lv["contracts_running"],
         "paid_seats": lv["paid_seats"],
-        "mrr": lv["paid_seats"] * price + lv["arr_sales"] / 12.0,
-        "arr_self_serve": 12.0 * lv["paid_seats"] * price,
+        "mrr": lv["mrr_self_serve"] + lv["arr_sales"] / 12.0,
+        "arr_self_serve": 12.0 * lv["mrr_self_serve"],
         "arr_sales": lv["arr_sales"],
         "sales_queue": lv["sales_queue"],
         "reps_busy": lv["reps_busy"],

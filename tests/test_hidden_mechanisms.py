@@ -45,7 +45,8 @@ SHORT = ["--horizon", "30d", "-n", "2", "-j", "1"]
 
 #: Each shipped scenario's paid budget, $ per month: what its results were made with.
 SHIPPED_BUDGETS = {
-    "baseline": 3000, "card-trial": 3000, "data-integration-sandbox": 3000,
+    "baseline": 3000, "card-trial": 3000, "charge-annual": 3000, "charge-flat": 3000,
+    "charge-per-seat": 3000, "charge-usage": 3000, "data-integration-sandbox": 3000,
     "data-integration-trial": 3000, "devtool-story": 27500, "enterprise-sales-assist": 0,
     "enterprise-understaffed": 0, "fast-ttv": 3000, "freemium": 3000, "hybrid": 5000,
     "plg-only": 5000,

@@ -25,8 +25,13 @@ SMALL = ["market.companies=1500", "simulation.horizon=90d"]
 
 
 def hand_tally(**totals: float) -> Tally:
-    """A tally of one 30-day run with every total 0 but those given."""
+    """A tally of one 30-day run with every total 0 but those given; what the self-serve
+    teams pay is per-seat billing at the tally's $10 a seat (paid seats x $10 a month, paid
+    seat-days x $10 a month) unless given."""
     days = 30
+    totals = {"mrr_self_serve_end": totals.get("paid_seats_end", 0.0) * 10.0,
+              "self_serve_revenue": totals.get("paid_seat_days", 0.0) / 30.4375 * 10.0,
+              **totals}
     return Tally(horizon=30.0, price_per_seat=10.0, serving_cost_per_month=0.5, sales_servers=0,
                  totals={**dict.fromkeys(TOTALS, 0.0), **totals},
                  levels={k: np.zeros(days) for k in LEVELS},

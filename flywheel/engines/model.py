@@ -144,6 +144,8 @@ class Outcome:
     without the product, after its trial or by a win-back: when it had lost it; NaN
     otherwise).
 
+    ``intensity`` (team column) is the company's usage intensity (1 without a spread).
+
     ``counters`` holds the run's counts that are no rows: contacts, invites, paywall
     decisions, and the people who came to a company without the product
     (``turned_away``, by channel ``turned_away_<channel>``; ``knocking_end``: still
@@ -170,6 +172,8 @@ class Outcome:
     sales_servers: int = 0
     sales_cost_per_month: float = 0.0
     trace: list[tuple[float, str, int, int]] | None = None
+    #: The run's settings: what a paying team pays (:meth:`Settings.bill`).
+    settings: Settings | None = None
 
 
 # -- the data columns, each declared once ---------------------------------------------------
@@ -223,6 +227,8 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     #                        capped team is capped by it
     ("wtp", "d", ""),  # willingness to pay, $ per seat per month (a one-user team's value
     #                    of a seat), drawn when it is materialised: see _values
+    ("intensity", "d", ""),  # usage intensity (mean 1; 1 without pricing.usage_spread): its
+    #                          users' usage rate, its value and its metered bill scale with it
     ("decide_u", "d", None),  # the uniform of its first paywall or trial-end decision,
     #                           drawn when it is materialised (NaN once used): see _decision_draw
     ("reopened", "d", None),  # last bought after losing the product (a trial ended, or a
@@ -336,6 +342,11 @@ class Model:
         # each company's willingness to pay, drawn when it is materialised (stream "wtp"),
         # so the same company values the product the same whatever the price
         self.wtp_stream = s["wtp"]
+        # each company's usage intensity, likewise (stream "usage_intensity"; none drawn
+        # without a spread: every company at 1)
+        self.intensity_stream = s["usage_intensity"] if st.pricing.usage_spread > 0 else None
+        # an annual plan's cancellation waits for its renewal
+        self.annual = st.pricing.annual
         # a company that lost the product deciding whether to buy again (after its trial,
         # a win-back): the paywall's probability and delay, drawn from streams of their own
         self.reopen_u = Buffered(STANDARD_UNIFORM, s["reopen"])
@@ -654,6 +665,11 @@ class Model:
         self.c_decide_u.frombytes(self.first_decision.random(k).tobytes())
         wtp = self.pricing.willingness_to_pay.sample(self.wtp_stream, k)
         self.c_wtp.frombytes(np.asarray(wtp, dtype=np.float64).tobytes())
+        if self.intensity_stream is None:
+            self.c_intensity.extend(array("d", [1.0]) * k)
+        else:
+            intensity = self.pricing.sample_intensity(self.intensity_stream, k)
+            self.c_intensity.frombytes(np.asarray(intensity, dtype=np.float64).tobytes())
         self.c_lapse.extend(array("b", [_CLOSED]) * k)
         self.c_spell.extend(array("i", [-1]) * k)
         setup = self.setup_apart and state != PROSPECT
@@ -891,6 +907,12 @@ class Model:
         self.n_active -= 1
         self._log(t, "churned", uid, c)
         if self.c_state[c] == PAYING and self.c_active[c] == 0:
+            if self.annual:  # paid for the year: it cancels at its renewal if still empty
+                spell = self.c_spell[c]
+                renewal = self.pricing.renewal_after(self.p_start[spell], t)
+                self._log(t, "empty:until_renewal", -1, c)
+                self._at(renewal, self._on_empty_renewal, (c, spell))
+                return
             self._end_paid(t, c)
             self._lose_access(t, c, "cancelled:no_users", _CANCELLED)
             return
@@ -906,7 +928,8 @@ class Model:
         (nor, if the paywall found it above the limit, falls)."""
         if self.track_usage:
             used = self.c_usage[c]
-            more = used + self.usage_rate * self.c_active[c] * (t - self.c_usage_t[c])
+            more = used + (self.usage_rate * self.c_intensity[c] * self.c_active[c]
+                           * (t - self.c_usage_t[c]))
             if self.usage_limit and self.c_state[c] == CAPPED:
                 more = min(more, max(used, self.usage_limit))
             self.c_usage[c] = more
@@ -922,7 +945,7 @@ class Model:
         if left <= 1e-9:
             self._paywall(t, c, "usage")
             return
-        pace = self.usage_rate * self.c_active[c]
+        pace = self.usage_rate * self.c_intensity[c] * self.c_active[c]
         if pace <= 0:
             return
         due = t + left / pace
@@ -956,11 +979,20 @@ class Model:
 
     def _values(self, c: int, n: int, price: float | None = None) -> bool:
         """Whether company ``c``, as a team of ``n`` users, values a seat at least at
-        ``price`` (default: the list price per seat): its willingness to pay times
-        n^value_growth.  Every buying decision asks it after its probability draw (which is
-        drawn whatever the answer, so a price that never binds changes nothing); a team the
-        draw would have let buy but the price stops is counted as ``priced_out``."""
-        if self.pricing.buys_at(self.c_wtp[c], n, self.price if price is None else price):
+        ``price`` (default: what a team of ``n`` seats would pay per seat under the
+        scenario's charge and billing, :meth:`Settings.seat_bill`: the list price per seat
+        when charging per seat monthly): its willingness to pay times n^value_growth times
+        its usage intensity^usage_value.  Every buying decision asks it after its probability
+        draw (which is drawn whatever the answer, so a price that never binds changes
+        nothing); a team the draw would have let buy but the price stops is counted as
+        ``priced_out``."""
+        intensity = self.c_intensity[c]
+        if price is None:
+            ok = self.settings.buys(self.c_wtp[c], n, intensity)
+        else:
+            ok = self.pricing.buys_at(
+                self.c_wtp[c] * self.pricing.intensity_factor(intensity), n, price)
+        if ok:
             return True
         self.counters["priced_out"] += 1
         return False
@@ -1105,7 +1137,8 @@ class Model:
         self._log(t, PAID_STARTS[how], -1, c)
         if self.paid_churn_scale < _INF:
             tc = t + self.paid_churn_scale * self.paid_churn_u.one()
-            self._at(tc, self._on_paid_churn, (c, spell))
+            # an annual team's cancellation takes effect at its next renewal
+            self._at(self.pricing.renewal_after(t, tc), self._on_paid_churn, (c, spell))
 
     def _end_paid(self, t: float, c: int, upsold: bool = False) -> None:
         """Team ``c``'s paid spell ends at ``t``: cancelled, or (``upsold``) replaced by a
@@ -1122,6 +1155,16 @@ class Model:
         t = self.env.now
         self._end_paid(t, c)
         self._lose_access(t, c, "cancelled", _CANCELLED)
+
+    def _on_empty_renewal(self, ev: simpy.Event) -> None:
+        """An annual team whose last user left during its paid year reaches its renewal: it
+        cancels if no one has taken a seat since (else it renews)."""
+        c, spell = ev.value
+        if self.c_state[c] != PAYING or self.c_spell[c] != spell or self.c_active[c] > 0:
+            return
+        t = self.env.now
+        self._end_paid(t, c)
+        self._lose_access(t, c, "cancelled:no_users", _CANCELLED)
 
     def _on_trial_end(self, ev: simpy.Event) -> None:
         c: int = ev.value
@@ -1203,7 +1246,8 @@ class Model:
                        users=users, teams=teams, paid=paid, counters=counters,
                        market_people=self.market_people, leads=leads,
                        sales_servers=self.servers,
-                       sales_cost_per_month=st.sales.cost_per_day * DAYS_PER_MONTH, trace=trace)
+                       sales_cost_per_month=st.sales.cost_per_day * DAYS_PER_MONTH, trace=trace,
+                       settings=st)
 
 
 # -- helpers ---------------------------------------------------------------------------------

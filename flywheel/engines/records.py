@@ -76,6 +76,97 @@ def _paid_overlap(o: Outcome) -> Seats:
     return Seats(users, s[ok], e[ok], u["company"][user[ok]].astype(np.int64))
 
 
+class Billing(NamedTuple):
+    """Each self-serve paying company's MRR as a step function: spells ``[start, end)`` of
+    constant MRR (``mrr``, $ per month, :meth:`~flywheel.scenario.settings.Settings.bill` of
+    its billed seats and usage intensity), one per company and instant its bill changes."""
+
+    company: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    mrr: np.ndarray
+
+
+def _billing(o: Outcome, seats: Seats) -> Billing:
+    """What the self-serve paying teams pay, over time (see :class:`Billing`).
+
+    A team's billed seats are its active users in a paid spell (``seats``); on an annual
+    plan, the most it had since its last renewal (each anniversary of the spell's start:
+    a seat that leaves is paid for until then, and the count is trued down there).  Its
+    bill is the scenario's :meth:`~flywheel.scenario.settings.Settings.bill` of them and of
+    its usage intensity."""
+    H = o.horizon
+    st = o.settings
+    keep = seats.start <= H
+    comp = [seats.company[keep]]
+    when = [seats.start[keep]]
+    delta = [np.ones(int(keep.sum()))]
+    ends = seats.end <= H
+    comp.append(seats.company[ends])
+    when.append(seats.end[ends])
+    delta.append(-np.ones(int(ends.sum())))
+    boundary = [np.zeros(len(when[0]) + len(when[1]), dtype=bool)]
+    annual = st is not None and st.pricing.annual
+    if annual:  # each spell's start, renewals before the horizon, and end: a new paid year
+        p = o.paid
+        years = np.floor(np.clip(np.minimum(p["end"], H) - p["start"], 0, None)
+                         / DAYS_PER_YEAR).astype(np.int64)
+        k = np.arange(int(years.sum())) - np.repeat(np.cumsum(years) - years, years)
+        spell = np.repeat(np.arange(len(years)), years)
+        b_when = np.concatenate([p["start"], p["start"][spell] + (k + 1) * DAYS_PER_YEAR,
+                                 p["end"]])
+        b_comp = np.concatenate([p["company"], p["company"][spell], p["company"]])
+        ok = b_when <= H
+        comp.append(b_comp[ok].astype(np.int64))
+        when.append(b_when[ok])
+        delta.append(np.zeros(int(ok.sum())))
+        boundary.append(np.ones(int(ok.sum()), dtype=bool))
+    company = np.concatenate(comp).astype(np.int64)
+    t = np.concatenate(when)
+    d = np.concatenate(delta)
+    bound = np.concatenate(boundary)
+    if not len(t):
+        return Billing(np.zeros(0, np.int64), np.empty(0), np.empty(0), np.empty(0))
+    order = np.lexsort((t, company))
+    company, t, d, bound = company[order], t[order], d[order], bound[order]
+    # one change per company and instant
+    first = np.ones(len(t), dtype=bool)
+    first[1:] = (company[1:] != company[:-1]) | (t[1:] != t[:-1])
+    starts = np.flatnonzero(first)
+    company, t = company[starts], t[starts]
+    d = np.add.reduceat(d, starts)
+    bound = np.logical_or.reduceat(bound, starts)
+    new_company = np.ones(len(t), dtype=bool)
+    new_company[1:] = company[1:] != company[:-1]
+    # active seats after each change: a running sum that restarts per company
+    running = np.cumsum(d)
+    offset = np.maximum.accumulate(np.where(new_company, np.arange(len(t)), 0))
+    count = running - np.where(offset > 0, running[offset - 1], 0.0)
+    if annual:  # the most seats since the paid year began (a renewal, a spell's start or end)
+        term = np.cumsum(bound | new_company).astype(float)
+        big = float(count.max()) + 1.0
+        count = np.maximum.accumulate(count + term * big) - term * big
+    end = np.full(len(t), np.inf)
+    same = ~new_company[1:]
+    end[:-1][same] = t[1:][same]
+    if st is None:
+        mrr = count * o.price_per_seat
+    else:
+        mrr = st.bill(count, o.teams["intensity"][company])
+    on = end > t
+    return Billing(company[on], t[on], end[on], np.asarray(mrr, dtype=float)[on])
+
+
+def _weighted_level(starts: np.ndarray, ends: np.ndarray, weights: np.ndarray,
+                    at: np.ndarray) -> np.ndarray:
+    """The sum of ``weights`` of the spells [start, end) covering each instant in ``at``."""
+    o = np.argsort(starts, kind="stable")
+    on = np.concatenate([[0.0], np.cumsum(weights[o])])[np.searchsorted(starts[o], at, "right")]
+    o = np.argsort(ends, kind="stable")
+    off = np.concatenate([[0.0], np.cumsum(weights[o])])[np.searchsorted(ends[o], at, "right")]
+    return on - off
+
+
 def _level(starts: np.ndarray, ends: np.ndarray, at: np.ndarray) -> np.ndarray:
     """How many spells [start, end) cover each instant in ``at``."""
     s = np.sort(starts)
@@ -99,12 +190,14 @@ def tally(o: Outcome) -> Tally:
     sizes, active = _cohorts(o)
     states = np.bincount(o.users["state"], minlength=len(STATE_NAMES))
     paid = _paid_overlap(o)  # (each read by several parts)
+    bills = _billing(o, paid)
     contract = _team_overlap(o, "contract_start", "contract_end")
     return Tally(
         horizon=o.horizon, price_per_seat=o.price_per_seat,
         serving_cost_per_month=o.serving_cost_per_month, sales_servers=o.sales_servers,
-        totals={**_user_totals(o, paid, contract), **_team_totals(o, paid), **_lead_totals(o)},
-        levels=_levels(o, grid, paid), flows=_flows(o, grid, paid),
+        totals={**_user_totals(o, paid, contract), **_team_totals(o, bills),
+                **_lead_totals(o)},
+        levels=_levels(o, grid, paid, bills), flows=_flows(o, grid, bills),
         cohort_sizes=sizes, cohort_active=active,
         states={s: int(states[i]) for i, s in enumerate(STATE_NAMES)},
     )
@@ -169,7 +262,7 @@ def _teams_activated(o: Outcome, activated: np.ndarray, t: dict[str, np.ndarray]
     return int(np.sum(team_act & selfserve))
 
 
-def _team_totals(o: Outcome, seats: Seats) -> dict[str, float]:
+def _team_totals(o: Outcome, bills: Billing) -> dict[str, float]:
     t, p, H = o.teams, o.paid, o.horizon
     selfserve = ~t["prospect"]
     paid = ~np.isnan(t["paid_start"])  # (teams that ever paid self-serve: their first spell)
@@ -201,8 +294,12 @@ def _team_totals(o: Outcome, seats: Seats) -> dict[str, float]:
         "winbacks": float(np.sum(p["how"] == PaidStart.WON_BACK)),
         "contracts_won": float(contract.sum()),
         "bookings": float(acv.sum()),
+        "mrr_self_serve_end": float(bills.mrr[(bills.start <= H) & (bills.end > H)].sum()),
+        "self_serve_revenue": float(np.dot(
+            np.clip(np.minimum(bills.end, H) - bills.start, 0, None), bills.mrr)
+            / DAYS_PER_MONTH),
         **_cohort_conversion(o),
-        **_revenue_retention(o, seats),
+        **_revenue_retention(o, bills),
     }
 
 
@@ -222,17 +319,17 @@ def _cohort_conversion(o: Outcome) -> dict[str, float]:
     }
 
 
-def _company_mrr(o: Outcome, seats: Seats, at: float) -> np.ndarray:
-    """Each company's MRR at instant ``at``: its paid self-serve seats x the price, plus its
-    running contract's annual value / 12."""
+def _company_mrr(o: Outcome, bills: Billing, at: float) -> np.ndarray:
+    """Each company's MRR at instant ``at``: its self-serve bill then, plus its running
+    contract's annual value / 12."""
     t = o.teams
-    on = (seats.start <= at) & (at < seats.end)
-    paid = np.bincount(seats.company[on], minlength=len(t["created"])).astype(float)
+    on = (bills.start <= at) & (at < bills.end)
+    paid = np.bincount(bills.company[on], weights=bills.mrr[on], minlength=len(t["created"]))
     contract = (t["contract_start"] <= at) & (at < t["contract_end"])
-    return paid * o.price_per_seat + np.where(contract, t["contract_acv"] / 12.0, 0.0)
+    return paid + np.where(contract, t["contract_acv"] / 12.0, 0.0)
 
 
-def _revenue_retention(o: Outcome, seats: Seats) -> dict[str, float]:
+def _revenue_retention(o: Outcome, seats: Billing) -> dict[str, float]:
     """The retention window's MRR: the companies paying at its start, then and at the
     horizon (see :func:`~flywheel.engines.tally.retention_window`)."""
     months = retention_window(o.horizon)
@@ -249,18 +346,19 @@ def _revenue_retention(o: Outcome, seats: Seats) -> dict[str, float]:
 _MRR_ZERO = 1e-6
 
 
-def _mrr_bridge(o: Outcome, seats: Seats, days: int) -> dict[str, np.ndarray]:
-    """Each day's MRR changes, by kind: every seat or contract starting or ending is a change
-    of its company's MRR; a company's changes at one instant are taken together, then
-    classed by its MRR before and after (new, reactivation, expansion, contraction,
-    churned), each as a positive amount in $ per month."""
-    t, H, price = o.teams, o.horizon, o.price_per_seat
-    ps, pe, seat_company = seats.start, seats.end, seats.company
+def _mrr_bridge(o: Outcome, bills: Billing, days: int) -> dict[str, np.ndarray]:
+    """Each day's MRR changes, by kind: every change of a self-serve bill (a seat taken or
+    gone, a renewal) and every contract starting or ending is a change of its company's
+    MRR; a company's changes at one instant are taken together, then classed by its MRR
+    before and after (new, reactivation, expansion, contraction, churned), each as a
+    positive amount in $ per month."""
+    t, H = o.teams, o.horizon
+    ps, pe, seat_company, bill = bills.start, bills.end, bills.company, bills.mrr
     contract = np.flatnonzero(~np.isnan(t["contract_start"]))
     monthly = t["contract_acv"][contract] / 12.0
     when = np.concatenate([ps, pe, t["contract_start"][contract], t["contract_end"][contract]])
     company = np.concatenate([seat_company, seat_company, contract, contract])
-    change = np.concatenate([np.full(len(ps), price), np.full(len(pe), -price), monthly, -monthly])
+    change = np.concatenate([bill, -bill, monthly, -monthly])
     keep = when < H
     when, company, change = when[keep], company[keep], change[keep]
     kinds = ("mrr_new", "mrr_expansion", "mrr_contraction", "mrr_churned", "mrr_reactivation")
@@ -322,7 +420,8 @@ def _lead_totals(o: Outcome) -> dict[str, float]:
     }
 
 
-def _levels(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]:
+def _levels(o: Outcome, grid: np.ndarray, seats: Seats, bills: Billing
+            ) -> dict[str, np.ndarray]:
     u, t, lead = o.users, o.teams, o.leads
     seated = ~np.isnan(u["start"])
     ps, pe = seats.start, seats.end
@@ -340,6 +439,7 @@ def _levels(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]
         "paying_self_serve": _level(o.paid["start"], o.paid["end"], grid),
         "contracts_running": _level(cs, ce, grid),
         "paid_seats": _level(ps, pe, grid),
+        "mrr_self_serve": _weighted_level(bills.start, bills.end, bills.mrr, grid),
         "teams": _level(t["created"][selfserve], np.full(int(selfserve.sum()), np.inf), grid),
         "arr_sales": arr_on - arr_off,
         "sales_queue": _level(lead["arrive"], lead["left"], grid),
@@ -347,7 +447,7 @@ def _levels(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]
     }
 
 
-def _flows(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]:
+def _flows(o: Outcome, grid: np.ndarray, bills: Billing) -> dict[str, np.ndarray]:
     u, t, lead, H = o.users, o.teams, o.leads, o.horizon
     days = len(grid)
 
@@ -366,7 +466,7 @@ def _flows(o: Outcome, grid: np.ndarray, seats: Seats) -> dict[str, np.ndarray]:
         "cold_leads": per_day(lead["arrive"][lead["kind"] == LeadKind.COLD]),
         "won": per_day(t["contract_start"][~np.isnan(t["contract_start"])]),
         "gone_cold": per_day(lead["end"][lead["outcome"] == LeadOutcome.WENT_COLD]),
-        **_mrr_bridge(o, seats, days),
+        **_mrr_bridge(o, bills, days),
     }
 
 

@@ -44,6 +44,8 @@ STREAMS: dict[str, str] = {
                "materialised)",
     "paywall_again": "a company's later paywall or trial-end decisions",
     "wtp": "each company's willingness to pay (drawn when it is materialised)",
+    "usage_intensity": "each company's usage intensity (drawn when it is materialised, "
+                       "only when pricing.usage_spread > 0)",
     "decision_delay": "time to decide at the paywall",
     "paid_churn": "paying teams' tenure before cancelling",
     "reopen": "whether a company that lost the product buys again when someone new comes "

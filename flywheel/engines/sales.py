@@ -112,6 +112,7 @@ class Host(Protocol):
     c_active: array[int]
     c_size: array[int]
     c_usage: array[float]
+    c_intensity: array[float]
     c_access_end: array[float]
     c_contract_start: array[float]
     c_contract_end: array[float]
@@ -248,7 +249,7 @@ class Sales:
             return
         m._accrue(t, c)
         left = self.pql_usage - m.c_usage[c]
-        pace = self.usage_rate * m.c_active[c]
+        pace = self.usage_rate * m.c_intensity[c] * m.c_active[c]
         if left <= 1e-9 or pace <= 0:
             return
         due = max(t + left / pace, self.pql_last[c] + self.pql_cooldown)

@@ -89,6 +89,9 @@ TOTALS: dict[str, str] = {
     "paid_seat_days": "time seats were paid self-serve (seat-days)",
     "contract_user_days": "time seats were under contract (seat-days)",
     "contract_revenue": "revenue of contracts over the run ($)",
+    "mrr_self_serve_end": "what the self-serve paying teams pay at the horizon ($ per month: "
+                          "their bills under the scenario's charge and billing)",
+    "self_serve_revenue": "revenue of self-serve plans over the run ($)",
     "seats_ended": "active spells ended (churn or access lost)",
     "customer_days": "time companies paid, self-serve or by contract (company-days)",
     "cancels": "paying customers lost: self-serve cancellations (not replaced by a contract) "
@@ -122,6 +125,7 @@ LEVELS: dict[str, str] = {
     "paying_self_serve": "teams paying self-serve",
     "contracts_running": "contracts running",
     "paid_seats": "seats of self-serve paying teams",
+    "mrr_self_serve": "what the self-serve paying teams pay ($ per month)",
     "teams": "teams created so far",
     "arr_sales": "annual value of the running contracts ($ per year)",
     "sales_queue": "leads waiting for a rep",

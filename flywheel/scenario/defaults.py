@@ -49,6 +49,13 @@ LOGNORMAL_MAX_SPREAD = 10_000.0
 #: product access before a deal).  Sales-assist on PQLs works on top of any self-serve plan.
 PRICING_MODELS = ("freemium", "trial", "reverse_trial", "sales_led")
 
+#: How a paid plan charges: per active seat, a flat plan with included seats (seats beyond
+#: at the seat price), or metered usage ($ per usage unit).
+CHARGES = ("per_seat", "flat", "usage")
+#: How often a paid plan is billed: monthly, or a year ahead (discounted, cancelled only at
+#: a renewal).
+BILLINGS = ("monthly", "annual")
+
 #: How a company's signals combine into a product-qualified lead.
 PQL_RULES = ("any", "all")
 
@@ -239,6 +246,65 @@ PARAMS: tuple[Param, ...] = (
               "(a team of 5 values a seat 1.38x a solo user, of 50 2.2x); well below "
               "Metcalfe's proportional growth (value_growth 1)",
        minimum=0.0, maximum=2.0),
+    _P("pricing.charge", "per_seat", "choice", "",
+       "How a self-serve paid plan charges a team each month: \"per_seat\" = "
+       "pricing.price_per_seat x its active users; \"flat\" = pricing.plan_price for up to "
+       "pricing.plan_seats active users, each one beyond at pricing.price_per_seat; "
+       "\"usage\" = pricing.price_per_unit x the usage units its users accrue "
+       "(free_tier.usage_per_user x the company's usage intensity x active users). Every "
+       "buying decision compares the team's value with the bill it would pay then, and "
+       "every revenue figure (MRR, ARR, the MRR bridge, NRR, arpa, LTV) follows the bill. "
+       "A team is billed while it has an active user (a paying team with none cancels).",
+       choices=CHARGES),
+    _P("pricing.plan_price", 49.0, "number", "$ per month",
+       "A flat plan's price (pricing.charge = \"flat\"), whatever the seats up to "
+       "pricing.plan_seats.",
+       source="assumption: the 'Team: $49 up to 10 seats' plan of issue #13, typical of "
+              "self-serve team plans",
+       minimum=0.0, maximum=MAX_MONEY),
+    _P("pricing.plan_seats", 10, "count", "seats",
+       "Active users a flat plan includes; each one beyond is billed at "
+       "pricing.price_per_seat (pricing.charge = \"flat\").",
+       source="assumption: as pricing.plan_price", minimum=1, maximum=1_000_000),
+    _P("pricing.price_per_unit", 0.5, "number", "$ per usage unit",
+       "Metered price of a usage unit (pricing.charge = \"usage\"): a team's monthly bill "
+       "is the units it accrues in the month (the unit of free_tier.usage_limit) x this.",
+       source="assumption: at the default 1 unit a day an average seat accrues 30.4 units a "
+              "month, $15.2 at $0.50: the list seat's $15",
+       minimum=0.0, maximum=MAX_MONEY),
+    _P("pricing.usage_spread", 0.0, "number", "coefficient of variation",
+       "How much companies differ in how intensely they use the product: each company's "
+       "usage intensity is lognormal with mean 1 and this coefficient of variation, drawn "
+       "once when it is materialised (stream usage_intensity); its users accrue usage at "
+       "free_tier.usage_per_user x its intensity, so a heavy team meets the free tier's "
+       "usage limit sooner and pays a larger metered bill. 0: every company alike (no draw).",
+       source="assumption: usage per account is right-skewed in metered products (a few "
+              "heavy accounts carry most of the volume); the comparison's 1.0 puts 13% of "
+              "companies above twice the mean",
+       minimum=0.0, maximum=10.0),
+    _P("pricing.usage_value", 1.0, "number", "elasticity",
+       "How a team's value per seat grows with its usage intensity: willingness to pay x "
+       "n^value_growth x intensity^usage_value. 1: a team that uses the product twice as "
+       "much values it twice as much (the premise of usage-based pricing: the bill follows "
+       "the value); 0: value does not depend on usage. No effect while "
+       "pricing.usage_spread = 0.",
+       source="assumption: value tracks use, the argument for a usage value metric "
+              "(OpenView's usage-based pricing reports; Ramanujam & Tacke, 'Monetizing "
+              "Innovation', 2016, ch. 6 on choosing the value metric)",
+       minimum=0.0, maximum=5.0),
+    _P("pricing.billing", "monthly", "choice", "",
+       "How often a self-serve plan is billed: \"monthly\", or \"annual\": a year ahead at "
+       "(1 - pricing.annual_discount) of the monthly bill, its revenue counted as the annual "
+       "bill / 12 a month. An annual team's cancellation (its own, or its last active user "
+       "leaving) takes effect at its next renewal (each anniversary of its purchase): it "
+       "keeps the product and pays until then. Seats bought during the year are billed "
+       "from when they are taken; a seat that leaves is billed until the renewal (the team "
+       "pays for the most seats it had in the paid year, trued down at each renewal).",
+       choices=BILLINGS),
+    _P("pricing.annual_discount", 0.17, "probability", "share of the monthly bill",
+       "Discount of an annual plan on twelve monthly bills (pricing.billing = \"annual\").",
+       source="assumption: the common 'two months free' (2/12 = 0.167) of self-serve SaaS "
+              "annual plans"),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
        "days", "Time a free team, or a company that lost the product when someone new of "
        "it comes, takes to decide at the paywall (trial-end decisions are immediate).",

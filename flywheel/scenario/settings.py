@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from flywheel.scenario.defaults import DAYS_PER_MONTH, PARAMS_BY_PATH
+from flywheel.scenario.defaults import DAYS_PER_MONTH, DAYS_PER_YEAR, PARAMS_BY_PATH
 from flywheel.scenario.distributions import Distribution
 
 if TYPE_CHECKING:
@@ -276,14 +276,55 @@ class Retention:
 class Pricing:
     """``pricing.*``: the go-to-market model, list price ($ per seat per month), upgrade
     probability at the paywall, willingness to pay ($ per seat per month) and how it grows
-    with a team's size, decision delay (days)."""
+    with a team's size and usage, how a plan charges (per seat, flat, metered usage) and
+    is billed (monthly, annual), decision delay (days).  What a team pays is
+    :meth:`Settings.bill` (it needs the usage rate of ``free_tier``)."""
 
     model: str
     price_per_seat: float
     upgrade_probability: float
     willingness_to_pay: Distribution
     value_growth: float
+    charge: str
+    plan_price: float
+    plan_seats: int
+    price_per_unit: float
+    usage_spread: float
+    usage_value: float
+    billing: str
+    annual_discount: float
     decision_delay: Distribution
+
+    @property
+    def annual(self) -> bool:
+        """Whether plans are billed a year ahead (cancelled only at a renewal)."""
+        return self.billing == "annual"
+
+    @property
+    def discount_factor(self) -> float:
+        """What a month of the plan costs as a share of its monthly bill: 1 - the annual
+        discount on an annual plan, 1 on a monthly one."""
+        return 1.0 - self.annual_discount if self.annual else 1.0
+
+    def renewal_after(self, start: float, t: float) -> float:
+        """The first renewal of a plan bought at ``start`` (days) at or after ``t``: ``t``
+        itself on a monthly plan, else the next anniversary ``start + k years`` (k >= 1) at or
+        after ``t``, when an annual team's cancellation takes effect."""
+        if not self.annual or t == math.inf:
+            return t
+        k = max(math.ceil((t - start) / DAYS_PER_YEAR - 1e-12), 1)
+        return start + k * DAYS_PER_YEAR
+
+    def intensity_factor(self, intensity: float) -> float:
+        """How much more a company of usage ``intensity`` values a seat than one of mean
+        intensity: ``intensity^usage_value`` (1 at intensity 1)."""
+        return intensity ** self.usage_value if intensity != 1.0 else 1.0
+
+    def sample_intensity(self, rng: np.random.Generator, k: int) -> np.ndarray:
+        """``k`` companies' usage intensities: lognormal with mean 1 and coefficient of
+        variation ``usage_spread`` (sigma^2 = ln(1 + cv^2), mu = -sigma^2 / 2)."""
+        s2 = math.log1p(self.usage_spread ** 2)
+        return rng.lognormal(-0.5 * s2, math.sqrt(s2), k)
 
     def value_factor(self, n: float) -> float:
         """How much more a team of ``n`` users values a seat than a one-user team:
@@ -296,18 +337,21 @@ class Pricing:
         decision's test beside its probability."""
         return wtp * self.value_factor(n) >= price
 
-    def buy_share(self, price: float, n: float | np.ndarray = 1.0) -> np.ndarray:
-        """P(value per seat >= ``price``) for a team of ``n`` users, over companies:
+    def buy_share(self, price: float | np.ndarray, n: float | np.ndarray = 1.0) -> np.ndarray:
+        """P(value per seat >= ``price``) for a team of ``n`` users, over companies (``price``
+        may be an array, one per ``n``):
         ``1 - F(price / max(n, 1)^value_growth)``, F the willingness to pay's cdf (the
         share of teams a decision's price lets through; 1 at a price of 0)."""
         n = np.maximum(np.asarray(n, dtype=float), 1.0)
-        if price <= 0:
-            return np.ones_like(n)
+        price = np.asarray(price, dtype=float)
+        if not np.any(price > 0):
+            return np.ones(np.broadcast(n, price).shape)
         x = price / n ** self.value_growth
         # P(WTP >= x) = 1 - P(WTP < x): the cdf just below x (a value at the price buys)
         below = np.nextafter(np.atleast_1d(x), 0.0)
         cdf = np.asarray(self.willingness_to_pay.cdf(below), dtype=float)
-        return np.clip(1.0 - cdf.reshape(x.shape), 0.0, 1.0)
+        share = np.clip(1.0 - cdf.reshape(x.shape), 0.0, 1.0)
+        return np.where(price > 0, share, 1.0)
 
     @property
     def trial(self) -> bool:
@@ -602,6 +646,69 @@ class Settings:
         probability in a card trial, else the opt-in one."""
         return (self.trial.card_convert_probability if self.card_trial
                 else self.trial.convert_probability)
+
+    # -- what a paying team pays --------------------------------------------------------
+
+    @property
+    def unit_month(self) -> float:
+        """Usage units a seat of usage intensity 1 accrues in a month
+        (``free_tier.usage_per_user`` x a month)."""
+        return self.free_tier.usage_per_user * DAYS_PER_MONTH
+
+    def bill(self, seats: float | np.ndarray, intensity: float | np.ndarray = 1.0
+             ) -> np.ndarray:
+        """A paying team's bill in $ per month (its MRR) with ``seats`` billed seats and usage
+        ``intensity`` (arrays broadcast), under ``pricing.charge`` and ``pricing.billing``:
+
+        * per_seat: seats x price_per_seat;
+        * flat: plan_price + max(seats - plan_seats, 0) x price_per_seat (0 without a seat);
+        * usage: price_per_unit x units a month, units = seats x intensity x usage rate x a
+          month;
+
+        times (1 - annual_discount) on an annual plan.  Records and buying decisions both
+        use it (and :meth:`seat_bill`)."""
+        p = self.pricing
+        seats = np.asarray(seats, dtype=float)
+        if p.charge == "flat":
+            extra = np.maximum(seats - p.plan_seats, 0.0) * p.price_per_seat
+            monthly = np.where(seats > 0, p.plan_price + extra, 0.0)
+        elif p.charge == "usage":
+            monthly = seats * (p.price_per_unit * self.unit_month) * np.asarray(intensity)
+        else:
+            monthly = seats * p.price_per_seat
+        return monthly * p.discount_factor
+
+    def seat_bill(self, n: float, intensity: float = 1.0) -> float:
+        """What a team of ``n`` seats (at least 1) pays per seat per month: the price its
+        value of a seat is compared with at a buying decision (the list price per seat under
+        per-seat charging on a monthly plan)."""
+        p = self.pricing
+        if p.charge == "per_seat":
+            return p.price_per_seat * p.discount_factor
+        n = max(float(n), 1.0)
+        return float(self.bill(n, intensity)) / n
+
+    def seat_bills(self, n: np.ndarray) -> np.ndarray:
+        """:meth:`seat_bill` for each team size in ``n`` (usage intensity 1)."""
+        n = np.maximum(np.asarray(n, dtype=float), 1.0)
+        if self.pricing.charge == "per_seat":
+            return np.full(n.shape, self.seat_bill(1.0))
+        return self.bill(n) / n
+
+    def buys(self, wtp: float, n: float, intensity: float = 1.0) -> bool:
+        """Whether a company of willingness to pay ``wtp`` and usage ``intensity``, as a team
+        of ``n`` users, values the plan at least at its bill: value per seat (wtp x
+        n^value_growth x intensity^usage_value) >= :meth:`seat_bill`."""
+        p = self.pricing
+        return p.buys_at(wtp * p.intensity_factor(intensity), n, self.seat_bill(n, intensity))
+
+    @property
+    def bill_linear(self) -> bool:
+        """Whether every team pays the same per seat whatever its size and usage (per-seat
+        charging, or metered usage with every company of intensity 1): MRR is then paid
+        seats x :meth:`seat_bill` (what the twin counts)."""
+        p = self.pricing
+        return p.charge == "per_seat" or (p.charge == "usage" and p.usage_spread == 0)
 
     @property
     def track_usage(self) -> bool:

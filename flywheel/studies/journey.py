@@ -26,6 +26,7 @@ scenario, seed and replication: same company, same story.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,24 +156,30 @@ class Journey:
         return max(starts) if starts else math.nan
 
     def mrr_at(self, t: float) -> float:
-        """What the company pays at instant ``t``, $ per month (paid seats x the price, or a
-        contract's annual value / 12)."""
-        mrr = self.paid_seats_at(t) * self.settings.pricing.price_per_seat
+        """What the company pays at instant ``t``, $ per month (its self-serve bill for its
+        paid seats under the scenario's charge, :meth:`Settings.bill`, or a contract's
+        annual value / 12).  (On an annual plan, the seats active then: the records bill
+        the most of the paid year.)"""
+        seats = self.paid_seats_at(t)
+        mrr = float(self.settings.bill(seats, self.team.get("intensity", 1.0))) if seats else 0.0
         cs, ce = self.team["contract_start"], self.team["contract_end"]
         if cs <= t < ce:
             mrr += self.team["contract_acv"] / 12.0
         return mrr
 
     def revenue(self) -> float:
-        """All the company paid up to the horizon, $ (seat-months of its paid spell x the
-        price, plus its contract's months)."""
+        """All the company paid up to the horizon, $ (its self-serve bill over its paid
+        spells, plus its contract's months)."""
         total = 0.0
         for ps, end in self.spells:
             pe = min(end, self.horizon)
-            for p in self.people:
-                days = min(p.end, pe) - max(p.start, ps)
-                if days > 0:
-                    total += days / DAYS_PER_MONTH * self.settings.pricing.price_per_seat
+            cuts = sorted({ps, pe, *(x for p in self.people for x in (p.start, p.end)
+                                      if ps < x < pe)})
+            for a, b in itertools.pairwise(cuts):
+                seats = sum(1 for p in self.people if p.start <= a and b <= p.end)
+                if seats and b > a:
+                    bill = float(self.settings.bill(seats, self.team.get("intensity", 1.0)))
+                    total += (b - a) / DAYS_PER_MONTH * bill
         cs, ce = self.team["contract_start"], min(self.team["contract_end"], self.horizon)
         if not math.isnan(cs) and ce > cs:
             total += (ce - cs) / DAYS_PER_MONTH * self.team["contract_acv"] / 12.0

@@ -173,6 +173,26 @@ MECHANISMS: tuple[Mechanism, ...] = (
     M("paying teams", EXACT,
       "price per seat, logo churn (exponential), and a paying team whose last user leaves "
       "cancels, given the team's seats"),
+    M("metered usage charge", EXACT,
+      "with every company at usage intensity 1 a metered bill is paid seats x usage rate x "
+      "a month x the unit price: a price per seat, carried as one (decisions and MRR)",
+      lambda s: s.pricing.charge == "usage" and s.pricing.usage_spread == 0),
+    M("usage intensity", NOT_REPRESENTED,
+      "companies differing in usage intensity (their usage rate, free-tier exhaustion, "
+      "value and metered bill): the twin runs every company at intensity 1",
+      lambda s: s.pricing.usage_spread > 0),
+    M("flat plan", APPROXIMATED,
+      "a buying decision compares the value per seat of a team of n users with the plan's "
+      "bill per seat for n seats (plan price, seats beyond the included ones at the seat "
+      "price), n as for willingness to pay; its MRR is not carried (the twin counts paid "
+      "seats, not each paying team's seats): MRR, ARR, arpa, revenue and LTV are reported "
+      "missing", lambda s: s.pricing.charge == "flat"),
+    M("annual billing", APPROXIMATED,
+      "the annual discount is carried exactly (a seat's bill x (1 - discount)); the wait "
+      "for the renewal is not: the twin cancels a paying team when its cancellation is "
+      "drawn or its last user leaves, as on a monthly plan (its logo churn comes out "
+      "higher, its paying teams fewer), and bills active seats, not the most of the year",
+      lambda s: s.pricing.annual),
     M("costs", EXACT, "paid spend = budget x horizon; serving cost of free seats"),
     M("metrics", APPROXIMATED,
       "TTV median and p90 from the exact race distributions mixed by kind of signup; "
@@ -226,6 +246,18 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
     costly = too_costly(s)
     if costly:
         out.append(costly)
+    if s.pricing.usage_spread > 0:
+        out.append(f"pricing.usage_spread = {s.pricing.usage_spread:g}: companies' usage "
+                   "intensity is not represented (the twin runs every company at "
+                   "intensity 1)")
+    if s.pricing.charge == "flat":
+        out.append('pricing.charge = "flat": a flat plan\'s MRR is not represented (the twin '
+                   "counts paid seats, not each team's); MRR, ARR, arpa, revenue and LTV are "
+                   "reported missing")
+    if s.pricing.annual:
+        out.append('pricing.billing = "annual": cancellation at the renewal is not '
+                   "represented (the twin cancels at once, as a monthly plan; the discount "
+                   "is carried)")
     if s.onboarding.has_setup_wait and s.pricing.model in FREE_TIER_MODELS:
         out.append("onboarding.sandbox with onboarding.setup_friction: the free tier's paywall "
                    "decision waiting for the company's setup is not represented (the twin "
@@ -258,12 +290,24 @@ WITHOUT_AGES: tuple[str, ...] = (
 )
 
 
+#: What the twin cannot report under a flat plan, whose bill depends on each paying team's
+#: seats (the twin counts paid seats, not seats per paying team).
+WITHOUT_BILLS: tuple[str, ...] = (
+    "arr_self_serve", "mrr_end", "arr_end", "arpa", "revenue", "ltv", "ltv_cac",
+    "mrr_reactivation", "mrr", "cac_payback_months", "gross_margin",
+)
+
+
 def unavailable(scenario: Scenario | Mapping[str, Any] | Settings) -> tuple[str, ...]:
     """The metrics and series the twin cannot report for ``scenario`` (they come out NaN,
     and the run, ``flywheel validate`` and ``summary.json`` name them): those of
-    :data:`WITHOUT_AGES`, and of :data:`WITHOUT_SALES` when it has a sales motion."""
+    :data:`WITHOUT_AGES`, of :data:`WITHOUT_SALES` when it has a sales motion, and of
+    :data:`WITHOUT_BILLS` under a flat plan."""
     s = scenario if isinstance(scenario, Settings) else Settings.of(scenario)
-    return WITHOUT_AGES + (WITHOUT_SALES if s.sales_motion else ())
+    out = WITHOUT_AGES + (WITHOUT_SALES if s.sales_motion else ())
+    if not s.bill_linear and s.pricing.charge == "flat":
+        out += tuple(k for k in WITHOUT_BILLS if k not in out)
+    return out
 
 def _non_default(path: str, value: object) -> bool:
     """Whether a converted value differs from its parameter's default and is truthy."""

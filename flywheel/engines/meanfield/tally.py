@@ -11,6 +11,7 @@ from flywheel.engines.meanfield.chains import Race
 from flywheel.engines.meanfield.mechanisms import unavailable
 from flywheel.engines.meanfield.twin import _COUNTERS, TRIAL, Twin
 from flywheel.engines.tally import CHANNEL_NAMES, STATE_NAMES, Tally
+from flywheel.scenario.defaults import DAYS_PER_MONTH
 
 
 def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
@@ -123,6 +124,9 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "paid_seats_end": end["paid_seats"],
         "user_days": end["user_days"],
         "paid_seat_days": end["paid_seat_days"],
+        # (NaN for a flat plan: its bill depends on each team's seats; see MECHANISMS)
+        "mrr_self_serve_end": end["paid_seats"] * tw.price,
+        "self_serve_revenue": end["paid_seat_days"] / DAYS_PER_MONTH * tw.price,
         "seats_ended": end["churned"] + end["lost_seats"],
         "customer_days": end["paying_days"],
         "cancels": end["cancels"],
@@ -146,6 +150,7 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "active_users": obs["active"][1:],
         "paying_self_serve": obs["paying"][1:],
         "paid_seats": obs["paid_seats"][1:],
+        "mrr_self_serve": obs["paid_seats"][1:] * tw.price,
         "teams": obs["teams"][1:],
         **dict.fromkeys(("contracts_running", "arr_sales"), zeros),
         **dict.fromkeys(("sales_queue", "reps_busy"), no_sales),

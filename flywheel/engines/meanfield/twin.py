@@ -182,7 +182,9 @@ class Twin:
         self.paid = st.acquisition.paid_contacts
         self.referral = st.acquisition.referral
         self.budget = st.acquisition.paid_budget
-        self.price = st.pricing.price_per_seat
+        # what a paid seat brings, $ per month: the seat's bill (per-seat or metered, the
+        # annual discount taken off); a flat plan's MRR is not carried (see MECHANISMS)
+        self.price = st.seat_bill(1.0) if st.bill_linear else math.nan
         # willingness to pay: a decision of a team of n users buys only with
         # P(WTP x n^value_growth >= price) = 1 - F(price / n^value_growth), beside its
         # probability (each decision on its own: see MECHANISMS, "willingness to pay")
@@ -199,8 +201,10 @@ class Twin:
         self._layout()
 
     def buy_share(self, n: float | np.ndarray) -> np.ndarray:
-        """Share of teams of ``n`` users (at least 1) that value a seat at the list price."""
-        return self.pricing.buy_share(self.price, n)
+        """Share of teams of ``n`` users (at least 1) that value a seat at what a team of
+        ``n`` seats pays per seat (the list price per seat when charging per seat)."""
+        price = self.price if self.settings.bill_linear else self.settings.seat_bills(n)
+        return self.pricing.buy_share(price, n)
 
     # -- construction ----------------------------------------------------------------------
 
