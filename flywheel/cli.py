@@ -36,7 +36,7 @@ from flywheel.outputs.results import (
 from flywheel.scenario.distributions import DistributionError
 from flywheel.scenario.files import ScenarioError, format_resolved, list_scenarios, load_scenario
 from flywheel.scenario.overview import comparison_overview, overview, overview_text
-from flywheel.scenario.starter import KINDS, MOTIONS, Answers, starter_toml
+from flywheel.scenario.starter import CHARGES, KINDS, MOTIONS, Answers, starter_toml
 from flywheel.scenario.units import UnitError, parse_duration
 from flywheel.studies import workload
 from flywheel.studies.journey import OUTCOMES, JourneyError
@@ -878,14 +878,17 @@ def _interactive() -> bool:
               help="How it is sold [default: freemium].")
 @click.option("--signups-per-week", type=click.FloatRange(min=0), default=None,
               help="Organic signups a week [default: 150].")
+@click.option("--charge", type=click.Choice(list(CHARGES)), default=None,
+              help="How the paid plan charges [default: per_seat].")
 @click.option("--price", type=click.FloatRange(min=0), default=None,
-              help="List price, $ per seat per month [default: 15].")
+              help="List price in the charge's unit: $ per seat per month (per_seat), $ per "
+                   "month for the plan (flat), $ per usage unit (usage) [default: 15].")
 @click.option("--paid-budget", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Paid acquisition, $ per month (0: none).")
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @user_errors
 def init(file: Path, kind: str | None, motion: str | None, signups_per_week: float | None,
-         price: float | None, paid_budget: float, force: bool) -> None:
+         charge: str | None, price: float | None, paid_budget: float, force: bool) -> None:
     """Write a starter scenario FILE (default my-product.toml) from a few answers.
 
     The product's kind, how it is sold, organic signups a week and the price: given
@@ -911,7 +914,11 @@ def init(file: Path, kind: str | None, motion: str | None, signups_per_week: flo
         motion=answer(motion, "Sold by", defaults.motion, click.Choice(list(MOTIONS))),
         signups_per_week=answer(signups_per_week, "Organic signups a week",
                                 defaults.signups_per_week, click.FloatRange(min=0)),
-        price=answer(price, "Price, $ per seat per month", defaults.price,
+        charge=(charge := answer(charge, "The paid plan charges", defaults.charge,
+                                 click.Choice(list(CHARGES)))),
+        price=answer(price, {"per_seat": "Price, $ per seat per month",
+                             "flat": "Plan price, $ per month",
+                             "usage": "Price, $ per usage unit"}[charge], defaults.price,
                      click.FloatRange(min=0)),
         paid_budget=paid_budget,
     )
@@ -923,7 +930,7 @@ def init(file: Path, kind: str | None, motion: str | None, signups_per_week: flo
         raise ResultsExistError(f"{file} is a folder: name a .toml file")
     write_file(file, text.encode("utf-8"))
     click.echo(f"Wrote {file}: a {answers.kind} sold by {answers.motion}, "
-               f"{answers.signups_per_week:g} organic signups a week, ${answers.price:g} a "
-               "seat a month.")
+               f"{answers.signups_per_week:g} organic signups a week, charging "
+               f"{CHARGES[answers.charge][0]} at ${answers.price:g}.")
     click.echo(f"Next: flywheel validate {file}   (every value, with where it came from)")
     click.echo(f"      flywheel run {file}")

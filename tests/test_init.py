@@ -65,7 +65,7 @@ def test_init_asks_what_was_not_given_when_someone_is_there(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(cli, "_interactive", lambda: True)
-    res = CliRunner().invoke(main, ["init", "--price", "9"], input="collaboration\n\n60\n")
+    res = CliRunner().invoke(main, ["init", "--price", "9"], input="collaboration\n\n60\n\n")
     assert res.exit_code == 0, res.output
     assert "Product kind" in res.output and "Organic signups a week" in res.output
     sc = load_scenario(tmp_path / "my-product.toml")
@@ -84,3 +84,14 @@ def test_without_a_terminal_init_takes_the_defaults(tmp_path: Path,
     sc = load_scenario(tmp_path / "my-product.toml")
     assert sc["acquisition.organic"] * 7 == pytest.approx(Answers().signups_per_week)
     assert sc["pricing.model"] == "freemium" and sc["acquisition.paid_budget"] == 0
+
+
+@pytest.mark.parametrize("charge, key", [("flat", "pricing.plan_price"),
+                                         ("usage", "pricing.price_per_unit")])
+def test_the_price_answer_sets_the_charges_price(tmp_path: Path, charge: str, key: str) -> None:
+    path = tmp_path / "s.toml"
+    res = CliRunner().invoke(main, ["init", str(path), "--charge", charge, "--price", "39"])
+    assert res.exit_code == 0, res.output
+    sc = load_scenario(path)
+    assert sc["pricing.charge"] == charge and sc[key] == 39.0
+    assert sc["pricing.price_per_seat"] == PARAMS_BY_PATH["pricing.price_per_seat"].default

@@ -289,3 +289,19 @@ def test_outcomes_are_listed_in_the_help() -> None:
     assert result.exit_code == 0
     for outcome in OUTCOMES:
         assert outcome in result.output
+
+
+@pytest.mark.parametrize("name, words", [
+    ("charge-per-seat", "$15 a seat a month"),
+    ("charge-flat", "$45 a month for up to 10 seats, then $15 a seat"),
+    ("charge-usage", "a usage unit (1 a day per active user)"),
+    ("charge-annual", "$15 a seat a month, billed yearly at 17% off"),
+])
+def test_the_story_tells_the_price_as_the_plan_charges_it(name: str, words: str) -> None:
+    """The plan's sentence and each purchase speak the scenario's charge: a flat plan's
+    price and included seats, a metered unit price, an annual discount."""
+    from flywheel.outputs.journey import plan_sentence, price_words
+    from flywheel.scenario.settings import Settings
+
+    st = Settings.of(load_scenario(name))
+    assert words in price_words(st) and words in plan_sentence(st)

@@ -113,9 +113,28 @@ def _cap(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
+def price_words(st: Settings) -> str:
+    """The paid plan's price in a few words, under the scenario's charge and billing:
+    ``$15 a seat a month``, ``$49 a month for up to 10 seats, then $15 a seat``, ``$0.50 a
+    usage unit (5 a day per active user)``, each ``billed yearly at 17% off`` on an annual
+    plan."""
+    p = st.pricing
+    if p.charge == "flat":
+        text = (f"{money(p.plan_price)} a month for up to {_plural(p.plan_seats, 'seat')}, "
+                f"then {money(p.price_per_seat)} a seat")
+    elif p.charge == "usage":
+        text = (f"{money(p.price_per_unit)} a usage unit ({_number(st.free_tier.usage_per_user)}"
+                " a day per active user)")
+    else:
+        text = f"{money(p.price_per_seat)} a seat a month"
+    if p.billing == "annual":
+        text += f", billed yearly at {p.annual_discount:.0%} off"
+    return text
+
+
 def plan_sentence(st: Settings) -> str:
     """What the scenario offers a company, in one sentence, from its settings."""
-    price = f"{money(st.pricing.price_per_seat)} a seat a month"
+    price = price_words(st)
     ft = st.free_tier
     limits = []
     if ft.seat_limit:
@@ -450,11 +469,20 @@ class _Teller:
     def _buys(self, t: float) -> str:
         j = self.j
         seats = j.paid_seats_at(t + _EPS)
-        price = money(self.st.pricing.price_per_seat)
+        p = self.st.pricing
         if not seats:
-            return f" at {price} a seat a month"
-        return (f": {_plural(seats, 'seat')} at {price} a seat, "
-                f"{money(j.mrr_at(t + _EPS))} a month")
+            return f" at {price_words(self.st)}"
+        mrr = money(j.mrr_at(t + _EPS))
+        yearly = (f", billed yearly at {p.annual_discount:.0%} off" if p.billing == "annual"
+                  else "")
+        if p.charge == "flat":
+            return (f": the {money(p.plan_price)} plan (up to {_plural(p.plan_seats, 'seat')}) "
+                    f"for {_plural(seats, 'seat')}, {mrr} a month{yearly}")
+        if p.charge == "usage":
+            return (f": metered at {money(p.price_per_unit)} a usage unit, "
+                    f"{_plural(seats, 'seat')} using it, {mrr} a month{yearly}")
+        return (f": {_plural(seats, 'seat')} at {money(p.price_per_seat)} a seat, {mrr} a "
+                f"month{yearly}")
 
     def _valued(self, n: int) -> str:
         """What a team of ``n`` users values a seat at against the price (willingness to
@@ -462,13 +490,16 @@ class _Teller:
         wtp = self.j.team.get("wtp", math.nan)
         if math.isnan(wtp) or not n:
             return ""
-        p = self.st.pricing
-        value = wtp * p.value_factor(n)
+        st, p = self.st, self.st.pricing
+        intensity = self.j.team.get("intensity", 1.0)
+        value = wtp * p.value_factor(n) * p.intensity_factor(intensity)
+        bill = st.seat_bill(n, intensity)
         verb = "values" if n == 1 else "value"
         who = "the user" if n == 1 else f"its {n} users"
-        side = "at least" if value >= p.price_per_seat else "below"
-        return (f"{who} {verb} a seat at about ${value:,.0f}, {side} the "
-                f"{money(p.price_per_seat)} price")
+        side = "at least" if value >= bill else "below"
+        price = (f"the {money(bill)} price" if p.charge == "per_seat" and p.billing == "monthly"
+                 else f"the {money(bill)} a seat it would pay")
+        return f"{who} {verb} a seat at about ${value:,.0f}, {side} {price}"
 
     def on_upgrade(self, _i: int, e: Event, _: str) -> str:
         valued = self._valued(self.j.paid_seats_at(e.t + _EPS))

@@ -17,7 +17,7 @@ from typing import Any
 from flywheel.scenario.defaults import PARAMS_BY_PATH
 from flywheel.scenario.files import toml_value
 
-__all__ = ["KINDS", "MOTIONS", "Answers", "starter_toml"]
+__all__ = ["CHARGES", "KINDS", "MOTIONS", "Answers", "starter_toml"]
 
 
 #: Product kinds: what each implies beyond the defaults (a freemium B2B developer tool),
@@ -49,11 +49,20 @@ MOTIONS: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {
 }
 
 
+#: How the paid plan charges, and the parameter the price answer sets.
+CHARGES: dict[str, tuple[str, str]] = {
+    "per_seat": ("per seat", "pricing.price_per_seat"),
+    "flat": ("a flat plan with included seats", "pricing.plan_price"),
+    "usage": ("metered usage", "pricing.price_per_unit"),
+}
+
+
 @dataclass(frozen=True)
 class Answers:
     """What ``flywheel init`` asks: the product ``kind`` (:data:`KINDS`), the ``motion``
-    (:data:`MOTIONS`), organic signups a week, the price ($ per seat per month) and an
-    optional paid budget ($ per month; 0: no paid acquisition)."""
+    (:data:`MOTIONS`), organic signups a week, how the plan charges (:data:`CHARGES`), the
+    price (in that charge's unit: $ per seat per month, $ per month for the flat plan, $ per
+    usage unit) and an optional paid budget ($ per month; 0: no paid acquisition)."""
 
     name: str = "my-product"
     kind: str = "devtool"
@@ -61,6 +70,7 @@ class Answers:
     signups_per_week: float = 150.0
     price: float = 15.0
     paid_budget: float = 0.0
+    charge: str = "per_seat"
 
 
 def _comment(path: str, why: str = "") -> str:
@@ -92,6 +102,9 @@ def starter_toml(answers: Answers) -> str:
         raise ValueError(f"kind {answers.kind!r}: one of {', '.join(KINDS)}")
     if answers.motion not in MOTIONS:
         raise ValueError(f"motion {answers.motion!r}: one of {', '.join(MOTIONS)}")
+    if answers.charge not in CHARGES:
+        raise ValueError(f"charge {answers.charge!r}: one of {', '.join(CHARGES)}")
+    charge_text, price_key = CHARGES[answers.charge]
     kind_text, kind_keys = KINDS[answers.kind]
     motion_text, motion_keys = MOTIONS[answers.motion]
     share = _starter_share(motion_keys)
@@ -107,11 +120,14 @@ def starter_toml(answers: Answers) -> str:
         keys.append(("acquisition.paid_budget", f"{answers.paid_budget:g}/month",
                      "your paid acquisition budget"))
     keys += [(path, value, "") for path, value in motion_keys]
-    keys.append(("pricing.price_per_seat", float(answers.price), "your list price"))
+    if answers.charge != "per_seat":
+        keys.append(("pricing.charge", answers.charge, ""))
+    keys.append((price_key, float(answers.price), "your list price"))
     keys += list(kind_keys)
     lines = [
         f"# {answers.name}: a starter scenario written by `flywheel init`.",
-        f"# Product: {kind_text}. Sold by {motion_text}.",
+        f"# Product: {kind_text}. Sold by {motion_text}; the paid plan charges "
+        f"{charge_text}.",
         "#",
         "# Every key below is one of your answers or follows from them; every other",
         "# parameter is Flywheel's default (see `flywheel validate` on this file for all of",
