@@ -934,3 +934,61 @@ def init(file: Path, kind: str | None, motion: str | None, signups_per_week: flo
                f"{CHARGES[answers.charge][0]} at ${answers.price:g}.")
     click.echo(f"Next: flywheel validate {file}   (every value, with where it came from)")
     click.echo(f"      flywheel run {file}")
+
+
+@main.command()
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--scenario", "base", default="baseline", show_default=True,
+              help="The scenario to fit (a .toml file or a shipped scenario's name).")
+@click.option("--fit", "fit", multiple=True,
+              help="Parameters to fit, comma-separated or repeated (a parameter path, or a "
+                   "distribution's path and field such as onboarding.ttv.median) [default: "
+                   "organic, TTV median, patience, invites, acceptance, churn, upgrade "
+                   "probability].")
+@click.option("--known", multiple=True, metavar="NAME=VALUE[±SE]",
+              help="A rate you know, e.g. activation_rate=0.38 (repeatable).")
+@click.option("-n", "--replications", type=click.IntRange(min=2), default=10, show_default=True,
+              help="Replications of the simulation that checks the fit.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Root seed of the check [default: the scenario's].")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes [default: all cores].")
+@click.option("--set", "sets", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a parameter of the scenario before fitting (repeatable).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Results folder [default: results/calibrate-<scenario>-<timestamp>].")
+@click.option("--force", is_flag=True, help="Replace the results folder if Flywheel wrote it.")
+@user_errors
+def calibrate(data: Path, base: str, fit: tuple[str, ...], known: tuple[str, ...],
+              replications: int, seed: int | None, jobs: int | None, sets: tuple[str, ...],
+              out: Path | None, force: bool) -> None:
+    """Fit a scenario to your weekly DATA (a CSV file: docs/calibration.md).
+
+    Searches on the mean-field twin for the parameters that reproduce your weekly
+    series, gives each a 95% interval and says whether your data identify it,
+    then runs the simulation at the estimate to check the fit.  Writes
+    calibrated.toml (extends the scenario, sets only the fitted keys), fit.json,
+    weekly.csv and report.html.
+    """
+    from flywheel.outputs.calibration import write_calibration
+    from flywheel.studies import calibrate as cal_mod
+    from flywheel.studies.observed import read_observed
+
+    observed = read_observed(data)
+    sc = load_scenario(base, list(sets))
+    keys = [k.strip() for item in fit for k in item.split(",") if k.strip()] or list(
+        cal_mod.DEFAULT_FIT)
+    knowns = [cal_mod.parse_known(k) for k in known]
+    out_dir = out or default_out_dir(f"calibrate-{sc.name}")
+    check_out(out_dir, force, unique=out is None)
+    click.echo(f"Calibrating {sc.name} on {data}: {len(observed.weeks)} weeks, "
+               f"{len(observed.series)} series, {len(keys)} parameters", err=True)
+    result = cal_mod.calibrate(observed, sc, keys, knowns,
+                               progress=lambda text: click.echo(f"  {text}", err=True))
+    click.echo(f"  {result.twin_solves} twin solves in {result.seconds:.0f} s; checking with "
+               f"{replications} replications of the simulation", err=True)
+    cal_mod.check(result, replications, seed=seed, jobs=jobs)
+    path = write_calibration(result, out_dir, force=force, unique=out is None)
+    for line in result.findings():
+        click.echo(f"- {line}")
+    click.echo(f"\nResults in {path}/ (calibrated.toml: flywheel run {path}/calibrated.toml)")

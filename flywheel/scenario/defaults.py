@@ -259,7 +259,7 @@ PARAMS: tuple[Param, ...] = (
     _P("pricing.plan_price", 49.0, "number", "$ per month",
        "A flat plan's price (pricing.charge = \"flat\"), whatever the seats up to "
        "pricing.plan_seats.",
-       source="assumption: the 'Team: $49 up to 10 seats' plan of issue #13, typical of "
+       source="assumption: a 'Team' plan of $49 a month for up to 10 seats, typical of "
               "self-serve team plans",
        minimum=0.0, maximum=MAX_MONEY),
     _P("pricing.plan_seats", 10, "count", "seats",

@@ -1,0 +1,109 @@
+"""What ``flywheel calibrate`` writes: the calibrated scenario, fit.json, and a report that
+draws each observed series over the calibrated model's 5–95% band."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from flywheel.outputs import plots
+from flywheel.outputs.files import write_folder, write_json
+from flywheel.outputs.report import _document, _img, _list, _section, _table
+from flywheel.studies.calibrate import Calibration, _show
+from flywheel.studies.observed import COLUMNS
+from flywheel.version import __version__
+
+
+def extends_path(cal: Calibration, out: Path) -> str:
+    """How ``calibrated.toml`` in ``out`` names its base: a shipped scenario by its file
+    name, a file by its path relative to ``out``."""
+    from flywheel.scenario.files import builtin_scenarios_dir
+
+    path = cal.base.path
+    if path is None:
+        return cal.base.name
+    if path.resolve().parent == builtin_scenarios_dir().resolve():
+        return path.name
+    return os.path.relpath(path.resolve(), Path(out).resolve())
+
+
+def chart(cal: Calibration) -> Any:
+    """One panel per observed series: the data (points) over the simulation's 5–95% band
+    and mean at the estimate, week by week."""
+    plots._load_matplotlib()
+    import matplotlib.pyplot as plt
+
+    names = list(cal.observed.series)
+    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names)), sharex=True,
+                             constrained_layout=True, squeeze=False)
+    weeks = cal.observed.weeks
+    for ax, name in zip(axes[:, 0], names, strict=True):
+        band = cal.bands.get(name)
+        if band is not None:
+            ax.fill_between(weeks, band["lo"], band["hi"], color=plots._color(0), alpha=0.25,
+                            label="simulation at the estimate, 5-95%")
+            ax.plot(weeks, band["mean"], color=plots._color(0), lw=1.2, label="its mean")
+        data = cal.observed.series[name]
+        ax.plot(weeks, data, "o", ms=3, color="black", label="your data")
+        col = COLUMNS[name]
+        ax.set_ylabel(f"{name}\n[{col.unit}{' a week' if col.flow else ''}]")
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    axes[-1, 0].set_xlabel("week")
+    return fig
+
+
+def report(cal: Calibration) -> str:
+    rows = []
+    for f in cal.parameters:
+        lo, hi = f.ci95
+        rows.append([f.knob.key, _show(f.knob, f.start), _show(f.knob, f.estimate),
+                     f"{_show(f.knob, lo)} to {_show(f.knob, hi)}",
+                     "yes" if f.identified else f"no: {f.note}"])
+    series_rows = [[n, f"{c['rmse']:.3g}", f"{c['coverage']:.0%}"]
+                   for n, c in cal.series_check.items()]
+    sections = [
+        _section("Findings", _list(cal.findings())),
+        _section("Fitted parameters",
+                 _table(["parameter", "base", "estimate", "95% interval", "identified"], rows)),
+        _section("The data against the calibrated model",
+                 _img(chart(cal), "Observed series over the calibrated model's band",
+                      "Each series you gave (points) over the simulation at the estimate: "
+                      "the band holds 90% of the replications week by week."),
+                 _table(["series", "RMS error a week", "weeks inside the band"], series_rows)),
+    ]
+    return _document(f"Flywheel calibration: {cal.base.name} on {Path(cal.observed.file).name}",
+                     cal.calibrated.description,
+                     "Which settings of the scenario reproduce these weekly numbers, and how "
+                     "sure is each?", sections,
+                     f"Made by flywheel {__version__}: {cal.twin_solves} solves of the "
+                     f"mean-field twin in {cal.seconds:.0f} s, then the simulation at the "
+                     "estimate.")
+
+
+def write_calibration(cal: Calibration, out: Path | str, force: bool = False,
+                      unique: bool = False) -> Path:
+    """Write calibrated.toml, fit.json, weekly.csv (each series observed beside the model's
+    mean and 5-95% band) and report.html into ``out``, atomically."""
+    out = Path(out)
+
+    def fill(tmp: Path) -> None:
+        (tmp / "calibrated.toml").write_text(cal.calibrated_toml(extends_path(cal, out)),
+                                             encoding="utf-8")
+        write_json(tmp / "fit.json", cal.fit_json())
+        (tmp / "report.html").write_text(report(cal), encoding="utf-8")
+        weekly = {"week": cal.observed.weeks}
+        for name, band in cal.bands.items():
+            weekly[f"{name}_observed"] = cal.observed.series[name]
+            weekly[f"{name}_model_mean"] = band["mean"]
+            weekly[f"{name}_model_p5"] = band["lo"]
+            weekly[f"{name}_model_p95"] = band["hi"]
+        header = ",".join(weekly)
+        table = np.column_stack([np.asarray(v, dtype=float) for v in weekly.values()])
+        np.savetxt(tmp / "weekly.csv", table, delimiter=",", header=header, comments="",
+                   fmt="%.6g")
+
+    return write_folder(out, force, fill, unique=unique, kind="calibration")
