@@ -717,7 +717,7 @@ def diagnose(scenario: Scenario | str | Path, replications: int | None = None,
     chosen = list(links) if links is not None else [k for k, _ in LINKS]
     for key in chosen:
         if key not in LINK_NAMES:
-            raise ScenarioError("unknown link", file="--links", value=key,
+            raise ScenarioError("unknown link", file="links", value=key,
                                 allowed="links are " + ", ".join(LINK_NAMES))
     n = int(replications if replications is not None else base_sc["simulation.replications"])
     s = int(seed if seed is not None else base_sc["simulation.seed"])
