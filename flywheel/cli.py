@@ -992,3 +992,87 @@ def calibrate(data: Path, base: str, fit: tuple[str, ...], known: tuple[str, ...
     for line in result.findings():
         click.echo(f"- {line}")
     click.echo(f"\nResults in {path}/ (calibrated.toml: flywheel run {path}/calibrated.toml)")
+
+
+# -- diagnose -------------------------------------------------------------------------------
+
+
+def diagnosis_table(result: Any) -> str:
+    """Every link: its figure measured, the good value, what moved, and the paired gains
+    of ARR and active users at the horizon with their 95% CIs, ranked."""
+    from flywheel.studies.diagnose import CONSTRAINT, figure_text
+
+    rows = []
+    for row, r in zip(result.rows(), result.links, strict=True):
+        bm = r.benchmark
+        good = "" if math.isnan(bm.good) else figure_text(bm.metric, bm.good)
+        if r.status == CONSTRAINT:
+            rows.append([str(row["rank"]), r.name, figure_text(bm.metric, r.measured.mean),
+                         good, figure_text(bm.metric, r.figure_after.mean)
+                         + ("" if r.reached else " (limit)"),
+                         format_difference(r.arr.mean, "$ per year"),
+                         _ci(r.arr.lo, r.arr.hi, format_difference, "$ per year"),
+                         f"{r.users.mean:+,.0f}", f"[{r.users.lo:+,.0f}, {r.users.hi:+,.0f}]"])
+        else:
+            rows.append(["", r.name, figure_text(bm.metric, r.measured.mean)
+                         if not math.isnan(r.measured.mean) else "-", good, r.status,
+                         "", "", "", ""])
+    lines = [f"Diagnosis of {result.name}: each link moved to its published good value; "
+             f"gains at the horizon, paired ({result.replications} replications, seed "
+             f"{result.seed})", ""]
+    lines += _aligned(["#", "link", "measured", "good", "moved copy", "ARR gained", "95% CI",
+                       "active users", "95% CI"], rows, right={0, 2, 3, 5, 7})
+    moves = [f"  {r.name}: {'; '.join(r.set_exprs())} ({r.search.method})"
+             for r in result.links if r.status == CONSTRAINT and r.search is not None]
+    if moves:
+        lines += ["", "Moved (each alone, everything else as it was):", *moves]
+    return "\n".join(lines)
+
+
+@main.command("diagnose")
+@click.argument("scenario", required=False, default="baseline")
+@run_options("of the scenario and of each moved copy [default: the scenario's]",
+             "before anything moves", "results/diagnose-<scenario>-<timestamp>")
+@user_errors
+def diagnose_cmd(scenario: str, replications: int | None, seed: int | None, jobs: int | None,
+                 horizon: str | None, sets: tuple[str, ...], out: Path | None, force: bool,
+                 allow_large: bool, quiet: bool) -> None:
+    """Which link of SCENARIO's value chain holds growth back.
+
+    Each link (acquisition, onboarding and activation, collaboration, retention,
+    conversion, expansion) has a measured figure and a published good value.  A
+    link short of good is moved there by the parameters that drive it; the
+    scenario and each moved copy run with one seed (common random numbers), and
+    the links are ranked by the ARR they add at the horizon, with paired 95% CIs.
+    Writes summary.json, diagnosis.csv, a chart, report.html and the scenario as run.
+    """
+    from flywheel.outputs.results import default_diagnose_dir, write_diagnosis
+    from flywheel.studies.diagnose import LINKS, diagnose
+
+    base = load_scenario(scenario, _common_overrides(sets, horizon))
+    out_dir = out or default_diagnose_dir(base.name)
+    check_out(out_dir, force, unique=out is None)
+    n = replications or int(base["simulation.replications"])
+    if n < 2:
+        raise ScenarioError("a diagnosis needs at least 2 replications for its CIs",
+                            file="--replications", value=n)
+    j = jobs or default_jobs()
+    _guard([base], n, min(j, n), allow_large, runs=1 + len(LINKS))
+    click.echo(f"Diagnosing {base.name}: {len(LINKS)} links, {n} replications per run, seed "
+               f"{seed if seed is not None else base['simulation.seed']}, "
+               f"{j} job{'s' if j > 1 else ''}", err=True)
+    with _progress(0, quiet, "diagnose") as bar:
+        def total(t: int) -> None:
+            bar.total = t
+            bar.refresh()
+
+        result = diagnose(base, replications=n, seed=seed, jobs=j, progress=bar.update,
+                          on_total=total)
+    path = write_diagnosis(result, out_dir, force=force, unique=out is None)
+    click.echo(diagnosis_table(result))
+    click.echo("")
+    for line in result.findings():
+        click.echo(textwrap.fill(line, width=92, initial_indent="- ", subsequent_indent="  "))
+    runs = ", ".join(f"{v} {'simulation runs' if k == 'des' else 'twin evaluations'}"
+                     for k, v in result.runs.items())
+    click.echo(f"\n{runs} in {result.seconds:.0f} s. Results in {path}/")

@@ -21,6 +21,7 @@ from flywheel.studies.runner import RunResult
 from flywheel.studies.sensitivity import SENSITIVITY_COLUMNS, Sensitivity, pct
 
 if TYPE_CHECKING:  # the validation study loads scipy.stats: only when a suite is written
+    from flywheel.studies.diagnose import Diagnosis
     from flywheel.studies.journey import Journey
     from flywheel.studies.validation import Suite
 
@@ -224,3 +225,32 @@ def write_trace(journey: Journey, out: Path | str, force: bool = False, charts: 
             (tmp / "report.html").write_text(report.trace_report(journey, png), encoding="utf-8")
 
     return write_folder(out, force, fill, unique=unique, kind="trace")
+
+
+def default_diagnose_dir(name: str) -> Path:
+    """``results/diagnose-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"diagnose-{name}")
+
+
+def write_diagnosis(result: Diagnosis, out: Path | str, force: bool = False,
+                    charts: bool = True, unique: bool = False) -> Path:
+    """Write summary.json, diagnosis.csv, scenario.toml (the scenario as run, before any
+    move) and (with ``charts``) arr_gained.png and a self-contained report.html to
+    ``out``, atomically; an existing ``out`` is replaced only with ``force``."""
+    from flywheel.studies.diagnose import DIAGNOSIS_COLUMNS
+
+    def fill(tmp: Path) -> None:
+        write_json(tmp / "summary.json", result.summary())
+        _write_rows(tmp / "diagnosis.csv", result.rows(), DIAGNOSIS_COLUMNS)
+        head = (f"# Resolved scenario written by flywheel: every parameter, as run, before any move\n"
+                f"# diagnosis; seed = {result.seed}, replications = {result.replications}\n")
+        (tmp / "scenario.toml").write_text(head + result.scenario.to_toml())
+        if charts:
+            from flywheel.outputs import diagnosis, plots  # matplotlib only for charts
+
+            png = plots.png_bytes(diagnosis.arr_chart(result))
+            (tmp / f"{diagnosis.CHART}.png").write_bytes(png)
+            (tmp / "report.html").write_text(
+                diagnosis.diagnosis_report(result, {diagnosis.CHART: png}), encoding="utf-8")
+
+    return write_folder(out, force, fill, unique=unique, kind="diagnosis")
