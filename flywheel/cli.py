@@ -984,7 +984,8 @@ def calibrate(data: Path, base: str, fit: tuple[str, ...], known: tuple[str, ...
     click.echo(f"Calibrating {sc.name} on {data}: {len(observed.weeks)} weeks, "
                f"{len(observed.series)} series, {len(keys)} parameters", err=True)
     result = cal_mod.calibrate(observed, sc, keys, knowns,
-                               progress=lambda text: click.echo(f"  {text}", err=True))
+                               progress=lambda text: click.echo(f"  {text}", err=True),
+                               correct=replications, seed=seed, jobs=jobs)
     click.echo(f"  {result.twin_solves} twin solves in {result.seconds:.0f} s; checking with "
                f"{replications} replications of the simulation", err=True)
     cal_mod.check(result, replications, seed=seed, jobs=jobs)
