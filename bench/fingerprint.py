@@ -5,7 +5,8 @@ twin where it applies) and hashes every metric, daily series, funnel stage, coho
 and final-state count, rounded to 12 significant digits (so a different but equivalent
 order of floating-point sums does not count as a change).  Prints one line per scenario
 and engine; ``--json FILE`` writes the hashes and ``--check FILE`` compares against them
-(exit 1 on any difference, naming the first metric or series that moved).
+(exit 1 on any difference, naming each metric or series that moved; parts the reference
+does not have, metrics added since, are listed as new and are no difference).
 
     python bench/fingerprint.py --json /tmp/before.json
     ... change the code ...
@@ -86,11 +87,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         with open(args.check) as fh:
             before = json.load(fh)
-        moved = [(key, part) for key in sorted(set(before) | set(found))
-                 for part in sorted(set(before.get(key, {})) | set(found.get(key, {})))
-                 if before.get(key, {}).get(part) != found.get(key, {}).get(part)]
+        # a part the reference does not have (a metric added since) is new, not a change;
+        # one it has that is gone or differs is a change
+        moved = [(key, part) for key in sorted(before)
+                 for part in sorted(before[key])
+                 if before[key][part] != found.get(key, {}).get(part)]
+        added = [(key, part) for key in sorted(found)
+                 for part in sorted(set(found[key]) - set(before.get(key, {})))]
         for key, part in moved:
             sys.stdout.write(f"changed: {key}: {part}\n")
+        if added:
+            names = sorted({part for _, part in added})
+            sys.stdout.write(f"{len(added)} parts new (not in the reference): "
+                             f"{', '.join(names)}\n")
         sys.stdout.write(f"{len(moved)} parts changed\n")
         return 1 if moved else 0
     return 0

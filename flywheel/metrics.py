@@ -141,6 +141,23 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
     _m("arpa", "ARPA", "$ per month per account", "ratio",
        "Average revenue per account: MRR at the horizon / paying customers at the horizon "
        "(self-serve and contracts)."),
+    # -- a second paid tier ------------------------------------------------------------
+    _m("tier2_customers", "Second-tier customers", "companies", "stock",
+       "Self-serve teams paying on the second paid tier at the horizon (0 without one)."),
+    _m("tier2_share", "Second-tier share", "share", "ratio",
+       "Second-tier customers / self-serve teams paying at the horizon."),
+    _m("mrr_tier1", "MRR, first tier", "$ per month", "stock",
+       "Self-serve MRR at the horizon from teams on the first paid tier (all of it without "
+       "a second tier)."),
+    _m("mrr_tier2", "MRR, second tier", "$ per month", "stock",
+       "Self-serve MRR at the horizon from teams on the second paid tier."),
+    _m("tier_upgrades", "Moves to the second tier", "teams", "flow",
+       "First-tier teams that moved up to the second paid tier before the horizon."),
+    _m("tier_upgrade_rate", "Second-tier upgrade rate", "share", "ratio",
+       "Moves up / decisions made by first-tier teams at one of the tier's limits."),
+    _m("mrr_tier_upgrade", "MRR from moving up a tier", "$ per month", "flow",
+       "MRR the moves to the second tier added at their instant: the team's seats then x "
+       "the difference of the tiers' seat prices (part of MRR from expansion)."),
     _m("arr_self_serve", "ARR, self-serve", "$ per year", "stock",
        "12 x self-serve MRR at the horizon (paid seats x list price)."),
     _m("arr_sales", "ARR, sales contracts", "$ per year", "stock",
@@ -352,6 +369,13 @@ def tally_metrics(tally: Tally) -> dict[str, float]:  # noqa: PLR0915 (one line 
     m["mrr_end"] = (m["arr_self_serve"] + m["arr_sales"]) / 12.0
     m["arr_end"] = 12.0 * m["mrr_end"]
     m["arpa"] = _div(m["mrr_end"], m["paying_teams"])
+    m["tier2_customers"] = x["tier2_paying_end"]
+    m["tier2_share"] = _div(x["tier2_paying_end"], x["paying_self_serve_end"])
+    m["mrr_tier2"] = x["mrr_tier2_end"]
+    m["mrr_tier1"] = x["mrr_self_serve_end"] - x["mrr_tier2_end"]
+    m["tier_upgrades"] = x["tier_upgrades"]
+    m["tier_upgrade_rate"] = _div(x["tier_upgrades"], x["tier_decisions"])
+    m["mrr_tier_upgrade"] = x["tier_upgrade_mrr"]
     m["revenue"] = x["self_serve_revenue"] + x["contract_revenue"]
     m["user_churn_monthly"] = _monthly(x["seats_ended"], x["user_days"])
     m["logo_churn_monthly"] = _monthly(x["cancels"], x["customer_days"])
@@ -490,6 +514,10 @@ def tally_reasons(tally: Tally, m: Mapping[str, float]) -> dict[str, str]:
         "grr": retention,
         "contract_value_mean": sales("contracts_won", "no contract won"),
         "arpa": lambda: "no paying customer at the horizon" if not m["paying_teams"] else "",
+        "tier2_share": when("paying_self_serve_end", "no self-serve team paying at the horizon"),
+        "tier_upgrade_rate": when("tier_decisions", "no first-tier team decided whether to "
+                                  "move up (none reached a first-tier limit, or there is no "
+                                  "second tier)"),
         "queue_wait_mean_days": sales("leads_taken", "no lead reached a rep"),
         "queue_wait_p90_days": sales("leads_taken", "no lead reached a rep"),
         "rep_utilisation": lambda: "no sales team" if no_team else "",

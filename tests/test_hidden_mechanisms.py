@@ -52,7 +52,7 @@ SHIPPED_BUDGETS = {
     "plg-only": 5000,
     "plg-card-trial": 5000, "plg-reverse-trial": 5000, "plg-sales-assist": 5000,
     "plg-trial": 5000, "reverse-trial": 3000, "sales-led": 5000, "slow-ttv": 3000,
-    "trial": 3000,
+    "tiers-ladder": 3000, "tiers-single": 3000, "trial": 3000,
 }
 
 

@@ -142,7 +142,7 @@ class Outcome:
     still paying), ``how`` (code into :data:`PAID_STARTS`), ``upsold`` (the spell ended
     because a contract replaced it), ``closed_since`` (for a spell that reopened a company
     without the product, after its trial or by a win-back: when it had lost it; NaN
-    otherwise).
+    otherwise), ``tier2`` (when it moved up to the second paid tier; inf if it did not).
 
     ``intensity`` (team column) is the company's usage intensity (1 without a spread).
 
@@ -239,6 +239,8 @@ TEAM_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("setup", "b", None),  # with the sandbox, the setup's progress (_SETUP_NONE ...)
     ("onb_until", "d", None),  # with the sandbox, when its last onboarding signup is done
     ("deferred", "b", None),  # a paywall decision waits for the setup
+    ("tier", "b", None),  # with a second paid tier, a paying team's tier: _TIER1 ...
+    ("tier_pending", "b", None),  # its decision to move up to the second tier is under way
 )
 
 #: One row per self-serve paid spell (a team may have several).
@@ -249,6 +251,7 @@ PAID_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("how", "b", ""),  # code into PAID_STARTS
     ("upsold", "b", "bool"),  # ended because a contract replaced it
     ("closed_since", "d", ""),  # it reopened a company without the product since then (NaN: no)
+    ("tier2", "d", ""),  # when it moved up to the second paid tier (inf: never)
 )
 
 #: Codes of ``c_lapse``: why a company without the product may buy again when someone new
@@ -269,6 +272,11 @@ _SETUP_NONE, _SETUP_RUNNING, _SETUP_DONE, _SETUP_GIVEN_UP = 0, 1, 2, 3
 
 #: Codes of ``c_limit``: which free-tier limit brought a team to the paywall.
 _NO_LIMIT, _SEATS, _USAGE_LIMIT = 0, 1, 2
+
+#: Codes of ``c_tier`` (with a second paid tier): a paying team on the first tier, on the
+#: second, or staying on the first after declining to move up, capped by its seat limit or
+#: by its usage limit (its usage held at the limit's pace).
+_TIER1, _TIER2, _TIER1_CAPPED_SEATS, _TIER1_CAPPED_USAGE = 0, 1, 2, 3
 
 #: Each of the model's tables with the prefix of its attributes on ``Model``.
 _TABLES = (("u_", USER_COLUMNS), ("c_", TEAM_COLUMNS), ("p_", PAID_COLUMNS))
@@ -318,6 +326,13 @@ class Model:
         self.hybrid = 0.0 < self.sales_led_above < _INF
         self.pql_on = st.sales.pql_on
         self.track_usage = st.track_usage
+        # a second paid tier: the first tier's limits (seats; usage units a day), the
+        # second's price per seat (annual discount off) and the probability of moving up
+        self.tiers = st.pricing.tiers
+        self.tier1_seats = st.pricing.tier1_seat_limit if self.tiers else 0
+        self.tier1_pace = st.pricing.tier1_usage_limit / DAYS_PER_MONTH if self.tiers else 0.0
+        self.tier2_price = st.tier2_seat_bill
+        self.tier_p = st.pricing.tier2_upgrade_probability
 
         # -- buffered draws, one stream per mechanism -----------------------------------
         onb = st.onboarding
@@ -351,6 +366,11 @@ class Model:
         # a win-back): the paywall's probability and delay, drawn from streams of their own
         self.reopen_u = Buffered(STANDARD_UNIFORM, s["reopen"])
         self.reopen_delay = Buffered(st.pricing.decision_delay, s["reopen_delay"])
+        # a first-tier team at one of its limits deciding whether to move up: the paywall's
+        # delay, and a probability draw, each from a stream of its own
+        if self.tiers:
+            self.tier_u = Buffered(STANDARD_UNIFORM, s["tier_upgrade"])
+            self.tier_delay = Buffered(st.pricing.decision_delay, s["tier_delay"])
         self.churn_u = Buffered(STANDARD_EXPONENTIAL, s["churn"])
         self.paid_churn_u = Buffered(STANDARD_EXPONENTIAL, s["paid_churn"])
         tenure = st.retention.tenure
@@ -390,6 +410,8 @@ class Model:
             "turned_away": 0, **dict.fromkeys(_TURNED_AWAY, 0),
             **{name: 0 for kind in _REOPEN.values() for name in kind[1:4]},
             "setup_done": 0, "setup_abandoned": 0, "paywall_waited_for_setup": 0,
+            "tier_decisions": 0, "tier_upgrades": 0, "tier_upgrade_seats": 0,
+            "tier_capped_seats": 0, "tier_capped_usage": 0,
             **dict.fromkeys(SALES_COUNTERS, 0),
         }
 
@@ -676,6 +698,8 @@ class Model:
         self.c_setup.extend(array("b", [_SETUP_RUNNING if setup else _SETUP_NONE]) * k)
         self.c_onb_until.extend(array("d", [-_INF]) * k)
         self.c_deferred.extend(array("b", [0]) * k)
+        self.c_tier.extend(array("b", [_TIER1]) * k)
+        self.c_tier_pending.extend(array("b", [0]) * k)
         for col, v in ((self.c_paywall, _NAN), (self.c_trial_end, _NAN),
                        (self.c_paid_start, _NAN),
                        (self.c_access_end, _INF), (self.c_ready, _NAN), (self.c_contract_start, _NAN),
@@ -852,6 +876,20 @@ class Model:
             if not self.c_pending[c]:
                 self._paywall(t, c, "seats")
             return
+        if (st == PAYING and self.tier1_seats and self.c_tier[c] != _TIER2
+                and self.c_active[c] >= self.tier1_seats):
+            # the first paid tier's seat limit: the user waits for the team's decision to
+            # move up, or is blocked by a team that stays on the first tier
+            if self.c_tier[c] != _TIER1:
+                self.u_state[uid] = BLOCKED
+                self.u_end[uid] = t
+                self._log(t, "blocked:tier1", uid, c)
+                return
+            self.u_state[uid] = WAITING
+            self.waiting.setdefault(c, []).append(uid)
+            if not self.c_tier_pending[c]:
+                self._tier_decision(t, c, _SEATS)
+            return
         self._seat(t, uid, c)
 
     def _seat(self, t: float, uid: int, c: int) -> None:
@@ -867,6 +905,18 @@ class Model:
         self._usage_check(t, c)
         if self.pql_on:
             self.sales.pql_check(t, c)
+        if self.tiers and self.c_state[c] == PAYING and self.c_tier[c] != _TIER2:
+            # the first paid tier's limits: over its seat limit (a team that bought with
+            # more users) or at its usage pace, the team meets the decision to move up;
+            # at or over the seat limit its seats send no invites, as on the free tier
+            if self.c_tier[c] == _TIER1 and not self.c_tier_pending[c]:
+                if self.tier1_seats and self.c_active[c] > self.tier1_seats:
+                    self._tier_decision(t, c, _SEATS)
+                elif self.tier1_pace and (self.usage_rate * self.c_intensity[c]
+                                          * self.c_active[c] >= self.tier1_pace):
+                    self._tier_decision(t, c, _USAGE_LIMIT)
+            if self.tier1_seats and self.c_active[c] >= self.tier1_seats:
+                return
         # the seat limit holds invites too: a free or capped team at (or over) its limit
         # sends none; a team capped by its usage limit keeps inviting below the seat limit
         if not (self.seat_limit and self.c_state[c] in (FREE, CAPPED)
@@ -928,12 +978,25 @@ class Model:
         (nor, if the paywall found it above the limit, falls)."""
         if self.track_usage:
             used = self.c_usage[c]
-            more = used + (self.usage_rate * self.c_intensity[c] * self.c_active[c]
-                           * (t - self.c_usage_t[c]))
+            if self.tiers:
+                more = used + self._pace(c) * (t - self.c_usage_t[c])
+            else:
+                more = used + (self.usage_rate * self.c_intensity[c] * self.c_active[c]
+                               * (t - self.c_usage_t[c]))
             if self.usage_limit and self.c_state[c] == CAPPED:
                 more = min(more, max(used, self.usage_limit))
             self.c_usage[c] = more
             self.c_usage_t[c] = t
+
+    def _pace(self, c: int) -> float:
+        """Team ``c``'s usage per day: its active users x the usage rate x its intensity,
+        held at the first paid tier's usage limit for a team that stayed on that tier
+        capped by it."""
+        pace = self.usage_rate * self.c_intensity[c] * self.c_active[c]
+        if (self.tiers and self.c_tier[c] == _TIER1_CAPPED_USAGE
+                and self.c_state[c] == PAYING):
+            return min(pace, self.tier1_pace)
+        return pace
 
     def _usage_check(self, t: float, c: int) -> None:
         """Make sure a check is on the calendar no later than team ``c`` uses up the free
@@ -1134,11 +1197,75 @@ class Model:
         self.p_how.append(how)
         self.p_upsold.append(0)
         self.p_closed_since.append(closed_since)
+        self.p_tier2.append(_INF)
         self._log(t, PAID_STARTS[how], -1, c)
         if self.paid_churn_scale < _INF:
             tc = t + self.paid_churn_scale * self.paid_churn_u.one()
             # an annual team's cancellation takes effect at its next renewal
             self._at(self.pricing.renewal_after(t, tc), self._on_paid_churn, (c, spell))
+        if self.tiers:  # every paid spell starts on the first tier
+            self.c_tier[c] = _TIER1
+            self.c_tier_pending[c] = 0
+            self._tier_check(t, c)
+
+    # -- the second paid tier ------------------------------------------------------------
+
+    def _tier_check(self, t: float, c: int) -> None:
+        """A team that starts paying on the first tier (after a trial, or seating the users
+        who waited at the paywall) with more users than its seat limit, or at its usage
+        pace, meets the decision to move up at once; users beyond the limit keep their
+        seats whatever it decides (as at a reverse trial's fall-back)."""
+        if self.tier1_seats and self.c_active[c] > self.tier1_seats:
+            self._tier_decision(t, c, _SEATS)
+        elif self.tier1_pace and (self.usage_rate * self.c_intensity[c] * self.c_active[c]
+                                  >= self.tier1_pace):
+            self._tier_decision(t, c, _USAGE_LIMIT)
+
+    def _tier_decision(self, t: float, c: int, limit: int) -> None:
+        """First-tier team ``c`` reached one of the tier's limits (``limit``: _SEATS or
+        _USAGE_LIMIT): it decides whether to move up after the paywall's decision delay."""
+        self.c_tier_pending[c] = 1
+        self._log(t, "tier1_limit:" + ("seats" if limit == _SEATS else "usage"), -1, c)
+        self._at(t + self.tier_delay.one(), self._on_tier_decision,
+                 (c, self.c_spell[c], limit))
+
+    def _on_tier_decision(self, ev: simpy.Event) -> None:
+        """Team ``c`` decides at the first tier's limit: it moves up to the second tier with
+        probability ``pricing.tier2_upgrade_probability`` if it values a seat at the second
+        tier's price, as a team of its active and waiting users (each of its seats is
+        billed the second tier's price from now, and the waiting users take seats), else it
+        stays on the first tier, capped by the limit it reached (waiting users blocked)."""
+        c, spell, limit = ev.value
+        if self.c_state[c] != PAYING or self.c_spell[c] != spell:
+            return  # the plan ended meanwhile (its waiting users were blocked: _end_paid)
+        t = self.env.now
+        self.c_tier_pending[c] = 0
+        waiting = self.waiting.pop(c, [])
+        self.counters["tier_decisions"] += 1
+        u = self.tier_u.one()
+        n = self.c_active[c] + len(waiting)
+        if u < self.tier_p and n and self._values(c, n, self.tier2_price):
+            self.counters["tier_upgrades"] += 1
+            self.counters["tier_upgrade_seats"] += self.c_active[c]
+            self._accrue(t, c)
+            self.c_tier[c] = _TIER2
+            self.p_tier2[spell] = t
+            self._log(t, "tier2", -1, c)
+            for uid in waiting:
+                self._seat(t, uid, c)
+            return
+        self._accrue(t, c)
+        if limit == _SEATS:
+            self.counters["tier_capped_seats"] += 1
+            self.c_tier[c] = _TIER1_CAPPED_SEATS
+        else:
+            self.counters["tier_capped_usage"] += 1
+            self.c_tier[c] = _TIER1_CAPPED_USAGE
+        self._log(t, "declined:tier2", -1, c)
+        for uid in waiting:
+            self.u_state[uid] = BLOCKED
+            self.u_end[uid] = t
+            self._log(t, "blocked:tier1", uid, c)
 
     def _end_paid(self, t: float, c: int, upsold: bool = False) -> None:
         """Team ``c``'s paid spell ends at ``t``: cancelled, or (``upsold``) replaced by a
@@ -1147,6 +1274,13 @@ class Model:
         self.p_end[spell] = t
         if upsold:
             self.p_upsold[spell] = 1
+        if self.tiers and self.c_tier_pending[c]:
+            # it was deciding whether to move up: those waiting for a seat beyond the first
+            # tier's limit do not get one
+            self.c_tier_pending[c] = 0
+            for uid in self.waiting.pop(c, []):
+                self.u_state[uid] = BLOCKED
+                self.u_end[uid] = t
 
     def _on_paid_churn(self, ev: simpy.Event) -> None:
         c, spell = ev.value

@@ -93,8 +93,9 @@ def _billing(o: Outcome, seats: Seats) -> Billing:
     A team's billed seats are its active users in a paid spell (``seats``); on an annual
     plan, the most it had since its last renewal (each anniversary of the spell's start:
     a seat that leaves is paid for until then, and the count is trued down there).  Its
-    bill is the scenario's :meth:`~flywheel.scenario.settings.Settings.bill` of them and of
-    its usage intensity."""
+    bill is the scenario's :meth:`~flywheel.scenario.settings.Settings.bill` of them, of its
+    usage intensity and of its tier (with a second paid tier: from the instant its spell
+    moved up, each seat at the second tier's price)."""
     H = o.horizon
     st = o.settings
     keep = seats.start <= H
@@ -121,6 +122,18 @@ def _billing(o: Outcome, seats: Seats) -> Billing:
         when.append(b_when[ok])
         delta.append(np.zeros(int(ok.sum())))
         boundary.append(np.ones(int(ok.sum()), dtype=bool))
+    tiered = st is not None and st.pricing.tiers
+    if tiered:  # a spell's move up to the second tier (+1) and its end (-1): its tier level
+        p = o.paid
+        up = p["tier2"] <= H
+        off = up & (p["end"] <= H)
+        tier = [np.zeros(len(d_), dtype=float) for d_ in delta]
+        for mask, col, sign in ((up, "tier2", 1.0), (off, "end", -1.0)):
+            comp.append(p["company"][mask].astype(np.int64))
+            when.append(p[col][mask])
+            delta.append(np.zeros(int(mask.sum())))
+            boundary.append(np.zeros(int(mask.sum()), dtype=bool))
+            tier.append(np.full(int(mask.sum()), sign))
     company = np.concatenate(comp).astype(np.int64)
     t = np.concatenate(when)
     d = np.concatenate(delta)
@@ -142,6 +155,10 @@ def _billing(o: Outcome, seats: Seats) -> Billing:
     running = np.cumsum(d)
     offset = np.maximum.accumulate(np.where(new_company, np.arange(len(t)), 0))
     count = running - np.where(offset > 0, running[offset - 1], 0.0)
+    on_tier2: np.ndarray | bool = False
+    if tiered:  # the tier after each change, likewise
+        level = np.cumsum(np.add.reduceat(np.concatenate(tier)[order], starts))
+        on_tier2 = (level - np.where(offset > 0, level[offset - 1], 0.0)) > 0.5
     if annual:  # the most seats since the paid year began (a renewal, a spell's start or end)
         term = np.cumsum(bound | new_company).astype(float)
         big = float(count.max()) + 1.0
@@ -152,7 +169,7 @@ def _billing(o: Outcome, seats: Seats) -> Billing:
     if st is None:
         mrr = count * o.price_per_seat
     else:
-        mrr = st.bill(count, o.teams["intensity"][company])
+        mrr = st.bill(count, o.teams["intensity"][company], on_tier2)
     on = end > t
     return Billing(company[on], t[on], end[on], np.asarray(mrr, dtype=float)[on])
 
@@ -295,11 +312,31 @@ def _team_totals(o: Outcome, bills: Billing) -> dict[str, float]:
         "contracts_won": float(contract.sum()),
         "bookings": float(acv.sum()),
         "mrr_self_serve_end": float(bills.mrr[(bills.start <= H) & (bills.end > H)].sum()),
+        **_tier_totals(o, bills),
         "self_serve_revenue": float(np.dot(
             np.clip(np.minimum(bills.end, H) - bills.start, 0, None), bills.mrr)
             / DAYS_PER_MONTH),
         **_cohort_conversion(o),
         **_revenue_retention(o, bills),
+    }
+
+
+def _tier_totals(o: Outcome, bills: Billing) -> dict[str, float]:
+    """The second paid tier: teams paying on it at the horizon and their MRR, decisions to
+    move up and moves, and the MRR the moves added (the seats at the move x the difference
+    of the tiers' seat bills; part of the bridge's expansion)."""
+    p, H, st = o.paid, o.horizon, o.settings
+    tier2 = (p["start"] <= H) & (p["end"] > H) & (p["tier2"] <= H)
+    at_h = (bills.start <= H) & (bills.end > H) & np.isin(bills.company, p["company"][tier2])
+    step = 0.0
+    if st is not None and st.pricing.tiers:
+        step = st.tier2_seat_bill - st.seat_bill(1.0)
+    return {
+        "tier2_paying_end": float(tier2.sum()),
+        "mrr_tier2_end": float(bills.mrr[at_h].sum()),
+        "tier_decisions": float(o.counters.get("tier_decisions", 0)),
+        "tier_upgrades": float(np.sum(p["tier2"] <= H)),
+        "tier_upgrade_mrr": float(o.counters.get("tier_upgrade_seats", 0)) * step,
     }
 
 

@@ -51,6 +51,9 @@ STREAMS: dict[str, str] = {
     "reopen": "whether a company that lost the product buys again when someone new comes "
               "(after its trial, or a win-back after cancelling)",
     "reopen_delay": "time such a company takes to decide",
+    "tier_upgrade": "whether a first-tier team at one of its limits moves up to the second "
+                    "paid tier",
+    "tier_delay": "time such a team takes to decide",
     "outbound": "outbound prospecting: lead counts and times",
     "inbound": "whether a contact reaching a company sold sales-led asks for a demo",
     "lead_patience": "how long a lead waits for a rep before going cold",

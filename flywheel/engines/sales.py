@@ -123,6 +123,9 @@ class Host(Protocol):
     def _accrue(self, t: float, c: int) -> None:
         """Bring team ``c``'s usage up to time ``t``."""
 
+    def _pace(self, c: int) -> float:
+        """Team ``c``'s usage per day (held at a paid tier's limit where it is capped)."""
+
     def _at(self, t: float, callback: Any, value: Any) -> None:
         """Schedule a SimPy event at time ``t`` (none at or past the horizon)."""
 
@@ -249,7 +252,7 @@ class Sales:
             return
         m._accrue(t, c)
         left = self.pql_usage - m.c_usage[c]
-        pace = self.usage_rate * m.c_intensity[c] * m.c_active[c]
+        pace = m._pace(c)
         if left <= 1e-9 or pace <= 0:
             return
         due = max(t + left / pace, self.pql_last[c] + self.pql_cooldown)

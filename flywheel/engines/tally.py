@@ -148,6 +148,21 @@ FLOWS: dict[str, str] = {
 }
 
 
+#: Counts of a mechanism an engine may not carry (the second paid tier: the mean-field twin
+#: has one paid tier): an engine that leaves them out has none, and they are taken as 0.
+#: Where a scenario switches the mechanism on, such an engine names the metrics built on
+#: them in :attr:`Tally.unavailable`.  Units as in :data:`TOTALS`.
+OPTIONAL_TOTALS: dict[str, str] = {
+    "tier2_paying_end": "self-serve teams paying on the second paid tier at the horizon",
+    "mrr_tier2_end": "their MRR at the horizon ($ per month)",
+    "tier_decisions": "decisions of first-tier teams at one of the tier's limits whether to "
+                      "move up to the second tier",
+    "tier_upgrades": "of those, moves up",
+    "tier_upgrade_mrr": "MRR the moves up added at their instant: the seats then x the "
+                        "difference of the tiers' seat bills ($ per month)",
+}
+
+
 @dataclass(frozen=True)
 class Tally:
     """What one run counted, by the names of :data:`TOTALS`, :data:`LEVELS` and
@@ -173,7 +188,12 @@ class Tally:
     unavailable: tuple[str, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        for what, got, want in (("totals", self.totals, TOTALS), ("levels", self.levels, LEVELS),
+        absent = set(OPTIONAL_TOTALS) - set(self.totals)
+        if absent:  # (an engine without the mechanism: none of them)
+            object.__setattr__(self, "totals", {**self.totals, **dict.fromkeys(absent, 0.0)})
+        want_totals = {**TOTALS, **OPTIONAL_TOTALS}
+        for what, got, want in (("totals", self.totals, want_totals),
+                                ("levels", self.levels, LEVELS),
                                 ("flows", self.flows, FLOWS), ("states", self.states, STATE_NAMES)):
             missing, extra = set(want) - set(got), set(got) - set(want)
             if missing or extra:

@@ -305,6 +305,44 @@ PARAMS: tuple[Param, ...] = (
        "Discount of an annual plan on twelve monthly bills (pricing.billing = \"annual\").",
        source="assumption: the common 'two months free' (2/12 = 0.167) of self-serve SaaS "
               "annual plans"),
+    _P("pricing.tier2_price_per_seat", 0.0, "number", "$ per seat per month",
+       "List price of a seat on a second paid tier above the first (good-better): a team "
+       "on the first tier (pricing.price_per_seat) that reaches one of its limits "
+       "(pricing.tier1_seat_limit, pricing.tier1_usage_limit) decides, after "
+       "pricing.decision_delay, whether to move up: with probability "
+       "pricing.tier2_upgrade_probability if it values a seat at this price "
+       "(pricing.willingness_to_pay), and then pays it for every seat from the move (an "
+       "expansion of its MRR); else it stays capped at the first tier's limits. The second "
+       "tier has no limits. 0 = one paid tier. Needs pricing.charge = \"per_seat\" and a "
+       "first-tier limit, and a price above pricing.price_per_seat; an annual plan takes "
+       "its discount off both tiers.",
+       source="assumption: off by default; the tiers comparison (compare-tiers.toml) sets "
+              "a $30 Business tier over the $15 Team seat, 2x, the usual step between "
+              "self-serve team and business plans",
+       minimum=0.0, maximum=MAX_MONEY),
+    _P("pricing.tier1_seat_limit", 0, "count", "seats",
+       "Active users a team on the first paid tier may have when there is a second tier "
+       "(pricing.tier2_price_per_seat > 0; 0 = no seat limit). As on the free tier: a user "
+       "who reaches value when the team is at the limit waits and the team meets the "
+       "upgrade decision; a team that stays on the first tier blocks users beyond it, and "
+       "its seats send invites only while it is below the limit.",
+       source="assumption: the comparison's 10 seats, a common 'Team' plan ceiling",
+       minimum=0, maximum=1_000_000),
+    _P("pricing.tier1_usage_limit", 0.0, "number", "usage units per month",
+       "Monthly usage a team on the first paid tier may have when there is a second tier "
+       "(0 = no usage limit): a team whose usage pace (active users x "
+       "free_tier.usage_per_user x its usage intensity x a month) reaches it when a seat is "
+       "taken meets the upgrade decision; one that stays on the first tier has its usage "
+       "held at this pace.",
+       source="assumption: the comparison's 1,000 units a month, 33 seats at mean usage "
+              "(1 unit a day): binding only for heavy teams",
+       minimum=0.0, maximum=MAX_USAGE),
+    _P("pricing.tier2_upgrade_probability", 0.5, "probability", "",
+       "Probability a first-tier team at one of its limits moves up to the second tier, if "
+       "it values a seat at the second tier's price (its active and waiting users count).",
+       source="assumption: a team already paying, card on file, blocked by a limit in its "
+              "daily work moves up more readily than a free team at the paywall "
+              "(pricing.upgrade_probability 0.2)"),
     _P("pricing.decision_delay", {"dist": "exponential", "mean": "3d"}, "distribution",
        "days", "Time a free team, or a company that lost the product when someone new of "
        "it comes, takes to decide at the paywall (trial-end decisions are immediate).",

@@ -839,6 +839,7 @@ def _build(root: _Layer, overrides: Sequence[str] | str, default_name: str) -> S
 
 def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
     """Refuse combinations of valid values that cannot run together."""
+    _check_tiers(values, sources)
     if values["pricing.model"] == "sales_led" and values["sales.reps"] < 1:
         file = sources["sales.reps"] if sources["sales.reps"] != DEFAULT_SOURCE else (
             sources["pricing.model"])
@@ -852,6 +853,40 @@ def _check_consistency(values: Mapping[str, Any], sources: Mapping[str, str]) ->
                             "(the hybrid: larger companies are sold sales-led) needs a sales "
                             "team", file=file, key="sales.reps", value=values["sales.reps"],
                             allowed="a whole number >= 1")
+
+
+def _check_tiers(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    """A second paid tier needs per-seat charging, a price above the first tier's and a
+    first-tier limit to reach; first-tier limits need a second tier to move up to."""
+    tier2 = values["pricing.tier2_price_per_seat"]
+    limits = [k for k in ("pricing.tier1_seat_limit", "pricing.tier1_usage_limit")
+              if values[k]]
+
+    def where(key: str, other: str) -> str:
+        return sources[key] if sources[key] != DEFAULT_SOURCE else sources[other]
+
+    key = "pricing.tier2_price_per_seat"
+    if not tier2:
+        if limits:
+            raise ScenarioError("a first-tier limit needs a second tier to move up to",
+                                file=sources[limits[0]], key=limits[0],
+                                value=values[limits[0]],
+                                allowed=f"0, or set {key} above pricing.price_per_seat")
+        return
+    if values["pricing.charge"] != "per_seat":
+        raise ScenarioError(f'a second paid tier needs pricing.charge = "per_seat" (got '
+                            f'"{values["pricing.charge"]}")', file=where("pricing.charge", key),
+                            key=key, value=tier2, allowed='0, or pricing.charge = "per_seat"')
+    if tier2 <= values["pricing.price_per_seat"]:
+        raise ScenarioError("the second tier's price must be above the first tier's "
+                            f"(pricing.price_per_seat = {values['pricing.price_per_seat']:g})",
+                            file=sources[key], key=key, value=tier2,
+                            allowed=f"0 or more than {values['pricing.price_per_seat']:g}")
+    if not limits:
+        raise ScenarioError("a second paid tier needs a first-tier limit to reach",
+                            file=sources[key], key=key, value=tier2,
+                            allowed="set pricing.tier1_seat_limit or pricing.tier1_usage_limit "
+                                    "above 0")
 
 
 # -- names ----------------------------------------------------------------------------

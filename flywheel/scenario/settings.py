@@ -277,7 +277,9 @@ class Pricing:
     """``pricing.*``: the go-to-market model, list price ($ per seat per month), upgrade
     probability at the paywall, willingness to pay ($ per seat per month) and how it grows
     with a team's size and usage, how a plan charges (per seat, flat, metered usage) and
-    is billed (monthly, annual), decision delay (days).  What a team pays is
+    is billed (monthly, annual), a second paid tier (its price, the first tier's seat limit
+    and usage limit in units a month, the probability of moving up), decision delay (days).
+    What a team pays is
     :meth:`Settings.bill` (it needs the usage rate of ``free_tier``)."""
 
     model: str
@@ -293,7 +295,18 @@ class Pricing:
     usage_value: float
     billing: str
     annual_discount: float
+    tier2_price_per_seat: float
+    tier1_seat_limit: int
+    tier1_usage_limit: float
+    tier2_upgrade_probability: float
     decision_delay: Distribution
+
+    @property
+    def tiers(self) -> bool:
+        """Whether there is a second paid tier above the first (a price for it): a
+        first-tier team reaching one of the first tier's limits decides whether to move
+        up (see :meth:`Settings.tier2_seat_bill`)."""
+        return self.tier2_price_per_seat > 0
 
     @property
     def annual(self) -> bool:
@@ -655,12 +668,13 @@ class Settings:
         (``free_tier.usage_per_user`` x a month)."""
         return self.free_tier.usage_per_user * DAYS_PER_MONTH
 
-    def bill(self, seats: float | np.ndarray, intensity: float | np.ndarray = 1.0
-             ) -> np.ndarray:
+    def bill(self, seats: float | np.ndarray, intensity: float | np.ndarray = 1.0,
+             tier2: bool | np.ndarray = False) -> np.ndarray:
         """A paying team's bill in $ per month (its MRR) with ``seats`` billed seats and usage
         ``intensity`` (arrays broadcast), under ``pricing.charge`` and ``pricing.billing``:
 
-        * per_seat: seats x price_per_seat;
+        * per_seat: seats x price_per_seat, or x tier2_price_per_seat for a team on the
+          second paid tier (``tier2``; tiers need per-seat charging);
         * flat: plan_price + max(seats - plan_seats, 0) x price_per_seat (0 without a seat);
         * usage: price_per_unit x units a month, units = seats x intensity x usage rate x a
           month;
@@ -674,9 +688,27 @@ class Settings:
             monthly = np.where(seats > 0, p.plan_price + extra, 0.0)
         elif p.charge == "usage":
             monthly = seats * (p.price_per_unit * self.unit_month) * np.asarray(intensity)
+        elif p.tiers and np.any(tier2):
+            monthly = seats * np.where(tier2, p.tier2_price_per_seat, p.price_per_seat)
         else:
             monthly = seats * p.price_per_seat
         return monthly * p.discount_factor
+
+    @property
+    def tier2_seat_bill(self) -> float:
+        """What a seat of the second paid tier costs a month: the price a first-tier team's
+        value of a seat is compared with at its upgrade decision (the annual discount off
+        on an annual plan)."""
+        return self.pricing.tier2_price_per_seat * self.pricing.discount_factor
+
+    def tier2_share(self, n: float | np.ndarray = 1.0) -> np.ndarray:
+        """P(a team of ``n`` users values a seat at the second tier's price), over companies
+        of usage intensity 1: :meth:`Pricing.buy_share` at :attr:`tier2_seat_bill`.  A
+        first-tier team at its limit moves up with probability
+        ``tier2_upgrade_probability`` x P(value >= tier-2 price | it bought the first tier):
+        with ``value_growth`` 0, this share over the first tier's
+        (``buy_share(seat_bill(1))``), since a company keeps its value."""
+        return self.pricing.buy_share(self.tier2_seat_bill, n)
 
     def seat_bill(self, n: float, intensity: float = 1.0) -> float:
         """What a team of ``n`` seats (at least 1) pays per seat per month: the price its

@@ -193,6 +193,11 @@ MECHANISMS: tuple[Mechanism, ...] = (
       "drawn or its last user leaves, as on a monthly plan (its logo churn comes out "
       "higher, its paying teams fewer), and bills active seats, not the most of the year",
       lambda s: s.pricing.annual),
+    M("second paid tier", NOT_REPRESENTED,
+      "a first-tier team reaching the tier's seat or usage limit and deciding whether to "
+      "move up to the second tier (pricing.tier2_price_per_seat): the twin has one paid "
+      "tier, at pricing.price_per_seat, without limits; the tier metrics are reported "
+      "missing", lambda s: s.pricing.tiers),
     M("costs", EXACT, "paid spend = budget x horizon; serving cost of free seats"),
     M("metrics", APPROXIMATED,
       "TTV median and p90 from the exact race distributions mixed by kind of signup; "
@@ -258,6 +263,11 @@ def unsupported(scenario: Scenario | Mapping[str, Any]) -> list[str]:
         out.append('pricing.billing = "annual": cancellation at the renewal is not '
                    "represented (the twin cancels at once, as a monthly plan; the discount "
                    "is carried)")
+    if s.pricing.tiers:
+        out.append(f"pricing.tier2_price_per_seat = {s.pricing.tier2_price_per_seat:g}: the "
+                   "second paid tier is not represented (the twin runs one paid tier at "
+                   "pricing.price_per_seat, without the first tier's limits); second-tier "
+                   "metrics are reported missing")
     if s.onboarding.has_setup_wait and s.pricing.model in FREE_TIER_MODELS:
         out.append("onboarding.sandbox with onboarding.setup_friction: the free tier's paywall "
                    "decision waiting for the company's setup is not represented (the twin "
@@ -298,6 +308,13 @@ WITHOUT_BILLS: tuple[str, ...] = (
 )
 
 
+#: What the twin cannot report with a second paid tier, which it does not represent.
+WITHOUT_TIERS: tuple[str, ...] = (
+    "tier2_customers", "tier2_share", "mrr_tier1", "mrr_tier2", "tier_upgrades",
+    "tier_upgrade_rate", "mrr_tier_upgrade",
+)
+
+
 def unavailable(scenario: Scenario | Mapping[str, Any] | Settings) -> tuple[str, ...]:
     """The metrics and series the twin cannot report for ``scenario`` (they come out NaN,
     and the run, ``flywheel validate`` and ``summary.json`` name them): those of
@@ -307,6 +324,8 @@ def unavailable(scenario: Scenario | Mapping[str, Any] | Settings) -> tuple[str,
     out = WITHOUT_AGES + (WITHOUT_SALES if s.sales_motion else ())
     if not s.bill_linear and s.pricing.charge == "flat":
         out += tuple(k for k in WITHOUT_BILLS if k not in out)
+    if s.pricing.tiers:
+        out += WITHOUT_TIERS
     return out
 
 def _non_default(path: str, value: object) -> bool:
