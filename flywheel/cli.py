@@ -340,11 +340,21 @@ def _twin_notes(sc: Any) -> str:
         lines.append("#   every mechanism it uses is carried exactly in the mean")
     for status, name, how in notes:
         lines.append(f"#   {status}: {name}: {how}")
+    from flywheel.scenario.settings import Settings
+
+    st = Settings.of(sc)
     missing = meanfield.unavailable(sc)
-    for why, names in (("the sales team is not represented", meanfield.WITHOUT_SALES),
-                       ("the twin counts teams by class, not by age or one by one",
-                        meanfield.WITHOUT_AGES)):
-        listed = [n for n in names if n in missing]
+    told: set[str] = set()
+    for why, names, applies in (
+            ("the sales team is not represented", meanfield.WITHOUT_SALES, st.sales_motion),
+            ("the twin counts teams by class, not by age or one by one",
+             meanfield.WITHOUT_AGES, True),
+            ("a flat plan's bill depends on each team's size", meanfield.WITHOUT_BILLS,
+             st.pricing.charge == "flat"),
+            ("the second paid tier is not represented", meanfield.WITHOUT_TIERS,
+             bool(st.pricing.tiers))):
+        listed = [n for n in names if n in missing and n not in told] if applies else []
+        told.update(listed)
         if listed:
             lines.append(f"#   not reported (NaN, {why}): " + ", ".join(listed))
     return "\n".join(lines)

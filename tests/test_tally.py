@@ -251,3 +251,15 @@ def test_what_the_twin_cannot_report_is_listed_in_the_docs_and_by_validate() -> 
         "free_to_paid_90d" in res.output
     res = CliRunner().invoke(main, ["validate", "baseline"])
     assert "sales team is not represented" not in res.output and "free_to_paid_90d" in res.output
+
+
+def test_validate_names_what_the_twin_cannot_bill_or_tier() -> None:
+    """A flat plan's revenue and the second tier's figures are listed under their own
+    reasons, each name once, and a sales reason only where there is a sales team."""
+    for name, why, first in (
+            ("charge-flat", "a flat plan's bill depends on each team's size", "arr_self_serve"),
+            ("tiers-ladder", "the second paid tier is not represented", "tier2_customers")):
+        res = CliRunner().invoke(main, ["validate", name])
+        assert res.exit_code == 0, res.output
+        assert f"#   not reported (NaN, {why}): {first}" in res.output
+        assert "the sales team is not represented" not in res.output
