@@ -28,6 +28,19 @@ def write(folder: Path, name: str, text: str) -> Path:
     return path
 
 
+def assert_one_line_error(folder: Path, text: str, message: str) -> None:
+    """Loading ``text`` as ``bad.toml`` (in ``folder``, the working folder) fails with one
+    line that holds ``message``."""
+    import re
+
+    from flywheel.scenario.files import ScenarioError
+
+    write(folder, "bad.toml", text)
+    with pytest.raises(ScenarioError, match=re.escape(message)) as err:
+        load_scenario("bad.toml")
+    assert "\n" not in str(err.value)
+
+
 #: A world with nothing random left in it: fixed times, certain decisions, no churn,
 #: no acquisition but what a test injects.
 QUIET = [
