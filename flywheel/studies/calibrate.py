@@ -106,6 +106,19 @@ class Knob:
     key: str
     kind: str
     unit: str
+    #: For a distribution's duration field: the distribution's other duration fields and
+    #: their values beside this one's (days), moved by the same factor so its shape holds
+    #: (a lognormal's p90 / median, say).
+    companions: tuple[tuple[str, float], ...] = ()
+    base: float = 1.0
+
+    def overrides(self, value: float) -> dict[str, object]:
+        """The ``--set`` keys and TOML values that put this parameter at ``value``."""
+        out: dict[str, object] = {self.key: self.toml(value)}
+        path = self.key.rpartition(".")[0]
+        for name, days in self.companions:
+            out[f"{path}.{name}"] = format_duration(days * value / self.base)
+        return out
 
     def to_x(self, value: float) -> float:
         """The value on the search's scale: logit of a probability, log of the rest."""
@@ -154,9 +167,19 @@ def knob(key: str, scenario: Scenario) -> tuple[Knob, float]:
     raw = table[name]
     if p.domain == "duration":
         try:
-            return Knob(key, "duration", "days"), parse_duration(raw)
+            value = parse_duration(raw)
         except UnitError:
             pass
+        else:
+            others = []
+            for other, text in table.items():
+                if other in (name, "dist") or not isinstance(text, str):
+                    continue
+                try:
+                    others.append((other, parse_duration(text)))
+                except UnitError:
+                    continue
+            return Knob(key, "duration", "days", tuple(others), value), value
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return Knob(key, "number", p.unit), float(raw)
     raise ScenarioError("not a field that can be fitted", key="--fit", value=key,
@@ -244,15 +267,15 @@ class Calibration:
         sections: dict[str, list[str]] = {}
         dists: dict[str, dict[str, object]] = {}
         for f in self.parameters:
-            value = f.knob.toml(f.estimate)
-            path = f.knob.key
-            if path in PARAMS_BY_PATH:
-                section, key = path.split(".", 1)
-                note = "" if f.identified else "  # not identified by the data: see fit.json"
-                sections.setdefault(section, []).append(f"{key} = {toml_value(value)}{note}")
-            else:
-                dist, _, name = path.rpartition(".")
-                dists.setdefault(dist, {})[name] = value
+            for path, value in f.knob.overrides(f.estimate).items():
+                if path in PARAMS_BY_PATH:
+                    section, key = path.split(".", 1)
+                    note = "" if f.identified else "  # not identified by the data: fit.json"
+                    sections.setdefault(section, []).append(
+                        f"{key} = {toml_value(value)}{note}")
+                else:
+                    dist, _, name = path.rpartition(".")
+                    dists.setdefault(dist, {})[name] = value
         for dist, fields_ in dists.items():
             section, key = dist.split(".", 1)
             inner = ", ".join(f"{k} = {toml_value(v)}" for k, v in fields_.items())
@@ -319,8 +342,10 @@ class _Problem:
                 v, observed.weeks)[0]
 
     def scenario(self, x: np.ndarray) -> Scenario:
-        return self.base.with_overrides({k.key: k.toml(k.from_x(float(xi)))
-                                         for k, xi in zip(self.knobs, x, strict=True)})
+        sets: dict[str, object] = {}
+        for k, xi in zip(self.knobs, x, strict=True):
+            sets.update(k.overrides(k.from_x(float(xi))))
+        return self.base.with_overrides(sets)
 
     def model(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """The twin's weekly series (flows; levels as changes) and metrics at ``x``."""
@@ -421,7 +446,7 @@ def calibrate(observed: Observed, base: Scenario, fit: Sequence[str] = DEFAULT_F
             raise ScenarioError("the mean-field twin does not report this metric",
                                 key="--known", value=name)
     problem = _Problem(observed, base, knobs, known)
-    lower, upper = start - 6.0, start + 6.0
+    lower, upper = start - 4.0, start + 4.0
 
     def solve(x0: np.ndarray) -> Any:
         return least_squares(problem.residuals, x0, bounds=(lower, upper), diff_step=1e-3,
@@ -466,7 +491,8 @@ def calibrate(observed: Observed, base: Scenario, fit: Sequence[str] = DEFAULT_F
             why = ("almost collinear with " + knobs[int(np.nanargmax(
                 [abs(corr[i, j]) if j != i else 0 for j in range(len(knobs))]))].key
                    if collinear else "at the edge of the search" if at_bound
-                   else "the data hardly move it")
+                   else "the data cannot tell it apart from the other fitted parameters"
+                   if not se[i] > 1e-9 else "the data hardly move it")
             note = f"{why}; it would be identified by {WHICH_DATA.get(k.key, 'more data')}"
         fitted.append(Fitted(k, v0, est, (lo, hi), ok, note))
     calibrated = problem.scenario(res.x)
