@@ -314,8 +314,8 @@ class Twin:
         self.B = len(bins)
         rs, rn = representatives(sizes, pmf * companies)
         self.rep_s, self.rep_n = rs, rn
-        self.rep_bin = np.array([next(i for i, (lo, hi) in enumerate(bins) if lo <= s < hi)
-                                 for s in rs])
+        # (the bins are sorted and disjoint: a size's bin is the last one starting at or below it)
+        self.rep_bin = np.searchsorted([lo for lo, _ in bins], rs, side="right") - 1
         self.people_total = np.bincount(self.rep_bin, weights=rs * rn, minlength=self.B)
         # absolute tolerances (teams, users) shrink with a market under 10,000 companies
         self.scale = min(1.0, companies / 1e4)
