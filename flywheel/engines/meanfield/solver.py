@@ -68,8 +68,9 @@ class _SparseBDF(BDF):
     J is a matrix of rates (flows out of a state on its diagonal, at most 0; flows into
     others off it, at least 0), so I - cJ has a diagonal of at least 1 that dominates its
     column's flows into the other states of the system: elimination in the fill-reducing
-    order needs no pivoting, and skipping the search for pivots makes each factorisation
-    about three times quicker (it recurs whenever the step changes)."""
+    order needs no pivoting.  Without the search for pivots each factorisation (one
+    whenever the step changes: 71 in a two-year baseline) takes about 15% less time and
+    fills less, and the solution is the same to about 1e-12."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
