@@ -8,6 +8,13 @@ metric, series, funnel and cohort table), and their ratio.
     python bench/bench_meanfield.py            # baseline and 10x
     python bench/bench_meanfield.py trial      # another shipped scenario, same two sizes
     python bench/bench_meanfield.py --convergence docs/meanfield-convergence.png
+    python bench/bench_meanfield.py --ratio     # two-year baseline: twin / one replication
+
+``--ratio [ROUNDS] [SCENARIO]`` times, in one process and alternating ROUNDS times
+(default 7), the twin's two-year solve of SCENARIO (default the baseline: what a calibration
+search runs many times) and one discrete-event replication of the same scenario (the
+model's run, ``Model(...).run()``), and prints each median and the ratio twin / replication
+of the medians.  Alternating keeps both under the same load of a shared machine.
 
 ``--convergence`` draws the figure of docs/model.md: the relative gap between the mean
 of 8 replications and the twin, in the world of tests/test_meanfield.py where the twin is
@@ -59,6 +66,38 @@ def one(name: str, factor: float) -> dict[str, float]:
             "ratio": des / best}
 
 
+def ratio(rounds: int = 7, name: str = "baseline", horizon: str = "2y") -> dict[str, float]:
+    """Median seconds of the twin's solve and of one replication, alternating ``rounds`` times."""
+    import statistics
+
+    from flywheel.engines import meanfield
+    from flywheel.engines.model import Model
+    from flywheel.engines.rng import replication_seeds
+    from flywheel.scenario.files import load_scenario
+    from flywheel.scenario.settings import Settings
+
+    sc = load_scenario(name, [f"simulation.horizon={horizon}"])
+    seq = replication_seeds(int(sc["simulation.seed"]), 1)[0]
+    meanfield.solve(sc)  # (imports and first-call costs out of the way, both sides)
+    Model(Settings.of(sc), seq).run()
+    twin, des = [], []
+    evaluations = 0
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        evaluations = meanfield.solve(sc).evaluations
+        twin.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        Model(Settings.of(sc), seq).run()
+        des.append(time.perf_counter() - t0)
+    out = {"twin_s": statistics.median(twin), "des_s": statistics.median(des),
+           "evaluations": evaluations}
+    out["ratio"] = out["twin_s"] / out["des_s"]
+    print(f"{name}, {horizon}, {rounds} alternating rounds (medians): twin {out['twin_s']:.3f} s "  # noqa: T201
+          f"({evaluations} evaluations), one replication {out['des_s']:.3f} s, "
+          f"twin / replication {out['ratio']:.2f}")
+    return out
+
+
 def convergence(path: str, scales: tuple[int, ...] = (1, 4, 16, 64), reps: int = 8) -> None:
     """The RMS relative gap (twin vs replication mean) against the scale, with s^-1/2."""
     import math
@@ -91,6 +130,9 @@ def convergence(path: str, scales: tuple[int, ...] = (1, 4, 16, 64), reps: int =
 
 
 def main(argv: list[str]) -> None:
+    if argv and argv[0] == "--ratio":
+        ratio(int(argv[1]) if len(argv) > 1 else 7, argv[2] if len(argv) > 2 else "baseline")
+        return
     if argv and argv[0] == "--convergence":
         convergence(argv[1] if len(argv) > 1 else "docs/meanfield-convergence.png")
         return

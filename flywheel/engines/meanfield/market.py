@@ -54,12 +54,12 @@ def representatives(sizes: np.ndarray, counts: np.ndarray, exact_up_to: float = 
     big_s, big_n = sizes[~small], counts[~small]
     if len(big_s):
         key = np.floor(np.log(big_s / exact_up_to) / math.log(ratio)).astype(int)
-        for k in np.unique(key):
-            sel = key == k
-            n = big_n[sel].sum()
-            if n > 0:
-                rs.append(float(np.dot(big_s[sel], big_n[sel]) / n))
-                rn.append(float(n))
+        group = np.unique(key, return_inverse=True)[1]
+        n = np.bincount(group, weights=big_n)
+        people = np.bincount(group, weights=big_s * big_n)
+        held = n > 0
+        rs += list(people[held] / n[held])
+        rn += list(n[held])
     return np.asarray(rs, dtype=float), np.asarray(rn, dtype=float)
 
 

@@ -213,20 +213,22 @@ def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], end: Mapping[str, float],
         return math.exp(-lam_access * t)
 
     tenure = tw.user_tenure.survival
+    weeks = np.arange(1, max_weeks + 1)
+    weeks = weeks[7 + 7 * weeks <= tw.H]
+    ats = 7.0 * weeks
 
-    def active_share(race: Race, at: float) -> float:
-        """P(seated and still active ``at`` days after signing up), one kind."""
-        ok = race.times <= at
-        got = race.instant_act * tenure(np.array([at]))[0]
-        got += float(np.dot(race.act[ok], tenure(at - race.times[ok])))
-        return seat_share * got * access(at)
+    def active_share(race: Race) -> np.ndarray:
+        """P(seated and still active ``at`` days after signing up), one kind, at each of
+        ``ats`` (every week at once: the race's cells reaching value by then, each at the
+        tenure's survival since)."""
+        since = ats[:, None] - race.times[None, :]
+        got = race.instant_act * tenure(ats)
+        got += np.where(since >= 0.0, tenure(since), 0.0) @ race.act
+        return seat_share * got * np.array([access(at) for at in ats])
 
     active = np.zeros((len(n), max_weeks))
-    for k in range(1, max_weeks + 1):
-        if 7 + 7 * k > tw.H:
-            break
-        at = 7.0 * k
-        share = (active_share(tw.race_founder, at), active_share(tw.race_joiner, at),
-                 active_share(tw.race_invitee, at))
-        active[:, k - 1] = founders * share[0] + joiners * share[1] + invitees * share[2]
+    share = (active_share(tw.race_founder), active_share(tw.race_joiner),
+             active_share(tw.race_invitee))
+    active[:, weeks - 1] = (founders[:, None] * share[0] + joiners[:, None] * share[1]
+                            + invitees[:, None] * share[2])
     return n, active

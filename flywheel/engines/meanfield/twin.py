@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import sparse
+from scipy import sparse, special
 
 from flywheel.engines.codes import PAYWALL_PENDING, TeamState
 from flywheel.engines.meanfield.chains import (
@@ -26,7 +26,7 @@ from flywheel.engines.meanfield.chains import (
     tenure_chain,
 )
 from flywheel.engines.meanfield.market import representatives, size_bins, size_histogram
-from flywheel.scenario.distributions import Distribution, Exponential
+from flywheel.scenario.distributions import Distribution, Exponential, Lognormal
 from flywheel.scenario.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings
 
 #: Erlang stages of the trial clock and of the free tier's usage.
@@ -90,6 +90,12 @@ _PENDING = ("PF", "PJ", "PI")
 #: Teams per class, and what each class carries: one block of the state.
 _TEAM = ("N", "K", *_PENDING)
 _TINY = 1e-12
+#: Per-bin flows of the linear part that the nonlinear part reads, per day: users reaching
+#: value and giving up by kind (first signups, later signups, invitees), signups pending
+#: for teams that lost access by kind, seats taken and first activations on the trial
+#: clock, and invites arriving to no access (with their age).
+_LINEAR_OUTPUTS = ("act_f", "act_j", "act_i", "ab_f", "ab_j", "ab_i", "doom_f", "doom_j",
+                   "doom_i", "seat_new", "first_t", "knock_i", "knock_i_age")
 #: Regularises ratios of state variables (per-team means): x / (n + _EPS), in teams.
 _EPS = 1e-3
 
@@ -106,6 +112,7 @@ class _Call:
     tenure_phases: np.ndarray | None  # seats per tenure phase (none with a constant hazard)
     tenure_seats: float  # their sum
     linear_out: dict[str, np.ndarray]  # per-bin flows of the linear part (Twin.out), per day
+    outputs: np.ndarray  # the same, one array (Twin.out's slices of it)
     team_block: np.ndarray  # (quantity of _TEAM, bin, class): teams, and what they carry
     teams: np.ndarray  # team_block[0]
     carried: dict[str, np.ndarray]  # team_block[1:] by name: people reached (K), pending signups
@@ -189,6 +196,11 @@ class Twin:
         # P(WTP x n^value_growth >= price) = 1 - F(price / n^value_growth), beside its
         # probability (each decision on its own: see MECHANISMS, "willingness to pay")
         self.pricing = st.pricing
+        wtp = st.pricing.willingness_to_pay
+        self._lognormal_wtp = ((math.log(self.price), math.log(wtp.median), wtp.sigma,
+                                float(st.pricing.value_growth))
+                               if st.bill_linear and self.price > 0 and isinstance(wtp, Lognormal)
+                               and wtp.median > 0 and wtp.sigma > 0 else None)
         # someone new coming to a company without the product: one person deciding
         self.reopen_share = float(self.buy_share(1.0))
         self.serving = st.costs.serving_cost_per_free_user
@@ -203,6 +215,12 @@ class Twin:
     def buy_share(self, n: float | np.ndarray) -> np.ndarray:
         """Share of teams of ``n`` users (at least 1) that value a seat at what a team of
         ``n`` seats pays per seat (the list price per seat when charging per seat)."""
+        if self._lognormal_wtp is not None:
+            # the same share, 1 - F(price / n^growth), in one expression: the decisions at
+            # the paywall ask for it at every evaluation of the right-hand side
+            log_price, log_median, sigma, growth = self._lognormal_wtp
+            log_n = np.log(np.maximum(n, 1.0))
+            return special.ndtr((log_median - log_price + growth * log_n) / sigma)
         price = self.price if self.settings.bill_linear else self.settings.seat_bills(n)
         return self.pricing.buy_share(price, n)
 
@@ -296,8 +314,8 @@ class Twin:
         self.B = len(bins)
         rs, rn = representatives(sizes, pmf * companies)
         self.rep_s, self.rep_n = rs, rn
-        self.rep_bin = np.array([next(i for i, (lo, hi) in enumerate(bins) if lo <= s < hi)
-                                 for s in rs])
+        # (the bins are sorted and disjoint: a size's bin is the last one starting at or below it)
+        self.rep_bin = np.searchsorted([lo for lo, _ in bins], rs, side="right") - 1
         self.people_total = np.bincount(self.rep_bin, weights=rs * rn, minlength=self.B)
         # absolute tolerances (teams, users) shrink with a market under 10,000 companies
         self.scale = min(1.0, companies / 1e4)
@@ -408,6 +426,8 @@ class Twin:
         """Masks and index arrays the right-hand side uses at every call."""
         cl, B, n, sl = self.cl, self.B, self.n, self.sl
         blk = self.blk
+        # the per-bin flows of the linear part that the nonlinear part reads (_linear)
+        self.out = {name: slice(i * B, (i + 1) * B) for i, name in enumerate(_LINEAR_OUTPUTS)}
         # free teams at the top may hold extra seats (no seat limit, or one above the top)
         self.free_top_extras = (bool((blk == FREE).any()) and self.free_top_level == self.top_level
                                 and (self.limit == 0 or self.limit > self.top_level))
@@ -443,6 +463,27 @@ class Twin:
             return sl[name].start + np.arange(B) * width
 
         self._joiner_onboarding_start = first("OJ")
+        # the pending counts of each kind that land from its pool (a first signup on the trial
+        # clock has none), and the linear part's flows out of the pools, by kind
+        self._pending_pool = np.ones((len(_PENDING), 1, n))
+        self._pending_pool[0, 0] = self.pf_pool
+        self._act_outputs = slice(self.out["act_f"].start, self.out["act_i"].stop)
+        self._gave_up_outputs = slice(self.out["ab_f"].start, self.out["ab_i"].stop)
+        # signups pending for teams that lost access, by kind (the linear part's doom_f,
+        # doom_j, doom_i, one slice of its outputs): the state of each kind's onboarding
+        # pools (and of the invitees' invites in flight) by bin, for _lose_pending
+        kinds = ((("OF", "OP") if self.trial else ("OF",)), ("OJ",), ("OI", "IF"))
+        idx, grp, flight = [], [], []
+        for g, names in enumerate(kinds):
+            for name in names:
+                width = (sl[name].stop - sl[name].start) // B
+                idx.append(np.arange(sl[name].start, sl[name].stop))
+                grp.append(g * B + np.repeat(np.arange(B), width))
+                flight.append(np.full(B * width, name == "IF"))
+        self._doomed_idx, self._doomed_group = np.concatenate(idx), np.concatenate(grp)
+        self._doomed_in_flight = np.concatenate(flight)
+        self._doomed_arrive = np.arange(sl["ID"].start, sl["ID"].stop)  # IF's next of kin
+        self._doomed_amount = slice(self.out["doom_f"].start, self.out["doom_i"].stop)
         self._founder_onboarding_start = first("OF")
         self._invitee_onboarding_start = first("OI")
         self._invite_start = first("IF")
@@ -623,10 +664,7 @@ class Twin:
         B, n, sl = self.B, self.n, self.sl
         ntop = len(self.top_idx)
         size = self.size
-        out_names = ("act_f", "act_j", "act_i", "ab_f", "ab_j", "ab_i", "doom_f", "doom_j",
-                     "doom_i", "seat_new", "first_t", "knock_i", "knock_i_age")
-        self.out = {name: slice(i * B, (i + 1) * B) for i, name in enumerate(out_names)}
-        n_out = len(out_names) * B
+        n_out = len(_LINEAR_OUTPUTS) * B
         rows: dict[str, list[np.ndarray]] = {k: [] for k in ("A", "Ac", "R", "Rc")}
 
         def add(which: str, r: Any, c: Any, v: Any) -> None:
@@ -945,7 +983,7 @@ class Twin:
         extra_per_team[:, self.top_idx] = extra_per_top_team
         return _Call(
             y=y, hazard=hazard, tenure_phases=phases, tenure_seats=seats_in_phases,
-            linear_out={name: outputs[part] for name, part in self.out.items()},
+            linear_out={name: outputs[part] for name, part in self.out.items()}, outputs=outputs,
             team_block=block, teams=block[0], carried=dict(zip(_TEAM[1:], block[1:], strict=True)),
             extra_seats=extra_seats, top_teams=top_teams, extra_per_top_team=extra_per_top_team,
             extra_per_team=extra_per_team,
@@ -1086,26 +1124,29 @@ class Twin:
     def _landing(self, call: _Call, joiners_now: np.ndarray) -> np.ndarray:
         """Users reaching value (per day and bin, from the onboarding pools) land in their own
         team's class, in proportion to its pending signups of their kind; those who give up
-        leave the pending count too.  Returns the users landing per day (bin, class)."""
-        landed = joiners_now  # (added to in place)
-        for kind, name in (("f", "PF"), ("j", "PJ"), ("i", "PI")):
-            pending = call.carried[name] * self.pf_pool if name == "PF" else call.carried[name]
-            # (a numerical residue with nothing pending goes to the bin's teams evenly)
-            weights = pending + 1e-9 * np.abs(call.teams) * self.access_mask
-            per_bin = weights.sum(axis=1)
-            landing = weights * (call.linear_out[f"act_{kind}"]
-                                 / np.where(np.abs(per_bin) > 1e-30, per_bin, 1.0))[:, None]
-            landed += landing
-            call.d_carried[name] -= landing * (
-                pending / np.where(np.abs(weights) > 1e-30, weights, 1.0))
-            if self.setup_gate:
-                # those giving up leave in the landing's own proportions, so the pending
-                # count follows its pool exactly (see setup_gate in __init__)
-                call.d_carried[name] -= weights * (call.linear_out[f"ab_{kind}"] / np.where(
-                    np.abs(per_bin) > 1e-30, per_bin, 1.0))[:, None]
-                continue
-            call.d_carried[name] -= pending * (call.linear_out[f"ab_{kind}"]
-                                               / (np.abs(pending.sum(axis=1)) + self.eps))[:, None]
+        leave the pending count too.  Returns the users landing per day (bin, class).
+
+        The three kinds (first signups, later signups, invitees) at once: the pending counts
+        PF, PJ, PI are one (kind, bin, class) block, the linear part's flows act_* and ab_*
+        (kind, bin) blocks."""
+        n_bins = self.B
+        pending = call.team_block[2:] * self._pending_pool  # (first signups: own pool only)
+        # (a numerical residue with nothing pending goes to the bin's teams evenly)
+        weights = pending + 1e-9 * np.abs(call.teams) * self.access_mask
+        per_bin = weights.sum(axis=2)
+        per_bin = np.where(np.abs(per_bin) > 1e-30, per_bin, 1.0)
+        acts = call.outputs[self._act_outputs].reshape(3, n_bins)
+        gave_up = call.outputs[self._gave_up_outputs].reshape(3, n_bins)
+        landing = weights * (acts / per_bin)[:, :, None]
+        landed = joiners_now + landing[0] + landing[1] + landing[2]
+        d_pending = call.d_team_block[2:]
+        d_pending -= landing * (pending / np.where(np.abs(weights) > 1e-30, weights, 1.0))
+        if self.setup_gate:
+            # those giving up leave in the landing's own proportions, so the pending count
+            # follows its pool exactly (see setup_gate in __init__)
+            d_pending -= weights * (gave_up / per_bin)[:, :, None]
+        else:
+            d_pending -= pending * (gave_up / (np.abs(pending.sum(axis=2)) + self.eps))[:, :, None]
         return landed
 
     def _limit_share(self, call: _Call) -> np.ndarray:
@@ -1318,29 +1359,21 @@ class Twin:
 
     def _lose_pending(self, call: _Call) -> None:
         """Signups pending for teams that lost access (per day and bin, from the linear part)
-        leave the onboarding pools and the invites in flight: they lose access too."""
-        lost = call.linear_out
-        self._remove_pending(call, lost["doom_f"], ("OF", "OP") if self.trial else ("OF",))
-        self._remove_pending(call, lost["doom_j"], ("OJ",))
-        self._remove_pending(call, lost["doom_i"], ("OI",), in_flight="IF")
-
-    def _remove_pending(self, call: _Call, amount: np.ndarray, pools: tuple[str, ...],
-                        in_flight: str | None = None) -> None:
-        """Remove ``amount`` signups per day and bin from ``pools`` (and the invites
-        ``in_flight``) in proportion: onboarding ones lose access now, invites in flight will
-        arrive to no access (the ID chain)."""
-        n_bins, sl, y = self.B, self.sl, call.y
-        names = (*pools, in_flight) if in_flight else pools
-        held = [y[sl[name]].reshape(n_bins, -1) for name in names]
-        total = sum(pool.sum(axis=1) for pool in held)
-        share = np.clip(amount / np.where(total > 1e-12, total, 1.0), 0.0, 1e3) * (total > 1e-12)
-        for name, pool in zip(names, held, strict=True):
-            removed = pool * share[:, None]
-            call.dy[sl[name]].reshape(n_bins, -1)[:] -= removed
-            if name == in_flight:
-                call.dy[sl["ID"]].reshape(n_bins, -1)[:] += removed
-            else:
-                call.count("lost", float(removed.sum()))
+        leave the onboarding pools and the invites in flight in proportion, by kind (first
+        signups, later signups, invitees): onboarding ones lose access now, invites in flight
+        will arrive to no access (the ID chain)."""
+        group = self._doomed_group
+        held = call.y[self._doomed_idx]
+        total = np.bincount(group, weights=held, minlength=self._doomed_amount.stop
+                            - self._doomed_amount.start)
+        has = total > 1e-12
+        amount = call.outputs[self._doomed_amount]
+        share = np.clip(amount / np.where(has, total, 1.0), 0.0, 1e3) * has
+        removed = held * share[group]
+        call.dy[self._doomed_idx] -= removed
+        flight = self._doomed_in_flight
+        call.dy[self._doomed_arrive] += removed[flight]
+        call.count("lost", float(removed[~flight].sum()))
 
     def _invites(self, call: _Call, people_left: np.ndarray) -> None:
         """Invites sent by the new seats, per day: accepted ones that find someone still in the
