@@ -131,6 +131,9 @@ def test_calibrate_writes_a_scenario_that_extends_the_base(tmp_path: Path) -> No
     assert fit["series"]["signups"]["coverage"] >= 0.6
     assert all(math.isfinite(s["rmse"]) for s in fit["series"].values())
     assert (out / "report.html").is_file() and (out / "weekly.csv").is_file()
+    from matplotlib import _pylab_helpers
+
+    assert _pylab_helpers.Gcf.get_num_fig_managers() == 0  # its chart left nothing in pyplot
 
 
 def test_a_bad_fit_key_is_one_line(tmp_path: Path) -> None:

@@ -116,8 +116,8 @@ def test_each_story_states_its_claims_with_a_source(name: str) -> None:
 def test_devtool_story_claims_hold(devtool: RunResult) -> None:
     """Story 1 as shipped, 8 replications of the year (seed 20261123), each claim inside
     its range: median TTV 8-12 min (measured 9.9 min), teammates a founder brought 0.5-1
-    (0.67), median time to paid 3-6 weeks (35 days), free-to-paid 3-8% (6.5%), cost per
-    signup $10.80-13.20 ($12.4) and CAC payback 6-24 months (16; blended CAC ~$850)."""
+    (0.67), median time to paid 3-6 weeks (36 days), free-to-paid 3-8% (6.9%), cost per
+    signup $10.80-13.20 ($12.4) and CAC payback 6-24 months (16; blended CAC ~$810)."""
     claims_hold(devtool)
 
 

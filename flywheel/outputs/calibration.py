@@ -30,15 +30,15 @@ def extends_path(cal: Calibration, out: Path) -> str:
     return os.path.relpath(path.resolve(), Path(out).resolve())
 
 
+@plots._styled
 def chart(cal: Calibration) -> Any:
     """One panel per observed series: the data (points) over the simulation's 5–95% band
-    and mean at the estimate, week by week."""
-    plots._load_matplotlib()
-    import matplotlib.pyplot as plt
+    and mean at the estimate, week by week (a Figure of its own: nothing in pyplot)."""
+    from matplotlib.figure import Figure
 
     names = list(cal.observed.series)
-    fig, axes = plt.subplots(len(names), 1, figsize=(8, 2.4 * len(names)), sharex=True,
-                             constrained_layout=True, squeeze=False)
+    fig = Figure(figsize=(8, 2.4 * len(names)), layout="constrained")
+    axes = fig.subplots(len(names), 1, sharex=True, squeeze=False)
     weeks = cal.observed.weeks
     for ax, name in zip(axes[:, 0], names, strict=True):
         band = cal.bands.get(name)
