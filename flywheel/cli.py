@@ -980,7 +980,7 @@ def calibrate(data: Path, base: str, fit: tuple[str, ...], known: tuple[str, ...
     calibrated.toml (extends the scenario, sets only the fitted keys), fit.json,
     weekly.csv and report.html.
     """
-    from flywheel.outputs.calibration import write_calibration
+    from flywheel.outputs.results import default_calibrate_dir, write_calibration
     from flywheel.studies import calibrate as cal_mod
     from flywheel.studies.observed import read_observed
 
@@ -989,7 +989,7 @@ def calibrate(data: Path, base: str, fit: tuple[str, ...], known: tuple[str, ...
     keys = [k.strip() for item in fit for k in item.split(",") if k.strip()] or list(
         cal_mod.DEFAULT_FIT)
     knowns = [cal_mod.parse_known(k) for k in known]
-    out_dir = out or default_out_dir(f"calibrate-{sc.name}")
+    out_dir = out or default_calibrate_dir(sc.name)
     check_out(out_dir, force, unique=out is None)
     click.echo(f"Calibrating {sc.name} on {data}: {len(observed.weeks)} weeks, "
                f"{len(observed.series)} series, {len(keys)} parameters", err=True)

@@ -24,7 +24,7 @@ from flywheel.engines.model import Outcome
 from flywheel.engines.tally import CHANNEL_NAMES as CHANNELS
 from flywheel.engines.tally import COHORT_DAYS, Tally, retention_window
 from flywheel.scenario.defaults import DAYS_PER_MONTH
-from flywheel.scenario.files import Claim
+from flywheel.scenario.files import Claim, ScenarioError
 from flywheel.scenario.units import format_duration
 
 
@@ -680,8 +680,6 @@ def check_claims(claims: Sequence[Claim], file: str | None = None) -> None:
     """A scenario's claims checked against :data:`METRICS`: each names a known metric (an
     unknown one is a :class:`~flywheel.scenario.files.ScenarioError` suggesting the
     nearest), and a range written as durations is for a metric in days."""
-    from flywheel.scenario.files import ScenarioError
-
     for i, claim in enumerate(claims, 1):
         for key, name in ((f"claims[{i}].metric", claim.metric),
                           *((f"claims[{i}].also", a) for a in claim.also)):

@@ -21,7 +21,7 @@ from flywheel.metrics import replication_series
 from flywheel.scenario.files import ScenarioError, load_scenario
 from flywheel.scenario.settings import Settings
 from flywheel.studies.calibrate import _levels_as_changes, calibrate, knob, parse_known
-from flywheel.studies.observed import COLUMNS, Observed
+from flywheel.studies.observed import COLUMNS, Observed, weekly
 
 #: The settings the recovery data are made at, away from the baseline's defaults (150
 #: organic contacts a week, 6% monthly churn, upgrade probability 0.2) the fit starts from.
@@ -38,8 +38,7 @@ def data(seed: int, weeks: int = WEEKS) -> Observed:
                                     "pricing.upgrade_probability=0.25"])
     o = Model(Settings.of(sc), replication_seeds(seed, 1)[0]).run()
     w = np.arange(1, weeks + 1)
-    empty = Observed("data.csv", w, {n: np.zeros(weeks) for n in COLUMNS})
-    return Observed("data.csv", w, empty.from_model(replication_series(o)))
+    return Observed("data.csv", w, weekly(replication_series(o), w))
 
 
 def write_csv(obs: Observed, path: Path) -> Path:

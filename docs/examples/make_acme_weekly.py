@@ -18,7 +18,7 @@ from flywheel.metrics import replication_series
 from flywheel.scenario.files import load_scenario_text
 from flywheel.scenario.settings import Settings
 from flywheel.scenario.starter import Answers, starter_toml
-from flywheel.studies.observed import COLUMNS, Observed
+from flywheel.studies.observed import COLUMNS, weekly
 
 #: The hidden truth: what the tutorial's fit should find.
 HIDDEN = ['acquisition.organic="200/week"', "retention.churn_monthly=0.045",
@@ -32,8 +32,7 @@ def main(path: str) -> None:
     sc = load_scenario_text(text, overrides=[f"simulation.horizon={7 * WEEKS}d", *HIDDEN])
     o = Model(Settings.of(sc), replication_seeds(2026, 1)[0]).run()
     weeks = np.arange(1, WEEKS + 1)
-    empty = Observed(path, weeks, {n: np.zeros(WEEKS) for n in COLUMNS})
-    series = empty.from_model(replication_series(o))
+    series = weekly(replication_series(o), weeks)
     series["mrr"][[9, 17]] = np.nan  # two weeks the billing export was not kept
     with open(path, "w", encoding="utf-8") as f:
         f.write("week," + ",".join(COLUMNS) + "\n")

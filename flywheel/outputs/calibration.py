@@ -1,5 +1,6 @@
-"""What ``flywheel calibrate`` writes: the calibrated scenario, fit.json, and a report that
-draws each observed series over the calibrated model's 5–95% band."""
+"""What ``flywheel calibrate``'s results hold beyond the data: how the calibrated scenario
+names its base, and a report that draws each observed series over the calibrated model's
+5–95% band (written by :func:`flywheel.outputs.results.write_calibration`)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from flywheel.outputs import plots
-from flywheel.outputs.files import write_folder, write_json
 from flywheel.outputs.report import _document, _img, _list, _section, _table
 from flywheel.studies.calibrate import Calibration, _show
 from flywheel.studies.observed import COLUMNS
@@ -84,26 +82,14 @@ def report(cal: Calibration) -> str:
                      "estimate.")
 
 
-def write_calibration(cal: Calibration, out: Path | str, force: bool = False,
-                      unique: bool = False) -> Path:
-    """Write calibrated.toml, fit.json, weekly.csv (each series observed beside the model's
-    mean and 5-95% band) and report.html into ``out``, atomically."""
-    out = Path(out)
-
-    def fill(tmp: Path) -> None:
-        (tmp / "calibrated.toml").write_text(cal.calibrated_toml(extends_path(cal, out)),
-                                             encoding="utf-8")
-        write_json(tmp / "fit.json", cal.fit_json())
-        (tmp / "report.html").write_text(report(cal), encoding="utf-8")
-        weekly = {"week": cal.observed.weeks}
-        for name, band in cal.bands.items():
-            weekly[f"{name}_observed"] = cal.observed.series[name]
-            weekly[f"{name}_model_mean"] = band["mean"]
-            weekly[f"{name}_model_p5"] = band["lo"]
-            weekly[f"{name}_model_p95"] = band["hi"]
-        header = ",".join(weekly)
-        table = np.column_stack([np.asarray(v, dtype=float) for v in weekly.values()])
-        np.savetxt(tmp / "weekly.csv", table, delimiter=",", header=header, comments="",
-                   fmt="%.6g")
-
-    return write_folder(out, force, fill, unique=unique, kind="calibration")
+def weekly_table(cal: Calibration) -> tuple[list[str], list[list[float]]]:
+    """``weekly.csv``: the week, then each observed series beside the simulation's mean and
+    5th and 95th percentiles at the estimate."""
+    header = ["week"]
+    columns: list[object] = [cal.observed.weeks]
+    for name, band in cal.bands.items():
+        header += [f"{name}_observed", f"{name}_model_mean", f"{name}_model_p5",
+                   f"{name}_model_p95"]
+        columns += [cal.observed.series[name], band["mean"], band["lo"], band["hi"]]
+    rows = [[float(c[i]) for c in columns] for i in range(len(cal.observed.weeks))]  # type: ignore[index]
+    return header, rows

@@ -127,9 +127,13 @@ def price_words(st: Settings) -> str:
                 " a day per active user)")
     else:
         text = f"{money(p.price_per_seat)} a seat a month"
-    if p.billing == "annual":
-        text += f", billed yearly at {p.annual_discount:.0%} off"
-    return text
+    return text + _yearly(st)
+
+
+def _yearly(st: Settings) -> str:
+    """``, billed yearly at 17% off`` on an annual plan, else nothing."""
+    p = st.pricing
+    return f", billed yearly at {p.annual_discount:.0%} off" if p.billing == "annual" else ""
 
 
 def plan_sentence(st: Settings) -> str:
@@ -473,8 +477,7 @@ class _Teller:
         if not seats:
             return f" at {price_words(self.st)}"
         mrr = money(j.mrr_at(t + _EPS))
-        yearly = (f", billed yearly at {p.annual_discount:.0%} off" if p.billing == "annual"
-                  else "")
+        yearly = _yearly(self.st)
         if p.charge == "flat":
             return (f": the {money(p.plan_price)} plan (up to {_plural(p.plan_seats, 'seat')}) "
                     f"for {_plural(seats, 'seat')}, {mrr} a month{yearly}")

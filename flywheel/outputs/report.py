@@ -40,6 +40,7 @@ from flywheel.metrics import (
 from flywheel.outputs import plots
 from flywheel.scenario.defaults import PARAMS_BY_PATH
 from flywheel.scenario.overview import Line, comparison_overview, overview
+from flywheel.studies.runner import ci_range
 from flywheel.version import __version__
 
 __all__ = [
@@ -647,20 +648,13 @@ def claim_rows(result: Any) -> list[list[str]]:
                                   f"{format_claim_value(hi, cl)}]")
         also = "".join(f"; {METRICS[a].label} "
                        f"{format_value(result.mean_ci(a).mean, METRICS[a].unit)}"
-                       + (f" {ci_range}" if (ci_range := _ci_brackets(result, a)) else "")
+                       + (f" {ci}" if (ci := ci_range(result.mean_ci(a), a)) else "")
                        for a in cl.also)
         rows.append([cl.says, METRICS[cl.metric].label,
                      f"{format_claim_value(mean, cl)}{ci} {unit}".strip() + also,
                      f"{format_claim_value(cl.low, cl)} to {format_claim_value(cl.high, cl)}"
                      f" {unit}".strip(), cl.source, _VERDICT[c.verdict]])
     return rows
-
-
-def _ci_brackets(result: Any, metric: str) -> str:
-    meta = METRICS[metric]
-    _, lo, hi = result.mean_ci(metric)
-    lo, hi = meta.clamp(lo, hi)
-    return "" if _nan(lo) else f"[{format_value(lo, meta.unit)}, {format_value(hi, meta.unit)}]"
 
 
 def claims_text(result: Any) -> str:

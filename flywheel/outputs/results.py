@@ -15,12 +15,13 @@ from flywheel.outputs.files import (
     write_folder,
     write_json,
 )
-from flywheel.scenario.files import toml_value
+from flywheel.scenario.files import Scenario, toml_value
 from flywheel.studies.comparisons import COMPARISON_COLUMNS, Comparison, Sweep, scenario_file
 from flywheel.studies.runner import RunResult
 from flywheel.studies.sensitivity import SENSITIVITY_COLUMNS, Sensitivity, pct
 
 if TYPE_CHECKING:  # the validation study loads scipy.stats: only when a suite is written
+    from flywheel.studies.calibrate import Calibration
     from flywheel.studies.diagnose import Diagnosis
     from flywheel.studies.journey import Journey
     from flywheel.studies.validation import Suite
@@ -43,9 +44,8 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
             # one) while this process writes the tables; each is drawn once, written as a
             # PNG and embedded in the report
             collect = plots.start_render(plots.run_chart_jobs(result), executor)
-        header = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                  f"# seed = {result.seed}, replications = {result.n}\n")
-        (tmp / "scenario.toml").write_text(header + result.scenario.to_toml())
+        _write_scenario(tmp / "scenario.toml", result.scenario,
+                        f"seed = {result.seed}, replications = {result.n}")
         write_json(tmp / "summary.json", result.summary())
         write_csv(tmp / "timeseries.csv", result.timeseries_header(), result.timeseries_rows())
         write_csv(tmp / "funnel.csv", result.funnel_header(), result.funnel_rows())
@@ -60,6 +60,17 @@ def write_results(result: RunResult, out: Path | str, force: bool = False,
 
 
 # -- results folders -------------------------------------------------------------------
+
+
+def _write_scenario(path: Path, scenario: Scenario, *notes: str,
+                    before_moves: bool = False) -> None:
+    """A resolved scenario file: a header saying Flywheel wrote it, every parameter as run
+    (``before_moves``: before a study's moves), then ``notes`` (a line each), then
+    :meth:`Scenario.to_toml`."""
+    as_run = "every parameter, as run" + (", before any move" if before_moves else "")
+    head = f"# Resolved scenario written by flywheel: {as_run}\n" + "".join(
+        f"# {note}\n" for note in notes)
+    path.write_text(head + scenario.to_toml(), encoding="utf-8")
 
 
 def _write_rows(path: Path, rows: list[dict[str, object]], header: list[str]) -> None:
@@ -89,10 +100,9 @@ def write_comparison(comparison: Comparison, out: Path | str, force: bool = Fals
         _write_rows(tmp / "comparison.csv", comparison.rows(), COMPARISON_COLUMNS)
         for i, (sc, label) in enumerate(zip(comparison.scenarios, comparison.labels, strict=True)):
             role = "the reference" if i == 0 else f"compared against {comparison.labels[0]}"
-            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                    f"# comparison {comparison.name}, scenario {i} ({label}, {role})\n"
-                    f"# seed = {comparison.seed}, replications = {comparison.replications}\n")
-            (tmp / scenario_file(i, sc.name)).write_text(head + sc.to_toml())
+            _write_scenario(tmp / scenario_file(i, sc.name), sc,
+                            f"comparison {comparison.name}, scenario {i} ({label}, {role})",
+                            f"seed = {comparison.seed}, replications = {comparison.replications}")
         if charts:
             from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
@@ -122,10 +132,9 @@ def write_sweep(result: Sweep, out: Path | str, force: bool = False,
         _write_rows(tmp / "sweep.csv", result.rows(), header)
         for i, (point, sc) in enumerate(zip(result.points, (r.scenario for r in result.results), strict=True)):
             where = ", ".join(f"{k} = {toml_value(v)}" for k, v in point.items())
-            head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                    f"# sweep of {result.base.name}, point {i}: {where}\n"
-                    f"# seed = {result.seed}, replications = {result.replications}\n")
-            (tmp / scenario_file(i, sc.name)).write_text(head + sc.to_toml())
+            _write_scenario(tmp / scenario_file(i, sc.name), sc,
+                            f"sweep of {result.base.name}, point {i}: {where}",
+                            f"seed = {result.seed}, replications = {result.replications}")
         if charts:
             from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
@@ -161,10 +170,10 @@ def write_sensitivity(result: Sensitivity, out: Path | str, force: bool = False,
     def fill(tmp: Path) -> None:
         write_json(tmp / "summary.json", result.summary())
         _write_rows(tmp / "sensitivity.csv", result.rows(), SENSITIVITY_COLUMNS)
-        head = (f"# Resolved scenario written by flywheel: every parameter, as run, before any move\n"
-                f"# sensitivity of {result.target} to ±{pct(result.delta)} moves; "
-                f"seed = {result.seed}, replications = {result.replications}\n")
-        (tmp / "scenario.toml").write_text(head + result.scenario.to_toml())
+        _write_scenario(tmp / "scenario.toml", result.scenario,
+                        f"sensitivity of {result.target} to ±{pct(result.delta)} moves; "
+                        f"seed = {result.seed}, replications = {result.replications}",
+                        before_moves=True)
         if charts:
             from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
@@ -213,10 +222,9 @@ def write_trace(journey: Journey, out: Path | str, force: bool = False, charts: 
         (tmp / "story.txt").write_text(words.story_text(journey), encoding="utf-8")
         write_csv(tmp / "events.csv", words.EVENT_HEADER, words.event_rows(journey, lines))
         write_csv(tmp / "people.csv", words.PEOPLE_HEADER, words.people_rows(journey))
-        head = (f"# Resolved scenario written by flywheel: every parameter, as run\n"
-                f"# trace of company {journey.company}, replication {journey.replication}, "
-                f"seed = {journey.seed}\n")
-        (tmp / "scenario.toml").write_text(head + journey.scenario.to_toml())
+        _write_scenario(tmp / "scenario.toml", journey.scenario,
+                        f"trace of company {journey.company}, replication "
+                        f"{journey.replication}, seed = {journey.seed}")
         if charts:
             from flywheel.outputs import plots, report  # matplotlib only when charts are asked for
 
@@ -242,9 +250,9 @@ def write_diagnosis(result: Diagnosis, out: Path | str, force: bool = False,
     def fill(tmp: Path) -> None:
         write_json(tmp / "summary.json", result.summary())
         _write_rows(tmp / "diagnosis.csv", result.rows(), DIAGNOSIS_COLUMNS)
-        head = (f"# Resolved scenario written by flywheel: every parameter, as run, before any move\n"
-                f"# diagnosis; seed = {result.seed}, replications = {result.replications}\n")
-        (tmp / "scenario.toml").write_text(head + result.scenario.to_toml())
+        _write_scenario(tmp / "scenario.toml", result.scenario,
+                        f"diagnosis; seed = {result.seed}, replications = {result.replications}",
+                        before_moves=True)
         if charts:
             from flywheel.outputs import diagnosis, plots  # matplotlib only for charts
 
@@ -254,3 +262,28 @@ def write_diagnosis(result: Diagnosis, out: Path | str, force: bool = False,
                 diagnosis.diagnosis_report(result, {diagnosis.CHART: png}), encoding="utf-8")
 
     return write_folder(out, force, fill, unique=unique, kind="diagnosis")
+
+
+def default_calibrate_dir(name: str) -> Path:
+    """``results/calibrate-<name>-<YYYYmmdd-HHMMSS>``."""
+    return default_out_dir(f"calibrate-{name}")
+
+
+def write_calibration(cal: Calibration, out: Path | str, force: bool = False,
+                      unique: bool = False) -> Path:
+    """Write calibrated.toml (extends the base, sets only the fitted keys), fit.json,
+    weekly.csv (each series observed beside the model's mean and 5-95% band) and
+    report.html to ``out``, atomically; an existing ``out`` is replaced only with
+    ``force``."""
+    from flywheel.outputs import calibration
+
+    out = Path(out)
+
+    def fill(tmp: Path) -> None:
+        (tmp / "calibrated.toml").write_text(
+            cal.calibrated_toml(calibration.extends_path(cal, out)), encoding="utf-8")
+        write_json(tmp / "fit.json", cal.fit_json())
+        write_csv(tmp / "weekly.csv", *calibration.weekly_table(cal))
+        (tmp / "report.html").write_text(calibration.report(cal), encoding="utf-8")
+
+    return write_folder(out, force, fill, unique=unique, kind="calibration")

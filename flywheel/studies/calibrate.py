@@ -45,6 +45,7 @@ known settings (tests/test_calibrate.py) checks that the intervals cover the tru
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -368,15 +369,24 @@ class _Problem:
         self.model(x)
         return self._cache[tuple(np.round(x, 12))][0]
 
-    def residuals(self, x: np.ndarray, by_week: bool = False) -> Any:
-        series, metrics = self.model(x)
-        parts, weeks = [], []
+    def _poisson_scaled(self, x: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Each series' residuals at ``x`` over its known weeks, scaled by the square root
+        of the model's count (the first scaling), with those weeks."""
+        series, _ = self.model(x)
+        out = {}
         for name, data in self.data.items():
             ok = ~np.isnan(data)
             mod = series[name][ok]
             r = (data[ok] - np.nan_to_num(mod)) / np.sqrt(np.maximum(np.abs(mod), 1.0))
+            out[name] = (r, self.obs.weeks[ok])
+        return out
+
+    def residuals(self, x: np.ndarray, by_week: bool = False) -> Any:
+        parts, weeks = [], []
+        for name, (r, w) in self._poisson_scaled(x).items():
             parts.append(r / self.scale[name])
-            weeks.append(self.obs.weeks[ok])
+            weeks.append(w)
+        metrics = self.model(x)[1]
         for i, (name, value, se) in enumerate(self.known):
             parts.append(np.array([(np.nan_to_num(metrics[name]) - value) / se]))
             weeks.append(np.array([-1 - i]))  # a group of its own
@@ -385,14 +395,8 @@ class _Problem:
 
     def series_rms(self, x: np.ndarray) -> dict[str, float]:
         """Each series' residual spread at ``x`` (on the first scaling)."""
-        series, _ = self.model(x)
-        out = {}
-        for name, data in self.data.items():
-            ok = ~np.isnan(data)
-            mod = series[name][ok]
-            r = (data[ok] - np.nan_to_num(mod)) / np.sqrt(np.maximum(np.abs(mod), 1.0))
-            out[name] = float(np.sqrt(np.mean(r ** 2))) if len(r) else 1.0
-        return out
+        return {name: float(np.sqrt(np.mean(r ** 2))) if len(r) else 1.0
+                for name, (r, _) in self._poisson_scaled(x).items()}
 
 
 def _sandwich(jac: np.ndarray, r: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -497,8 +501,8 @@ def calibrate(observed: Observed, base: Scenario, fit: Sequence[str] = DEFAULT_F
         fitted.append(Fitted(k, v0, est, (lo, hi), ok, note))
     calibrated = problem.scenario(res.x)
     calibrated = calibrated.with_overrides({"simulation.horizon": base.raw["simulation.horizon"]})
-    calibrated = _renamed(calibrated, f"{base.name}-calibrated",
-                          f"{base.name} fitted to {observed.file}")
+    calibrated = dataclasses.replace(calibrated, name=f"{base.name}-calibrated",
+                                     description=f"{base.name} fitted to {observed.file}")
     return Calibration(observed, base, fitted, calibrated, list(known), problem.solves,
                        time.perf_counter() - started, dict(problem.correction))
 
@@ -508,26 +512,28 @@ def _twin_gap(problem: _Problem, x: np.ndarray, replications: int, seed: int | N
     """Each series' ratio of the simulation's mean to the twin's at ``x``, over the weeks
     the data know: the factor the twin's series are multiplied by in the second fit
     (1 where either is 0)."""
-    from flywheel.studies.runner import simulate
-
     obs = problem.obs
-    res = simulate(problem.scenario(x), replications=replications, seed=seed, jobs=jobs,
-                   horizon=7.0 * obs.horizon_weeks)
-    des = [obs.from_model(r.series) for r in res.replications]
+    des = _simulated_weeks(obs, problem.scenario(x), replications, seed, jobs)
     twin = problem.raw_weekly(x)
     out = {}
     for name, data in obs.series.items():
         ok = ~np.isnan(data) & ~np.isnan(twin[name])
-        sim = float(np.mean([np.nansum(d[name][ok]) for d in des]))
+        sim = float(np.mean(np.nansum(des[name][:, ok], axis=1)))
         mod = float(np.nansum(twin[name][ok]))
         out[name] = sim / mod if mod > 0 and sim > 0 else 1.0
     return out
 
 
-def _renamed(sc: Scenario, name: str, description: str) -> Scenario:
-    import dataclasses
+def _simulated_weeks(obs: Observed, scenario: Scenario, replications: int, seed: int | None,
+                     jobs: int | None) -> dict[str, np.ndarray]:
+    """The simulation's replications of ``scenario`` over the data's weeks: for each series
+    of the data, an array of replications x weeks (:meth:`Observed.from_model`)."""
+    from flywheel.studies.runner import simulate
 
-    return dataclasses.replace(sc, name=name, description=description)
+    res = simulate(scenario, replications=replications, seed=seed, jobs=jobs,
+                   horizon=7.0 * obs.horizon_weeks)
+    weekly = [obs.from_model(r.series) for r in res.replications]
+    return {name: np.array([w[name] for w in weekly]) for name in obs.series}
 
 
 def check(cal: Calibration, replications: int, seed: int | None = None,
@@ -535,15 +541,10 @@ def check(cal: Calibration, replications: int, seed: int | None = None,
     """Run the simulation at the estimate over the data's weeks and compare: each observed
     series' RMS error against the replications' mean, and the share of its known weeks
     inside the replications' 5–95% band; the bands are kept for the report."""
-    from flywheel.studies.runner import simulate
-
     obs = cal.observed
-    horizon = 7.0 * obs.horizon_weeks
-    res = simulate(cal.calibrated, replications=replications, seed=seed, jobs=jobs,
-                   horizon=horizon)
-    weekly = [obs.from_model(r.series) for r in res.replications]
+    simulated = _simulated_weeks(obs, cal.calibrated, replications, seed, jobs)
     for name, data in obs.series.items():
-        stack = np.array([w[name] for w in weekly])
+        stack = simulated[name]
         lo, hi = np.percentile(stack, [5, 95], axis=0)
         mean = stack.mean(axis=0)
         ok = ~np.isnan(data)

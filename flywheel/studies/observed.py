@@ -14,7 +14,7 @@ blank cell is unknown; weeks may be missing, never repeated or out of order.  Ev
 mistake is one :class:`~flywheel.scenario.files.ScenarioError` line naming the file, the
 row, the column, the value and what is allowed, as for a scenario.
 
-:meth:`Observed.from_model` turns a run's daily series (:data:`flywheel.metrics.SERIES`)
+:func:`weekly` (and :meth:`Observed.from_model`) turns a run's daily series (:data:`flywheel.metrics.SERIES`)
 into the same weeks, so the data and the model are compared on one footing.
 """
 
@@ -24,7 +24,7 @@ import csv
 import datetime as dt
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +33,7 @@ import numpy as np
 from flywheel.scenario.defaults import PARAMS_BY_PATH
 from flywheel.scenario.files import ScenarioError
 
-__all__ = ["COLUMNS", "Column", "Observed", "read_observed"]
+__all__ = ["COLUMNS", "Column", "Observed", "read_observed", "weekly"]
 
 
 @dataclass(frozen=True)
@@ -91,22 +91,29 @@ class Observed:
         return ~np.isnan(self.series[name])
 
     def from_model(self, daily: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """A run's daily series (day 1, 2, ...: :func:`~flywheel.engines.tally.day_grid`)
-        as this file's weeks, for each series the file has: a flow summed over the week's
-        seven days, a level at its last day; NaN for a week the run did not reach."""
-        out = {}
-        for name in self.series:
-            col = COLUMNS[name]
-            per_day = sum(np.asarray(daily[s], dtype=float) for s in col.model)
-            days = len(per_day)
-            values = np.full(len(self.weeks), np.nan)
-            for i, w in enumerate(self.weeks):
-                last = 7 * int(w)
-                if last > days:
-                    continue
-                values[i] = per_day[last - 7:last].sum() if col.flow else per_day[last - 1]
-            out[name] = values
-        return out
+        """A run's daily series as this file's weeks, for each series the file has
+        (:func:`weekly`)."""
+        return weekly(daily, self.weeks, self.series)
+
+
+def weekly(daily: Mapping[str, np.ndarray], weeks: np.ndarray,
+           names: Iterable[str] = COLUMNS) -> dict[str, np.ndarray]:
+    """A run's daily series (day 1, 2, ...: :func:`~flywheel.engines.tally.day_grid`) as
+    the data series ``names`` over ``weeks`` (1-based): a flow summed over the week's seven
+    days, a level at its last day; NaN for a week the run did not reach."""
+    out = {}
+    for name in names:
+        col = COLUMNS[name]
+        per_day = sum(np.asarray(daily[s], dtype=float) for s in col.model)
+        days = len(per_day)
+        values = np.full(len(weeks), np.nan)
+        for i, w in enumerate(weeks):
+            last = 7 * int(w)
+            if last > days:
+                continue
+            values[i] = per_day[last - 7:last].sum() if col.flow else per_day[last - 1]
+        out[name] = values
+    return out
 
 
 def _fail(file: str, problem: str, row: int | None = None, column: str | None = None,
