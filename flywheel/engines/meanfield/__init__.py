@@ -2,7 +2,8 @@
 
 Its modules: :mod:`.mechanisms` (what it carries, what it does not), :mod:`.chains`
 (delays and the onboarding race as exponential stages), :mod:`.market` (company sizes),
-:mod:`.twin` (the state, the linear part, the right-hand side), :mod:`.solver`
+:mod:`.twin` (the state, the linear part, the right-hand side), :mod:`.kernel` (the
+same right-hand side compiled with numba, for nopython callers), :mod:`.solver`
 (integration and what the solution says).
 
 Where :mod:`flywheel.engines.model` plays out every user and team, the twin follows the
