@@ -81,10 +81,11 @@ def ratio(rounds: int = 7, name: str = "baseline", horizon: str = "2y") -> dict[
     meanfield.solve(sc)  # (imports and first-call costs out of the way, both sides)
     Model(Settings.of(sc), seq).run()
     twin, des = [], []
-    evaluations = 0
+    evaluations, method = 0, ""
     for _ in range(rounds):
         t0 = time.perf_counter()
-        evaluations = meanfield.solve(sc).evaluations
+        solved = meanfield.solve(sc)
+        evaluations, method = solved.evaluations, solved.method
         twin.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         Model(Settings.of(sc), seq).run()
@@ -93,7 +94,7 @@ def ratio(rounds: int = 7, name: str = "baseline", horizon: str = "2y") -> dict[
            "evaluations": evaluations}
     out["ratio"] = out["twin_s"] / out["des_s"]
     print(f"{name}, {horizon}, {rounds} alternating rounds (medians): twin {out['twin_s']:.3f} s "  # noqa: T201
-          f"({evaluations} evaluations), one replication {out['des_s']:.3f} s, "
+          f"({method}, {evaluations} evaluations), one replication {out['des_s']:.3f} s, "
           f"twin / replication {out['ratio']:.2f}")
     return out
 

@@ -1,0 +1,337 @@
+"""Integrating the twin with a Rosenbrock-W method, compiled.
+
+The twin's stiff part is linear and constant (:meth:`~flywheel.engines.meanfield.twin.Twin.jacobian`
+is a sparse matrix fixed for the run), so a *W-method* fits it: a linearly implicit
+Runge-Kutta method that keeps its order with any approximation of the Jacobian.  Each
+step solves four linear systems with one matrix ``I - gamma h J``; there is no Newton
+iteration, so nothing fails to converge, and the matrix depends on the step size alone.
+
+The method is ROS34PW2 (Rang & Angermann 2005, BIT Numer. Math. 45:761-787): four stages,
+order 3 as a W-method, L-stable, stiffly accurate, with an embedded order-2 solution for
+the error estimate.  Its coefficients are used in the transformed form of Hairer & Wanner
+(Solving ODEs II, section IV.7), which needs no product with the Jacobian.
+
+Step sizes are powers of two times :data:`H0`, so the factorisations of ``I - gamma h J``
+(scipy's SuperLU) are few (one per size used: about eight over two years) and are made
+outside the compiled loop; the loop runs until it wants a size it has no factorisation
+for, then returns to :func:`integrate`, which factorises and calls it again.  Values on
+the day grid come from the cubic Hermite interpolant of each step (its ends' values and
+derivatives), accurate to the method's order.
+
+The twin's right-hand side here is :func:`flywheel.engines.meanfield.kernel.rhs`, the
+compiled twin of :meth:`Twin.rhs <flywheel.engines.meanfield.twin.Twin.rhs>`; the loop
+takes any compiled right-hand side (the tests give it problems with known solutions).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numba
+import numpy as np
+from scipy import sparse
+from scipy.sparse.linalg import splu
+
+# -- the method: ROS34PW2 -------------------------------------------------------------------
+
+GAMMA = 0.435866521508459
+_ALPHA = np.array([[0.0, 0.0, 0.0, 0.0],
+                   [0.87173304301691801, 0.0, 0.0, 0.0],
+                   [0.84457060015369423, -0.11299064236484185, 0.0, 0.0],
+                   [0.0, 0.0, 1.0, 0.0]])
+_GAMMAS = np.array([[GAMMA, 0.0, 0.0, 0.0],
+                    [-0.87173304301691801, GAMMA, 0.0, 0.0],
+                    [-0.90338057013044082, 0.054180672388095326, GAMMA, 0.0],
+                    [0.24212380706095346, -1.2232505839045147, 0.54526025533510214, GAMMA]])
+_B = np.array([0.24212380706095346, -1.2232505839045147, 1.5452602553351020, GAMMA])
+_B_EMBEDDED = np.array([0.37810903145819369, -0.096042292212423178, 0.5, 0.2179332607542295])
+# the transformed form: stage increments u_i = sum_j gamma_ij k_j
+_GINV = np.linalg.inv(_GAMMAS)
+A = np.ascontiguousarray(_ALPHA @ _GINV)  # stage values: y + sum_j A_ij u_j
+C = np.ascontiguousarray(np.tril(-_GINV, -1))  # stage right-hand sides: + sum_j C_ij u_j / h
+M = np.ascontiguousarray(_B @ _GINV)  # the step: y + sum_i M_i u_i
+E = np.ascontiguousarray(M - _B_EMBEDDED @ _GINV)  # its error estimate: sum_i E_i u_i
+TIMES = np.ascontiguousarray(_ALPHA.sum(axis=1))  # stage times, as fractions of the step
+
+#: The smallest step (days) and the ratio between step sizes.
+H0 = 1.0 / 32.0
+#: Steps a run may take before it gives up (a shipped scenario takes 100 to 300).
+MAX_STEPS = 20_000
+
+_DONE, _RESIZE, _FAILED = 0, 1, 2
+
+
+@dataclass
+class Solution:
+    """Values on the day grid (states x days), and how the integration went."""
+
+    y: np.ndarray
+    steps: int
+    rejected: int
+    evaluations: int
+    factorisations: int
+
+
+# -- the linear systems ---------------------------------------------------------------------
+
+@dataclass
+class _Factors:
+    """``I - gamma h J`` = Pr^T L U Pc^T, as arrays the compiled solve reads: L strictly
+    below its unit diagonal and U strictly above its diagonal (CSC, rows ascending), U's
+    diagonal, and the row and column permutations."""
+
+    l_ptr: np.ndarray
+    l_idx: np.ndarray
+    l_val: np.ndarray
+    u_ptr: np.ndarray
+    u_idx: np.ndarray
+    u_val: np.ndarray
+    u_diag: np.ndarray
+    perm_r: np.ndarray
+    perm_c: np.ndarray
+
+    @classmethod
+    def of(cls, matrix: sparse.csc_matrix) -> _Factors:
+        """SuperLU's factors of ``matrix``: a fill-reducing column order (COLAMD), no row
+        pivoting (I - gamma h J has a diagonal of at least 1 that dominates its columns)."""
+        lu = splu(matrix, permc_spec="COLAMD", diag_pivot_thresh=0.0)
+        lower = sparse.tril(lu.L, -1, format="csc")
+        upper = lu.U.tocsc()
+        diag = upper.diagonal().copy()
+        strict = sparse.triu(upper, 1, format="csc")
+        lower.sort_indices()
+        strict.sort_indices()
+        return cls(lower.indptr.astype(np.int64), lower.indices.astype(np.int64), lower.data.copy(),
+                   strict.indptr.astype(np.int64), strict.indices.astype(np.int64),
+                   strict.data.copy(), diag, lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
+
+    def args(self) -> tuple[np.ndarray, ...]:
+        return (self.l_ptr, self.l_idx, self.l_val, self.u_ptr, self.u_idx, self.u_val,
+                self.u_diag, self.perm_r, self.perm_c)
+
+
+class _Factoriser:
+    """Factors of I - gamma h J for each step size h: SuperLU for the first, then the same
+    orders and fill pattern with new values (a compiled left-looking elimination, about
+    ten times quicker), checked by the residual of one solve (SuperLU again should the
+    pattern not hold them)."""
+
+    def __init__(self, jacobian: sparse.spmatrix) -> None:
+        self.jacobian = sparse.csc_matrix(jacobian)
+        self.n = self.jacobian.shape[0]
+        self.identity = sparse.identity(self.n, format="csc")
+        self.first: _Factors | None = None
+        self.superlu = 0
+
+    def matrix(self, h: float) -> sparse.csc_matrix:
+        return (self.identity - (GAMMA * h) * self.jacobian).tocsc()
+
+    def __call__(self, h: float) -> _Factors:
+        if self.first is None:
+            self.superlu += 1
+            self.first = _Factors.of(self.matrix(h))
+            f = self.first
+            n = self.n
+            rows = sparse.csc_matrix((np.ones(n), (f.perm_r, np.arange(n))), shape=(n, n))
+            cols = sparse.csc_matrix((np.ones(n), (np.arange(n), f.perm_c)), shape=(n, n))
+            self._jac = (rows @ self.jacobian @ cols).tocsc()
+            self._eye = (rows @ cols).tocsc()
+            for m in (self._jac, self._eye):
+                m.sort_indices()
+            return self.first
+        f = self.first
+        new = _Factors(f.l_ptr, f.l_idx, np.empty_like(f.l_val), f.u_ptr, f.u_idx,
+                       np.empty_like(f.u_val), np.empty_like(f.u_diag), f.perm_r, f.perm_c)
+        _refactor(self._eye.indptr, self._eye.indices, self._eye.data, self._jac.indptr,
+                  self._jac.indices, self._jac.data, GAMMA * h, new.l_ptr, new.l_idx, new.l_val,
+                  new.u_ptr, new.u_idx, new.u_val, new.u_diag, np.zeros(self.n))
+        b = np.linspace(1.0, 2.0, self.n)
+        residual = self.matrix(h) @ solve_with(new, b) - b
+        if np.all(np.isfinite(residual)) and np.max(np.abs(residual)) <= 1e-9 * 2.0:
+            return new
+        self.superlu += 1
+        return _Factors.of(self.matrix(h))
+
+
+@numba.njit(cache=True)
+def _refactor(e_ptr: Any, e_idx: Any, e_val: Any, j_ptr: Any, j_idx: Any, j_val: Any, gh: float,
+              l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
+              x: Any) -> None:  # pragma: no cover
+    """LU factors of E - gh J (both CSC, already in the factors' row and column orders) in
+    the known pattern of L and U: column by column, each column of U's rows in ascending
+    order eliminating with the columns of L before it.  ``x`` (zeros) is scratch."""
+    n = u_diag.shape[0]
+    for j in range(n):
+        for k in range(e_ptr[j], e_ptr[j + 1]):
+            x[e_idx[k]] += e_val[k]
+        for k in range(j_ptr[j], j_ptr[j + 1]):
+            x[j_idx[k]] -= gh * j_val[k]
+        for k in range(u_ptr[j], u_ptr[j + 1]):
+            row = u_idx[k]
+            xr = x[row]
+            u_val[k] = xr
+            x[row] = 0.0
+            if xr != 0.0:
+                for m in range(l_ptr[row], l_ptr[row + 1]):
+                    x[l_idx[m]] -= l_val[m] * xr
+        pivot = x[j]
+        u_diag[j] = pivot
+        x[j] = 0.0
+        for k in range(l_ptr[j], l_ptr[j + 1]):
+            row = l_idx[k]
+            l_val[k] = x[row] / pivot
+            x[row] = 0.0
+
+
+@numba.njit(cache=True)
+def _solve(l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
+           perm_r: Any, perm_c: Any, b: Any, x: Any, w: Any) -> None:  # pragma: no cover
+    """x = (Pr^T L U Pc^T)^-1 b, with ``w`` as scratch."""
+    n = b.shape[0]
+    for i in range(n):
+        w[perm_r[i]] = b[i]
+    for j in range(n):  # L w' = w (unit diagonal)
+        wj = w[j]
+        if wj != 0.0:
+            for k in range(l_ptr[j], l_ptr[j + 1]):
+                w[l_idx[k]] -= l_val[k] * wj
+    for j in range(n - 1, -1, -1):  # U z = w'
+        zj = w[j] / u_diag[j]
+        w[j] = zj
+        if zj != 0.0:
+            for k in range(u_ptr[j], u_ptr[j + 1]):
+                w[u_idx[k]] -= u_val[k] * zj
+    for i in range(n):
+        x[i] = w[perm_c[i]]
+
+
+def solve_with(factors: _Factors, b: np.ndarray) -> np.ndarray:
+    """(I - gamma h J)^-1 b: the compiled solve, for tests."""
+    x, w = np.empty_like(b), np.empty_like(b)
+    _solve(*factors.args(), b, x, w)
+    return x
+
+
+# -- the loop -------------------------------------------------------------------------------
+
+@numba.njit(cache=True)
+def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float,
+           l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
+           perm_r: Any, perm_c: Any, grid: Any, out: Any, at: Any, rtol: float, atol: float,
+           stats: Any) -> int:  # pragma: no cover
+    """Steps of size ``h`` from ``clock[0]`` (updating ``y``, ``f`` = dy/dt there, the clock,
+    ``out``'s columns ``at[0]``... on the grid and ``stats``: steps, rejected, evaluations),
+    until the horizon (returns _DONE), or the error asks for another step size (_RESIZE,
+    with log2 of the wanted change in ``at[1]``), or MAX_STEPS (_FAILED)."""
+    n = y.shape[0]
+    u = np.zeros((4, n))
+    stage = np.empty(n)
+    rhs = np.empty(n)
+    w = np.empty(n)
+    new = np.empty(n)
+    f_new = np.empty(n)
+    t = clock[0]
+    while t < horizon:
+        if stats[0] + stats[1] >= MAX_STEPS:
+            return _FAILED
+        for i in range(4):
+            if i == 0:
+                for q in range(n):
+                    rhs[q] = GAMMA * h * f[q]
+            else:
+                for q in range(n):
+                    s = y[q]
+                    for j in range(i):
+                        s += A[i, j] * u[j, q]
+                    stage[q] = s
+                fn(t + TIMES[i] * h, stage, p, rhs)
+                stats[2] += 1
+                for q in range(n):
+                    s = rhs[q]
+                    for j in range(i):
+                        s += C[i, j] * u[j, q] / h
+                    rhs[q] = GAMMA * h * s
+            _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c,
+                   rhs, u[i], w)
+        total = 0.0
+        for q in range(n):
+            v = y[q] + M[0] * u[0, q] + M[1] * u[1, q] + M[2] * u[2, q] + M[3] * u[3, q]
+            new[q] = v
+            err = E[0] * u[0, q] + E[1] * u[1, q] + E[2] * u[2, q] + E[3] * u[3, q]
+            scale = atol + rtol * max(abs(y[q]), abs(v))
+            total += (err / scale) ** 2
+        err = math.sqrt(total / n)
+        if not err <= 1.0:  # (a NaN is no success either)
+            stats[1] += 1
+            if err != err:
+                at[1] = -3
+            else:
+                at[1] = -max(1, int(math.ceil(math.log2(err) / 3.0)))
+            return _RESIZE
+        fn(t + h, new, p, f_new)
+        stats[2] += 1
+        stats[0] += 1
+        t_new = t + h
+        k = at[0]
+        while k < grid.shape[0] and grid[k] <= t_new:
+            s = (grid[k] - t) / h
+            h00 = (1.0 + 2.0 * s) * (1.0 - s) ** 2
+            h10 = s * (1.0 - s) ** 2
+            h01 = s * s * (3.0 - 2.0 * s)
+            h11 = s * s * (s - 1.0)
+            for q in range(n):
+                out[q, k] = h00 * y[q] + h10 * h * f[q] + h01 * new[q] + h11 * h * f_new[q]
+            k += 1
+        at[0] = k
+        for q in range(n):
+            y[q] = new[q]
+            f[q] = f_new[q]
+        t = t_new
+        clock[0] = t
+        # a larger step when the error allows one twice as large (order 3: 0.9 * 2^-3 margin)
+        grow = 0.9 * err ** (-1.0 / 3.0) if err > 0.0 else 8.0
+        if grow >= 2.0 and t < horizon:
+            at[1] = min(int(math.log2(min(grow, 8.0))), 3)
+            return _RESIZE
+    return _DONE
+
+
+def integrate(fn: Any, p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
+              grid: np.ndarray, rtol: float, atol: float) -> Solution:
+    """Integrate dy/dt = f(t, y) from 0 to ``horizon``; the values on ``grid``.
+
+    ``fn(t, y, p, dy)`` is a compiled function (``numba.njit``) writing f(t, y) into ``dy``,
+    ``p`` its parameters (for the twin: :func:`~flywheel.engines.meanfield.kernel.rhs` and
+    :func:`~flywheel.engines.meanfield.kernel.pack`), ``jacobian`` a constant sparse
+    approximation of df/dy (any will do for the order; the stiff part must be in it for
+    the step sizes).
+    Raises ``FloatingPointError`` when it gives up (MAX_STEPS, or no step size small
+    enough), so the caller can fall back to another method."""
+    n = y0.shape[0]
+    factorise = _Factoriser(jacobian)
+    factors: dict[int, _Factors] = {}
+    y = np.array(y0, dtype=float)
+    f = np.empty(n)
+    fn(0.0, y, p, f)
+    out = np.full((n, len(grid)), np.nan)
+    clock = np.zeros(1)
+    at = np.zeros(2, dtype=np.int64)
+    stats = np.zeros(3, dtype=np.int64)
+    stats[2] = 1
+    level = 4  # h = H0 * 2^4 = half a day: the first steps
+    while True:
+        if level < -20:
+            raise FloatingPointError("the Rosenbrock step size fell below 1e-7 days")
+        if level not in factors:
+            factors[level] = factorise(H0 * 2.0 ** level)
+        status = _steps(fn, p, y, f, clock, H0 * 2.0 ** level, horizon, *factors[level].args(),
+                        grid, out, at, rtol, atol, stats)
+        if status == _DONE:
+            break
+        if status == _FAILED:
+            raise FloatingPointError(f"the Rosenbrock integration took more than {MAX_STEPS} steps")
+        level += int(at[1])
+    return Solution(y=out, steps=int(stats[0]), rejected=int(stats[1]), evaluations=int(stats[2]),
+                    factorisations=len(factors))
