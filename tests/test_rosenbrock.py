@@ -59,8 +59,8 @@ def solve_linear(K: sparse.csr_matrix, c: np.ndarray, jac: sparse.spmatrix, grid
                  rtol: float) -> rosenbrock.Solution:
     K = sparse.csr_matrix(K)
     p = (K.indptr.astype(np.int64), K.indices.astype(np.int64), K.data.copy(), c)
-    return rosenbrock.integrate(linear_rhs, p, jac, np.zeros(K.shape[0]), float(grid[-1]), grid,
-                                rtol, 1e-9)
+    return rosenbrock.integrate(p, jac, np.zeros(K.shape[0]), float(grid[-1]), grid, rtol, 1e-9,
+                                fn=linear_rhs)
 
 
 def test_compiled_solve_inverts_superlus_factors() -> None:

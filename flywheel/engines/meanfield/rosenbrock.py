@@ -20,7 +20,8 @@ derivatives), accurate to the method's order.
 
 The twin's right-hand side here is :func:`flywheel.engines.meanfield.kernel.rhs`, the
 compiled twin of :meth:`Twin.rhs <flywheel.engines.meanfield.twin.Twin.rhs>`; the loop
-takes any compiled right-hand side (the tests give it problems with known solutions).
+also takes any other compiled right-hand side (the tests give it problems with known
+solutions).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ import numba
 import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import splu
+
+from flywheel.engines.meanfield import kernel
 
 # -- the method: ROS34PW2 -------------------------------------------------------------------
 
@@ -55,8 +58,10 @@ M = np.ascontiguousarray(_B @ _GINV)  # the step: y + sum_i M_i u_i
 E = np.ascontiguousarray(M - _B_EMBEDDED @ _GINV)  # its error estimate: sum_i E_i u_i
 TIMES = np.ascontiguousarray(_ALPHA.sum(axis=1))  # stage times, as fractions of the step
 
-#: The smallest step (days) and the ratio between step sizes.
-H0 = 1.0 / 32.0
+#: Step sizes are H0 x RATIO^k days for whole k (H0: half a day, the first steps' size).
+H0 = 0.5
+RATIO = math.sqrt(2.0)
+_LOG_RATIO = math.log(RATIO)
 #: Steps a run may take before it gives up (a shipped scenario takes 100 to 300).
 MAX_STEPS = 20_000
 
@@ -148,7 +153,8 @@ class _Factoriser:
                   self._jac.indices, self._jac.data, GAMMA * h, new.l_ptr, new.l_idx, new.l_val,
                   new.u_ptr, new.u_idx, new.u_val, new.u_diag, np.zeros(self.n))
         b = np.linspace(1.0, 2.0, self.n)
-        residual = self.matrix(h) @ solve_with(new, b) - b
+        x = solve_with(new, b)
+        residual = x - (GAMMA * h) * (self.jacobian @ x) - b
         if np.all(np.isfinite(residual)) and np.max(np.abs(residual)) <= 1e-9 * 2.0:
             return new
         self.superlu += 1
@@ -216,7 +222,7 @@ def solve_with(factors: _Factors, b: np.ndarray) -> np.ndarray:
 
 # -- the loop -------------------------------------------------------------------------------
 
-@numba.njit(cache=True)
+@numba.njit
 def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float,
            l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
            perm_r: Any, perm_c: Any, grid: Any, out: Any, at: Any, rtol: float, atol: float,
@@ -224,7 +230,7 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
     """Steps of size ``h`` from ``clock[0]`` (updating ``y``, ``f`` = dy/dt there, the clock,
     ``out``'s columns ``at[0]``... on the grid and ``stats``: steps, rejected, evaluations),
     until the horizon (returns _DONE), or the error asks for another step size (_RESIZE,
-    with log2 of the wanted change in ``at[1]``), or MAX_STEPS (_FAILED)."""
+    with the wanted change of k in ``at[1]``), or MAX_STEPS (_FAILED)."""
     n = y.shape[0]
     u = np.zeros((4, n))
     stage = np.empty(n)
@@ -268,7 +274,7 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
             if err != err:
                 at[1] = -3
             else:
-                at[1] = -max(1, int(math.ceil(math.log2(err) / 3.0)))
+                at[1] = -max(1, int(math.ceil(math.log(err) / 3.0 / _LOG_RATIO)))
             return _RESIZE
         fn(t + h, new, p, f_new)
         stats[2] += 1
@@ -282,7 +288,7 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
             h01 = s * s * (3.0 - 2.0 * s)
             h11 = s * s * (s - 1.0)
             for q in range(n):
-                out[q, k] = h00 * y[q] + h10 * h * f[q] + h01 * new[q] + h11 * h * f_new[q]
+                out[k, q] = h00 * y[q] + h10 * h * f[q] + h01 * new[q] + h11 * h * f_new[q]
             k += 1
         at[0] = k
         for q in range(n):
@@ -290,23 +296,35 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
             f[q] = f_new[q]
         t = t_new
         clock[0] = t
-        # a larger step when the error allows one twice as large (order 3: 0.9 * 2^-3 margin)
+        # a larger step when the error allows one RATIO times as large (order 3, a 0.9 margin)
         grow = 0.9 * err ** (-1.0 / 3.0) if err > 0.0 else 8.0
-        if grow >= 2.0 and t < horizon:
-            at[1] = min(int(math.log2(min(grow, 8.0))), 3)
+        if grow >= RATIO and t < horizon:
+            at[1] = int(math.log(min(grow, 8.0)) / _LOG_RATIO)
             return _RESIZE
     return _DONE
 
 
-def integrate(fn: Any, p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
-              grid: np.ndarray, rtol: float, atol: float) -> Solution:
-    """Integrate dy/dt = f(t, y) from 0 to ``horizon``; the values on ``grid``.
+@numba.njit(cache=True)
+def _twin_steps(p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float,
+                l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
+                perm_r: Any, perm_c: Any, grid: Any, out: Any, at: Any, rtol: float, atol: float,
+                stats: Any) -> int:  # pragma: no cover
+    """:func:`_steps` with the twin's right-hand side, compiled once and cached on disk (a
+    compiled function taking another as an argument is compiled again in every process)."""
+    return _steps(kernel.rhs, p, y, f, clock, h, horizon, l_ptr, l_idx, l_val, u_ptr, u_idx,
+                  u_val, u_diag, perm_r, perm_c, grid, out, at, rtol, atol, stats)
 
-    ``fn(t, y, p, dy)`` is a compiled function (``numba.njit``) writing f(t, y) into ``dy``,
-    ``p`` its parameters (for the twin: :func:`~flywheel.engines.meanfield.kernel.rhs` and
-    :func:`~flywheel.engines.meanfield.kernel.pack`), ``jacobian`` a constant sparse
-    approximation of df/dy (any will do for the order; the stiff part must be in it for
-    the step sizes).
+
+def integrate(p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
+              grid: np.ndarray, rtol: float, atol: float, fn: Any = None) -> Solution:
+    """Integrate dy/dt = f(t, y) from 0 to ``horizon``; the values at the times of ``grid``
+    (ascending, from 0; states x times).
+
+    f is the twin's right-hand side, :func:`~flywheel.engines.meanfield.kernel.rhs`, with
+    ``p`` its packed parameters (:func:`~flywheel.engines.meanfield.kernel.pack`); or, for
+    other problems, ``fn(t, y, p, dy)``, a compiled function (``numba.njit``) writing f(t, y)
+    into ``dy``.  ``jacobian`` is a constant sparse approximation of df/dy (any will do for
+    the order; the stiff part must be in it for the step sizes).
     Raises ``FloatingPointError`` when it gives up (MAX_STEPS, or no step size small
     enough), so the caller can fall back to another method."""
     n = y0.shape[0]
@@ -314,24 +332,29 @@ def integrate(fn: Any, p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizo
     factors: dict[int, _Factors] = {}
     y = np.array(y0, dtype=float)
     f = np.empty(n)
-    fn(0.0, y, p, f)
-    out = np.full((n, len(grid)), np.nan)
+    (kernel.rhs if fn is None else fn)(0.0, y, p, f)
+    out = np.empty((len(grid), n))  # (times x states: each time's values written at once)
     clock = np.zeros(1)
     at = np.zeros(2, dtype=np.int64)
     stats = np.zeros(3, dtype=np.int64)
     stats[2] = 1
-    level = 4  # h = H0 * 2^4 = half a day: the first steps
+    level = 0
     while True:
-        if level < -20:
+        if level < -50:
             raise FloatingPointError("the Rosenbrock step size fell below 1e-7 days")
         if level not in factors:
-            factors[level] = factorise(H0 * 2.0 ** level)
-        status = _steps(fn, p, y, f, clock, H0 * 2.0 ** level, horizon, *factors[level].args(),
-                        grid, out, at, rtol, atol, stats)
+            factors[level] = factorise(H0 * RATIO ** level)
+        h = H0 * RATIO ** level
+        status = (_twin_steps(p, y, f, clock, h, horizon, *factors[level].args(), grid, out, at,
+                              rtol, atol, stats) if fn is None else
+                  _steps(fn, p, y, f, clock, h, horizon, *factors[level].args(), grid, out, at,
+                         rtol, atol, stats))
         if status == _DONE:
             break
         if status == _FAILED:
             raise FloatingPointError(f"the Rosenbrock integration took more than {MAX_STEPS} steps")
         level += int(at[1])
-    return Solution(y=out, steps=int(stats[0]), rejected=int(stats[1]), evaluations=int(stats[2]),
+    if at[0] != len(grid):  # pragma: no cover - (the loop runs past the horizon)
+        raise FloatingPointError("the Rosenbrock integration stopped short of the horizon")
+    return Solution(y=out.T, steps=int(stats[0]), rejected=int(stats[1]), evaluations=int(stats[2]),
                     factorisations=len(factors))

@@ -116,13 +116,12 @@ def _integrate(tw: Twin, horizon: float, t_eval: np.ndarray) -> _Integrated:
         messages.append(f"ROS34PW2: {exc}")
     if packed is not None:
         try:
-            sol = rosenbrock.integrate(kernel.rhs, packed, jac, tw.initial(), horizon, t_eval[1:],
-                                       W_RTOL, ATOL * tw.scale)
+            sol = rosenbrock.integrate(packed, jac, tw.initial(), horizon, t_eval, W_RTOL,
+                                       ATOL * tw.scale)
         except FloatingPointError as exc:
             messages.append(f"ROS34PW2: {exc}")
         else:
-            return _Integrated(np.hstack([tw.initial()[:, None], sol.y]), sol.evaluations,
-                               "ROS34PW2")
+            return _Integrated(sol.y, sol.evaluations, "ROS34PW2")
     tries = ((_SparseBDF, {"jac": jac}), ("Radau", {"jac": jac}), ("RK23", {}))
     for method, extra in tries:
         calls = 0
