@@ -3,16 +3,17 @@
 Its modules: :mod:`.mechanisms` (what it carries, what it does not), :mod:`.chains`
 (delays and the onboarding race as exponential stages), :mod:`.market` (company sizes),
 :mod:`.twin` (the state, the linear part, the right-hand side), :mod:`.kernel` (the
-same right-hand side compiled with numba, for nopython callers), :mod:`.solver`
-(integration and what the solution says).
+same right-hand side compiled with numba, for nopython callers), :mod:`.rosenbrock`
+(the compiled integrator), :mod:`.solver` (integration and what the solution says).
 
 Where :mod:`flywheel.engines.model` plays out every user and team, the twin follows the
-*expected* number of users and teams in each state, as a system of ODEs that
-:func:`scipy.integrate.solve_ivp` integrates from launch day to the horizon.  It
+*expected* number of users and teams in each state, as a system of ODEs integrated
+from launch day to the horizon (a compiled Rosenbrock-W method; scipy's
+:func:`~scipy.integrate.solve_ivp` should it fail).  It
 reads the same parameters (a resolved scenario's ``values``) with the same
 meaning, returns deterministic curves on the day grid of
 :func:`flywheel.metrics.day_grid` and the metrics of :data:`flywheel.metrics.METRICS`,
-and takes a fraction of a second.  As the market and the signup volume grow the
+and takes a small fraction of a second.  As the market and the signup volume grow the
 replication mean of the DES approaches it (``tests/test_meanfield.py``).
 
 What the state is (``docs/model.md``, "The mean-field twin", has the equations):
@@ -37,8 +38,8 @@ What the state is (``docs/model.md``, "The mean-field twin", has the equations):
   constant, are chains too.
 
 Most flows are a constant rate times one state variable: they form one sparse
-matrix, which is also the Jacobian that :func:`scipy.integrate.solve_ivp`'s BDF
-method needs for the fast onboarding stages.  The rest (the market, allocation to
+matrix, which is also the Jacobian the integrator's linear systems are built from,
+so the fast onboarding stages cost no small steps.  The rest (the market, allocation to
 teams, closures) is computed per call.
 
 Each approximation, and how large it is, is listed in :data:`MECHANISMS`;
