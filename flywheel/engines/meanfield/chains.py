@@ -224,6 +224,8 @@ def _quantile_points(dist: Distribution, n: int = 48) -> np.ndarray:
 COMMITMENT_NODES = 16
 #: The Gauss-Legendre nodes and weights on [-1, 1] for COMMITMENT_NODES (a constant).
 _LEGENDRE = np.polynomial.legendre.leggauss(COMMITMENT_NODES)
+#: Nodes whose CDFs :meth:`CommittedPatience.cdf` computes at once.
+_NODES_AT_ONCE = 4
 
 
 class CommittedPatience:
@@ -249,13 +251,16 @@ class CommittedPatience:
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        # the base CDF at every node's scaled x at once, then the nodes added up in order
-        scaled = (x.reshape(1, -1) / self.factors[:, None]).ravel()
-        parts = np.asarray(self.base.cdf(scaled), dtype=float).reshape(len(self.factors), -1)
-        parts *= self.weights[:, None]
         out = np.zeros(x.size)
-        for part in parts:
-            out += part
+        # the base CDF at a few nodes' scaled x at once (small enough to stay in the cache),
+        # the nodes added up in order
+        for i in range(0, len(self.factors), _NODES_AT_ONCE):
+            factors = self.factors[i:i + _NODES_AT_ONCE, None]
+            parts = np.asarray(self.base.cdf((x.reshape(1, -1) / factors).ravel()),
+                               dtype=float).reshape(len(factors), -1)
+            parts *= self.weights[i:i + _NODES_AT_ONCE, None]
+            for part in parts:
+                out += part
         return out.reshape(x.shape)
 
     def quantile(self, q: float) -> float:

@@ -288,9 +288,12 @@ def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], end: Mapping[str, float],
         for grid, matrix in survival:
             if grid is times or np.array_equal(grid, times):
                 return matrix
-        elapsed = ats[:, None] - times[None, :]
-        matrix = tenure(elapsed)
-        matrix *= elapsed >= 0.0
+        matrix = np.empty((len(ats), len(times)))
+        for w in range(0, len(ats), 8):  # (a few weeks at a time: they stay in the cache)
+            elapsed = ats[w:w + 8, None] - times[None, :]
+            block = tenure(elapsed)
+            block *= elapsed >= 0.0
+            matrix[w:w + 8] = block
         survival.append((times, matrix))
         return matrix
 

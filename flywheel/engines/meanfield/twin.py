@@ -768,28 +768,26 @@ class Twin:
             rate = np.broadcast_to(np.asarray(rate, float), src.shape)
             na = closed[dst]
             # each quantity leaves src and arrives at dst, bin by bin: the teams, the people
-            # reached (they stay reached), and, to a class with access, the pending signups;
-            # one block of triplets, quantity by quantity (each on rows of its own)
-            moving = team_rows[:2] if na.any() else team_rows
-            leave = moving + src
-            add(which, np.stack([leave, moving + dst], axis=1), leave[:, None],
-                np.stack([-rate, rate])[None, :, None, :])
+            # reached (they stay reached), and, to a class with access, the pending signups
+            # (each quantity on rows of its own, where what leaves comes before what arrives)
+            leave = team_rows + src
             if not na.any():
+                add(which, np.stack([leave, team_rows + dst], axis=1), leave[:, None],
+                    np.stack([-rate, rate])[None, :, None, :])
                 return
-            for name in _PENDING:
-                flow(which, iX(name, src), None, rate)
-                if (~na).any():
-                    add(which, iX(name, dst[~na]), iX(name, src[~na]), rate[~na])
-                if not na.any():
-                    continue
-                if name == "PF":
-                    clock = self.blk[src[na]] == TRIAL
-                    add(which, ctr["lost"], iX(name, src[na][clock]), rate[na][clock])
-                    add(out_which, out("doom_f", bb), iX(name, src[na][~clock]),
-                        rate[na][~clock])
-                else:
-                    add(out_which, out("doom_" + name[1].lower(), bb), iX(name, src[na]),
-                        rate[na])
+            keep = ~na
+            add(which, leave, leave, -rate)
+            add(which, team_rows[:2] + dst, leave[:2], rate)
+            if keep.any():
+                add(which, team_rows[2:] + dst[keep], leave[2:, :, keep], rate[keep])
+            # signups pending for a team that loses access: doomed, by kind
+            doomed, lost = src[na], rate[na]
+            clock = self.blk[doomed] == TRIAL
+            if clock.any():
+                add(which, ctr["lost"], iX("PF", doomed[clock]), lost[clock])
+            add(out_which, out("doom_f", bb), iX("PF", doomed[~clock]), lost[~clock])
+            for name in _PENDING[1:]:
+                add(out_which, out("doom_" + name[1].lower(), bb), iX(name, doomed), lost)
 
         def extras(which: str, src: np.ndarray, dst: np.ndarray, rate: Any,
                    lost: tuple[str, ...] = ()) -> None:
@@ -861,8 +859,12 @@ class Twin:
             mat.sum_duplicates()
             mat.data[np.abs(mat.data) < 1e-30] = 0.0  # negligible: would breed subnormals
             mat.eliminate_zeros()
-            self._set_linear(flows, mat[:size])
-            self._set_linear(outputs, mat[size:])
+            split = mat.indptr[size]
+            self._set_linear(flows, sparse.csr_matrix(
+                (mat.data[:split], mat.indices[:split], mat.indptr[:size + 1]), shape=(size, size)))
+            self._set_linear(outputs, sparse.csr_matrix(
+                (mat.data[split:], mat.indices[split:], mat.indptr[size:] - split),
+                shape=(n_out, size)))
         # the rate at which seats end in the linear part (logo churn, trials ending)
         self._lost_seats_row = self.L_A.getrow(sl["Z"].start + _COUNTER_INDEX["lost_seats"])
 
@@ -948,13 +950,15 @@ class Twin:
             rate = np.broadcast_to(self.decision_rate, (B, self.decision_src.size))
             pay = self.paying_class[self.decision_seats.astype(int)][None, :]
             up = self.upgrade_p * self.buy_share(self.decision_seats)  # (seats alone)
-            for base in ("N", "K", *_PENDING):
-                i = sl[base].start + bb * n
-                for dst, w in ((src, -1.0), (self.decision_capped[None, :], 1.0 - up),
-                               (pay, up)):
-                    r.append((i + dst).ravel())
-                    c.append((i + src).ravel())
-                    v.append((rate * w).ravel())
+            # each quantity of _TEAM (rows of its own) from each deciding class: out of it,
+            # into the capped class, into the paying one
+            first = np.array([sl[base].start for base in _TEAM])[:, None, None, None] + bb * n
+            to = np.stack([src, self.decision_capped[None, :], pay])
+            shares = np.stack([np.full_like(up, -1.0), 1.0 - up, up])[:, None, :]
+            size = (len(_TEAM), *to.shape[:1], B, src.size)
+            r.append(np.broadcast_to(first + to, size).ravel())
+            c.append(np.broadcast_to(first + src, size).ravel())
+            v.append(np.broadcast_to(rate * shares, size).ravel())
             r.append(np.arange(sl["W"].start, sl["W"].stop))
             c.append(np.arange(sl["W"].start, sl["W"].stop))
             v.append(np.full(B, -float(self.decision_rate.max())))
@@ -970,7 +974,8 @@ class Twin:
             v.append(np.full(len(q), -1.0 / max(wait, G_MIN)))
         extra = sparse.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))),
                                   shape=(self.size, self.size))
-        return (self.L_A + lam * self.L_Ac + extra).tocsc()
+        linear = self.L_A + lam * self.L_Ac if self.L_Ac.nnz else self.L_A
+        return (linear + extra).tocsc()
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         """dy/dt, per day: the linear flows (one sparse product), then the others step by step."""
