@@ -52,6 +52,7 @@ def size_bins(sizes: np.ndarray, pmf: np.ndarray,
     while edges[-1] <= largest:
         edges.append(math.floor(edges[-1] * SIZE_RATIO) + 1.0)
     edges[-1] = math.inf
+    ordered = sizes.size < 2 or bool((sizes[1:] >= sizes[:-1]).all())
 
     def within(lo: float, hi: float) -> slice | np.ndarray:
         """The sizes from lo up to hi: a run of them if they are sorted (as
@@ -60,7 +61,6 @@ def size_bins(sizes: np.ndarray, pmf: np.ndarray,
             return slice(*np.searchsorted(sizes, [lo, hi], side="left").tolist())
         return (sizes >= lo) & (sizes < hi)
 
-    ordered = sizes.size < 2 or bool((sizes[1:] >= sizes[:-1]).all())
     bins = [[lo, hi] for lo, hi in zip(edges[:-1], edges[1:], strict=True)
             if sizes[within(lo, hi)].size]
     while len(bins) > 1:

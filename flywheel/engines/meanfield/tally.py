@@ -13,8 +13,8 @@ from flywheel.engines.meanfield.twin import _COUNTERS, TRIAL, Twin
 from flywheel.engines.tally import CHANNEL_NAMES, STATE_NAMES, Tally
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 
-#: Elements of the largest temporary array :func:`observe` makes (2 MB; numpy asks for huge
-#: pages from 4 MB, and their first touch can cost more than the arithmetic).
+#: Elements of a block of days or rows :func:`observe` works on at once (2 MB: numpy asks
+#: for huge pages from 4 MB, and touching them first can cost more than the arithmetic).
 _BLOCK = 1 << 18
 
 
@@ -23,8 +23,8 @@ def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
 
     Each sum over bins and classes adds the rows up one at a time, in the order numpy
     adds the rows of the same selection (bin by bin and class by class over all classes;
-    class by class and bin by bin over some), a few rows at a time, so that no temporary
-    array is large."""
+    class by class and bin by bin over some), a bin or a block of rows at a time, so the
+    temporary arrays stay small."""
     B, n, sl = tw.B, tw.n, tw.sl
     T = Y.shape[1]
     E = np.maximum(Y[sl["E"]].reshape(B, -1, T), 0.0)

@@ -680,8 +680,8 @@ class Twin:
         rows: dict[str, list[np.ndarray]] = {k: [] for k in ("A", "Ac", "R", "Rc")}
 
         def add(which: str, r: Any, c: Any, v: Any) -> None:
-            # (row, column, value) triplets, broadcast against each other; their order is
-            # kept, so duplicates add up in the same order whatever the matrix
+            # (row, column, value) triplets, broadcast against each other, in order: the
+            # matrix adds up the triplets of one row and column in the order they come
             block = np.empty((3, *np.broadcast(r, c, v).shape))
             block[0], block[1], block[2] = r, c, v
             rows[which].append(block.reshape(3, -1))
@@ -845,8 +845,8 @@ class Twin:
         add("A", ctr["paying_days"], iN(np.arange(n)), 1.0 * self.paying)
         if self.trial:
             self._linear_trial(add, team_flow, extras, iX, iE, ctr, out, bb)
-        # each pair of matrices (flows, and outputs: their rows below) built as one, row by
-        # row as two would be
+        # the flows and the outputs they feed built as one matrix (the outputs' rows below
+        # the flows'), each row as it would be on its own, then cut in two
         for flows, outputs in (("A", "R"), ("Ac", "Rc")):
             if not rows[flows] and not rows[outputs]:
                 self._set_linear(flows, sparse.csr_matrix((size, size)))
