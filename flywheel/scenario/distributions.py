@@ -288,10 +288,12 @@ class Lognormal(Distribution):
         sigma = self.sigma
         if sigma == 0:
             return _step(x, self.median)
-        out = np.zeros_like(x)
-        positive = x > 0
         from scipy import special
 
+        positive = x > 0
+        if x.ndim and positive.all():  # (no zero to leave out: the CDF of every value)
+            return special.ndtr((np.log(x) - math.log(self.median)) / sigma)
+        out = np.zeros_like(x)
         out[positive] = special.ndtr((np.log(x[positive]) - math.log(self.median)) / sigma)
         return out
 

@@ -133,7 +133,8 @@ class Tenure:
             return np.ones_like(t)
         if c >= 1:
             return (t <= 0).astype(float)
-        return np.exp(math.log1p(-c) * (np.maximum(t, 0.0) / DAYS_PER_MONTH) ** k)
+        months = np.maximum(t, 0.0) / DAYS_PER_MONTH
+        return np.exp(math.log1p(-c) * (months if k == 1.0 else months**k))
 
 
 # -- the sections, as in flywheel.scenario.defaults ----------------------------------------------------

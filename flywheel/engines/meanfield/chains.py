@@ -115,26 +115,43 @@ def chain_from_masses(times: np.ndarray, masses: np.ndarray, n_out: int,
     quantile groups whose mean ages the stages reproduce, a group far from the one
     before split into Erlang sub-stages so a sharp delay stays sharp."""
     masses = np.asarray(masses, dtype=float).reshape(n_out, -1)
-    early = times < G_MIN / 2
-    instant = masses[:, early].sum(axis=1)
-    t, w = times[~early], masses[:, ~early]
+    if times.size < 2 or bool((times[1:] >= times[:-1]).all()):
+        # (grids come sorted: the early times are the first ones; the masses laid out time
+        # by time, as a selection of times is, so they add up in the same order)
+        k = int(np.searchsorted(times, G_MIN / 2, side="left"))
+        instant = np.asfortranarray(masses[:, :k]).sum(axis=1)
+        t, w = times[k:], np.asfortranarray(masses[:, k:])
+    else:
+        early = times < G_MIN / 2
+        instant = masses[:, early].sum(axis=1)
+        t, w = times[~early], masses[:, ~early]
+        order = np.argsort(t, kind="stable")
+        t, w = t[order], w[:, order]
     rest = float(w.sum())
     if rest <= 1e-12:
         return Chain(rates=np.array([MAX_RATE]), exits=np.full((n_out, 1), 1.0 / n_out),
                      instant=instant, ages=np.array([G_MIN]))
-    order = np.argsort(t, kind="stable")
-    t, w = t[order], w[:, order]
-    wt = w.sum(axis=0)
+    wt = w[0].copy()  # (the outcomes' masses added in order)
+    for row in w[1:]:
+        wt += row
     mid = (np.cumsum(wt) - wt / 2) / rest
     gid = np.minimum((mid * groups).astype(int), groups - 1)
+    # each group's masses: a run of the sorted times (gid never decreases with non-negative
+    # masses), else picked one by one
+    if gid.size < 2 or bool((gid[1:] >= gid[:-1]).all()):
+        edges = np.searchsorted(gid, np.arange(groups + 1), side="left")
+        members = [slice(int(edges[g]), int(edges[g + 1])) for g in range(groups)]
+    else:
+        members = [gid == g for g in range(groups)]
     found = []
-    for g in range(groups):
-        sel = gid == g
-        m = wt[sel].sum()
+    for sel in members:
+        wt_g = wt[sel]
+        m = wt_g.sum()
         if m <= 0:
             continue
-        mean = float(np.dot(wt[sel], t[sel]) / m)
-        sd = float(np.sqrt(max(np.dot(wt[sel], (t[sel] - mean) ** 2) / m, 0.0)))
+        t_g = t[sel]
+        mean = float(np.dot(wt_g, t_g) / m)
+        sd = float(np.sqrt(max(np.dot(wt_g, (t_g - mean) ** 2) / m, 0.0)))
         found.append([w[:, sel].sum(axis=1), m, mean, sd])
     # merge a group into the one before when their mean ages are closer than G_MIN
     merged: list[list[Any]] = []
@@ -205,6 +222,10 @@ def _quantile_points(dist: Distribution, n: int = 48) -> np.ndarray:
 
 #: Quadrature nodes over a person's commitment (Gauss-Legendre in its normal quantile).
 COMMITMENT_NODES = 16
+#: The Gauss-Legendre nodes and weights on [-1, 1] for COMMITMENT_NODES (a constant).
+_LEGENDRE = np.polynomial.legendre.leggauss(COMMITMENT_NODES)
+#: Nodes whose CDFs :meth:`CommittedPatience.cdf` computes at once.
+_NODES_AT_ONCE = 4
 
 
 class CommittedPatience:
@@ -220,9 +241,9 @@ class CommittedPatience:
 
         nd = NormalDist()
         lo = 0.0 if threshold == -math.inf else nd.cdf(threshold)
-        x, w = np.polynomial.legendre.leggauss(nodes)
+        x, w = _LEGENDRE if nodes == COMMITMENT_NODES else np.polynomial.legendre.leggauss(nodes)
         u = lo + (1.0 - lo) * (x + 1.0) / 2.0
-        z = np.array([nd.inv_cdf(float(v)) for v in u])
+        z = np.array([nd.inv_cdf(v) for v in u.tolist()])
         self.base = base
         self.z = z
         self.weights = w / w.sum()
@@ -230,10 +251,17 @@ class CommittedPatience:
 
     def cdf(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        out = np.zeros(x.shape)
-        for f, w in zip(self.factors.tolist(), self.weights.tolist(), strict=True):
-            out += w * np.asarray(self.base.cdf(x / f), dtype=float).reshape(x.shape)
-        return out
+        out = np.zeros(x.size)
+        # the base CDF at a few nodes' scaled x at once (small enough to stay in the cache),
+        # the nodes added up in order
+        for i in range(0, len(self.factors), _NODES_AT_ONCE):
+            factors = self.factors[i:i + _NODES_AT_ONCE, None]
+            parts = np.asarray(self.base.cdf((x.reshape(1, -1) / factors).ravel()),
+                               dtype=float).reshape(len(factors), -1)
+            parts *= self.weights[i:i + _NODES_AT_ONCE, None]
+            for part in parts:
+                out += part
+        return out.reshape(x.shape)
 
     def quantile(self, q: float) -> float:
         return float(self.factors.max()) * float(self.base.quantile(q))
@@ -259,16 +287,26 @@ class Race:
         return self.instant_act + float(self.act.sum())
 
 
+def patience_grid(patience: Distribution | CommittedPatience) -> tuple[np.ndarray, np.ndarray]:
+    """The grid of the races against ``patience`` (up to its 1 - 1e-7 quantile) and the
+    patience CDF on it (1 at the top): what every race against the same patience shares."""
+    g = _grid(_upper(patience))
+    fp = np.asarray(patience.cdf(g), dtype=float)
+    fp[-1] = 1.0
+    return g, fp
+
+
 def onboarding_race(ttv: Distribution, patience: Distribution | CommittedPatience,
           no_show: float,
-          friction: Distribution | None = None, factor: float = 1.0) -> Race:
-    """TTV (x ``factor``, plus ``friction``) against patience, after the no-shows.
+          friction: Distribution | None = None, factor: float = 1.0,
+          grid: tuple[np.ndarray, np.ndarray] | None = None) -> Race:
+    """TTV (x ``factor``, plus ``friction``) against patience, after the no-shows;
+    ``grid``, if given, is :func:`patience_grid` of ``patience``.
 
     On a grid of cells: reaching value in a cell needs patience at least the cell's
     start, giving up in a cell needs a TTV beyond its end, so the two masses add up
     exactly (a summation by parts) and ties go to value, as in the DES (TTV <= patience).
     """
-    hi = _upper(patience)
     if friction is not None and float(friction.quantile(1.0)) > 0:
         fr = _quantile_points(friction)
     else:
@@ -281,10 +319,8 @@ def onboarding_race(ttv: Distribution, patience: Distribution | CommittedPatienc
         return np.asarray(ttv.cdf(np.maximum(y, -1.0)), dtype=float).reshape(y.shape).mean(0) \
             * (x >= 0)
 
-    g = _grid(hi)
+    g, fp = grid if grid is not None else patience_grid(patience)
     ft = cdf_t(g)
-    fp = np.asarray(patience.cdf(g), dtype=float)
-    fp[-1] = 1.0
     show = 1.0 - float(no_show)
     act = np.diff(ft) * (1.0 - fp[:-1])
     ab = np.diff(fp) * (1.0 - ft[1:])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -13,28 +13,63 @@ from flywheel.engines.meanfield.twin import _COUNTERS, TRIAL, Twin
 from flywheel.engines.tally import CHANNEL_NAMES, STATE_NAMES, Tally
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 
+#: Elements of a block of days or rows :func:`observe` works on at once (2 MB: numpy asks
+#: for huge pages from 4 MB, and touching them first can cost more than the arithmetic).
+_BLOCK = 1 << 18
+
 
 def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
-    """Stocks and cumulative counters at each column of ``Y`` (states x times)."""
+    """Stocks and cumulative counters at each column of ``Y`` (states x times).
+
+    Each sum over bins and classes adds the rows up one at a time, in the order numpy
+    adds the rows of the same selection (bin by bin and class by class over all classes;
+    class by class and bin by bin over some), a bin or a block of rows at a time, so the
+    temporary arrays stay small."""
     B, n, sl = tw.B, tw.n, tw.sl
     T = Y.shape[1]
-    N = np.maximum(Y[sl["N"]].reshape(B, n, T), 0.0)
     E = np.maximum(Y[sl["E"]].reshape(B, -1, T), 0.0)
-    seats = N * tw.a[None, :, None]
-    seats[:, tw.top_idx, :] += E
+    # paying teams and their seats (each class's seats, and the extra seats at the top)
+    pay = np.flatnonzero(tw.paying)
+    N_pay = np.maximum(Y[_rows(sl["N"].start, pay, B, n)], 0.0).reshape(len(pay), B, T)
+    paying = N_pay.sum(axis=(0, 1))
+    N_pay *= tw.a[pay][:, None, None]
+    slot = tw.top_slot[pay]
+    N_pay[slot >= 0] += E[:, slot[slot >= 0], :].transpose(1, 0, 2)
+    paid_seats = N_pay.sum(axis=(0, 1))
+    # every class's seats, a bin at a time, added to the running sum (its first row)
+    N_rows = Y[sl["N"]]
+    rows = np.empty((n + 1, T))
+    seats = rows[1:]
+    active = np.zeros(T)
+    for b in range(B):
+        np.maximum(N_rows[b * n:(b + 1) * n], 0.0, out=seats)
+        seats *= tw.a[:, None]
+        seats[tw.top_idx] += E[b]
+        rows[0] = active
+        active = (rows if b else seats).sum(axis=0)
+    # companies touched: all but the untouched, rep_n exp(-rep_s X) of each size (a few
+    # days at a time)
     X = Y[sl["X"]][0]
-    created = tw.companies_total.sum() - (tw.rep_n[:, None] * np.exp(
-        -tw.rep_s[:, None] * X[None, :])).sum(axis=0)
+    created = np.empty(T)
+    width = max(2, _BLOCK // len(tw.rep_s))
+    for t0 in range(0, T, width):
+        t1 = T if T - (t0 + width) < 2 else t0 + width  # (no block of one day)
+        untouched = np.multiply(-tw.rep_s[:, None], X[None, t0:t1])
+        np.exp(untouched, out=untouched)
+        untouched *= tw.rep_n[:, None]
+        created[t0:t1] = tw.companies_total.sum() - untouched.sum(axis=0)
+        if t1 == T:
+            break
     onboarding = sum(np.maximum(Y[sl[k]], 0.0).sum(axis=0)
                      for k in ("OF", "OP", "OJ", "OI") if sl[k].stop > sl[k].start)
     if tw.trial:  # first signups onboarding on the trial clock
-        PF = Y[sl["PF"]].reshape(B, n, T)
-        onboarding = onboarding + PF[:, tw.blk == TRIAL, :].sum(axis=(0, 1))
+        on_clock = _rows(sl["PF"].start, np.flatnonzero(tw.blk == TRIAL), B, n)
+        onboarding = onboarding + _rows_sum(Y, on_clock)
     out = {name: Y[tw.sl["Z"].start + i] for i, name in enumerate(_COUNTERS)}
     out.update({
-        "active": seats.sum(axis=(0, 1)),
-        "paid_seats": seats[:, tw.paying, :].sum(axis=(0, 1)),
-        "paying": N[:, tw.paying, :].sum(axis=(0, 1)),
+        "active": active,
+        "paid_seats": paid_seats,
+        "paying": paying,
         "teams": created,
         "onboarding": onboarding,
         "waiting": np.maximum(Y[sl["W"]], 0.0).sum(axis=0),
@@ -44,9 +79,34 @@ def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
     return out
 
 
+def _rows(start: int, classes: np.ndarray, B: int, n: int) -> np.ndarray:
+    """The rows of ``classes`` in a (bin, class) block starting at row ``start``, class by
+    class and bin by bin."""
+    return (start + classes[:, None] + np.arange(B)[None, :] * n).ravel()
+
+
+def _rows_sum(Y: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``Y[order].sum(axis=0)``: the rows added one at a time in that order, gathered a
+    few at a time behind the running sum (the first row)."""
+    chunk = max(1, _BLOCK // Y.shape[1])
+    rows = np.empty((min(chunk, len(order)) + 1, Y.shape[1]))
+    total = np.zeros(Y.shape[1])
+    for start in range(0, len(order), chunk):
+        part = order[start:start + chunk]
+        gathered = np.take(Y, part, axis=0, out=rows[1:len(part) + 1], mode="clip")
+        rows[0] = total
+        total = (rows[:len(part) + 1] if start else gathered).sum(axis=0)
+    return total
+
+
 def ttv_quantile(tw: Twin, q: float, weights: Mapping[str, float]) -> float:
     """Quantile of time to value among activated users: the kinds' exact race
     distributions, mixed by how many of each kind reached value."""
+    return ttv_quantiles(tw, (q,), weights)[0]
+
+
+def ttv_quantiles(tw: Twin, qs: Sequence[float], weights: Mapping[str, float]) -> list[float]:
+    """:func:`ttv_quantile` at each of ``qs``, from one mixture."""
     times, mass = [], []
     for race, w in ((tw.race_founder, weights["founder"]),
                     (tw.race_joiner, weights["joiner"]),
@@ -57,12 +117,13 @@ def ttv_quantile(tw: Twin, q: float, weights: Mapping[str, float]) -> float:
         times += [np.zeros(1), race.times]
         mass += [np.array([race.instant_act * w / tot]), race.act * w / tot]
     if not times:
-        return math.nan
+        return [math.nan for _ in qs]
     t = np.concatenate(times)
     m = np.concatenate(mass)
     order = np.argsort(t, kind="stable")
     cum = np.cumsum(m[order])
-    return float(t[order][min(np.searchsorted(cum, q * cum[-1]), len(cum) - 1)])
+    t = t[order]
+    return [float(t[min(np.searchsorted(cum, q * cum[-1]), len(cum) - 1)]) for q in qs]
 
 
 #: Which integrated counter holds each channel's signups (the twin has no sales seats).
@@ -93,6 +154,7 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
     kinds = {"founder": end["act_founder"], "joiner": end["act_joiner"],
              "invitee": end["act_invitee"]}
     paid = end["upgrades"] + end["trial_conversions"]  # (first payments: no win-back)
+    ttv_median, ttv_p90 = ttv_quantiles(tw, (0.5, 0.9), kinds) if act > 0 else (math.nan, math.nan)
     totals = {
         # (no contracts, so no seats rolled out by one: the sales channel counts none)
         **{f"signups_{c}": end[_CHANNEL_COUNTERS[c]] if c in _CHANNEL_COUNTERS else 0.0
@@ -101,8 +163,8 @@ def twin_tally(tw: Twin, obs: Mapping[str, np.ndarray]) -> Tally:
         "abandoned": end["abandoned"],
         "onboarding_lost": end["lost"],
         "turned_away": end["sig_lost_signup"],
-        "ttv_median": ttv_quantile(tw, 0.5, kinds) if act > 0 else math.nan,
-        "ttv_p90": ttv_quantile(tw, 0.9, kinds) if act > 0 else math.nan,
+        "ttv_median": ttv_median,
+        "ttv_p90": ttv_p90,
         "invited_signups": end["invite_arrivals"],
         "invite_cycle_sum": end["invite_delay_sum"],
         "founder_invited": math.nan,  # (not followed: who invited whom; WITHOUT_AGES)
@@ -216,15 +278,32 @@ def _cohorts(tw: Twin, obs: Mapping[str, np.ndarray], end: Mapping[str, float],
     weeks = np.arange(1, max_weeks + 1)
     weeks = weeks[7 + 7 * weeks <= tw.H]
     ats = 7.0 * weeks
+    at_once = tenure(ats)
+    kept = np.array([access(at) for at in ats])
+    # the tenure's survival since each cell of a race's grid, every week (0 before the
+    # cell): one matrix for all the races on the same grid
+    survival: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def since(times: np.ndarray) -> np.ndarray:
+        for grid, matrix in survival:
+            if grid is times or np.array_equal(grid, times):
+                return matrix
+        matrix = np.empty((len(ats), len(times)))
+        for w in range(0, len(ats), 8):  # (a few weeks at a time: they stay in the cache)
+            elapsed = ats[w:w + 8, None] - times[None, :]
+            block = tenure(elapsed)
+            block *= elapsed >= 0.0
+            matrix[w:w + 8] = block
+        survival.append((times, matrix))
+        return matrix
 
     def active_share(race: Race) -> np.ndarray:
         """P(seated and still active ``at`` days after signing up), one kind, at each of
         ``ats`` (every week at once: the race's cells reaching value by then, each at the
         tenure's survival since)."""
-        since = ats[:, None] - race.times[None, :]
-        got = race.instant_act * tenure(ats)
-        got += np.where(since >= 0.0, tenure(since), 0.0) @ race.act
-        return seat_share * got * np.array([access(at) for at in ats])
+        got = race.instant_act * at_once
+        got += since(race.times) @ race.act
+        return seat_share * got * kept
 
     active = np.zeros((len(n), max_weeks))
     share = (active_share(tw.race_founder), active_share(tw.race_joiner),

@@ -21,11 +21,12 @@ from flywheel.engines.meanfield.chains import (
     mean_age,
     onboarding_race,
     one_stage,
+    patience_grid,
     race_chain,
     scatter,
     tenure_chain,
 )
-from flywheel.engines.meanfield.market import representatives, size_bins, size_histogram
+from flywheel.engines.meanfield.market import dot, representatives, size_bins, size_histogram
 from flywheel.scenario.distributions import Distribution, Exponential, Lognormal
 from flywheel.scenario.settings import FREE_TIER_MODELS, SELF_SERVE_MODELS, Settings
 
@@ -56,6 +57,7 @@ class Classes:
     stage: list[int] = field(default_factory=list)  # usage (free), decision (pending), trial
     top: list[bool] = field(default_factory=list)  # the top seat level, with a lump above
     index: dict[tuple[int, int, int], int] = field(default_factory=dict)
+    _table: np.ndarray | None = field(default=None, repr=False)
 
     def add(self, block: int, seats: int, stage: int = 0, top: bool = False) -> int:
         i = len(self.block)
@@ -64,10 +66,37 @@ class Classes:
         self.stage.append(stage)
         self.top.append(top)
         self.index[(block, seats, stage)] = i
+        self._table = None
         return i
+
+    def add_all(self, block: int, pairs: list[tuple[int, int]], top_seats: int) -> None:
+        """Classes of plan ``block`` at each (seats, stage) of ``pairs`` in turn, as
+        :meth:`add` adds them one by one; those with ``top_seats`` seats are top ones."""
+        start = len(self.block)
+        self.block.extend([block] * len(pairs))
+        self.seats.extend([seats for seats, _ in pairs])
+        self.stage.extend([stage for _, stage in pairs])
+        self.top.extend([seats == top_seats for seats, _ in pairs])
+        self.index.update(((block, *pair), i) for i, pair in enumerate(pairs, start))
+        self._table = None
 
     def __call__(self, block: int, seats: int, stage: int = 0) -> int:
         return self.index[(block, seats, stage)]
+
+    def find(self, block: Any, seats: Any, stage: Any = 0) -> np.ndarray:
+        """The classes of arrays of (plan, seats, stage), as :meth:`__call__` finds one."""
+        if self._table is None:  # (each class's place in a dense table, -1 for none)
+            self._table = np.full((max(self.block) + 1, max(self.seats) + 1,
+                                   max(self.stage) + 1), -1)
+            self._table[self.block, self.seats, self.stage] = np.arange(len(self.block))
+        try:
+            found = self._table.ravel()[np.ravel_multi_index((block, seats, stage),
+                                                             self._table.shape)]
+        except ValueError:
+            raise KeyError("no such team class") from None
+        if found.size and found.min() < 0:
+            raise KeyError("no such team class")
+        return found
 
     def __len__(self) -> int:
         return len(self.block)
@@ -239,10 +268,17 @@ class Twin:
         everyone = CommittedPatience(patience, spread) if spread > 0 else patience
         starters = (CommittedPatience(patience, spread, self.settings.commitment_threshold)
                     if spread > 0 and 0.0 < self.starters < 1.0 else everyone)
-        self.race_founder = onboarding_race(ttv, starters, no_show,
-                                  onb.setup_friction if has_friction else None)
-        self.race_joiner = onboarding_race(ttv, everyone, no_show)
-        self.race_invitee = onboarding_race(ttv, everyone, no_show, factor=factor)
+        # (the races against the same patience share its grid; a race with the same inputs
+        # as another is that race: founders race as joiners without friction or a threshold
+        # of commitment, invitees as joiners when their TTV is not scaled)
+        grid = patience_grid(everyone)
+        self.race_joiner = onboarding_race(ttv, everyone, no_show, grid=grid)
+        friction = onb.setup_friction if has_friction else None
+        self.race_founder = (self.race_joiner if starters is everyone and friction is None
+                             else onboarding_race(ttv, starters, no_show, friction,
+                                                  grid=grid if starters is everyone else None))
+        self.race_invitee = (self.race_joiner if factor == 1.0
+                             else onboarding_race(ttv, everyone, no_show, factor=factor, grid=grid))
         exp = isinstance(ttv, Exponential) and isinstance(patience, Exponential) \
             and spread <= 0 and ttv.mean() > 0 and patience.mean() > 0
         b = 1.0 / patience.mean() if exp else 0.0
@@ -253,9 +289,14 @@ class Twin:
             a = 1.0 / (ttv.mean() * f)
             return (a, b) if a + b <= MAX_RATE else None
 
-        self.founder_chain = race_chain(self.race_founder, None if has_friction else exact(1.0))
         self.joiner_chain = race_chain(self.race_joiner, exact(1.0))
-        self.invitee_chain = race_chain(self.race_invitee, exact(factor))
+        founder_exact = None if has_friction else exact(1.0)
+        self.founder_chain = (self.joiner_chain if self.race_founder is self.race_joiner
+                              and founder_exact == exact(1.0)
+                              else race_chain(self.race_founder, founder_exact))
+        self.invitee_chain = (self.joiner_chain if self.race_invitee is self.race_joiner
+                              and exact(factor) == exact(1.0)
+                              else race_chain(self.race_invitee, exact(factor)))
         self.invite_chain = delay_chain(self.settings.collaboration.invite_delay,
                                       allow_instant=False)
         self.decision_chain = delay_chain(self.settings.pricing.decision_delay,
@@ -308,7 +349,7 @@ class Twin:
         market = self.settings.market
         sizes, pmf = size_histogram(market.team_size)
         companies = float(market.companies)
-        self.market_people = float(np.dot(sizes, pmf)) * companies
+        self.market_people = dot(sizes, pmf) * companies
         bins = size_bins(sizes, pmf, companies)
         self.bins = bins
         self.B = len(bins)
@@ -340,23 +381,16 @@ class Twin:
         cl = Classes()
         free_tier = self.model in FREE_TIER_MODELS
         if free_tier:
-            for a in range(self.free_top_level + 1):
-                for j in range(J):
-                    cl.add(FREE, a, j, top=a == self.free_top_level)
-            for a in range(A + 1):
-                for d in range(D):
-                    cl.add(PENDING, a, d, top=a == A)
-            for a in range(A + 1):
-                cl.add(CAPPED, a, top=a == A)
-        for a in range(A + 1):
-            cl.add(PAYING, a, top=a == A)
+            cl.add_all(FREE, [(a, j) for a in range(self.free_top_level + 1) for j in range(J)],
+                       self.free_top_level)
+            cl.add_all(PENDING, [(a, d) for a in range(A + 1) for d in range(D)], A)
+            cl.add_all(CAPPED, [(a, 0) for a in range(A + 1)], A)
+        cl.add_all(PAYING, [(a, 0) for a in range(A + 1)], A)
         # a company won back (it had cancelled a paid plan) whose new plan has no seat yet:
         # its first seat brings its MRR back from 0 (reactivation), then it pays as any
         cl.add(PAYING, 0, 1)
         if self.trial:
-            for k in range(self.trial_stages):
-                for a in range(A + 1):
-                    cl.add(TRIAL, a, k, top=a == A)
+            cl.add_all(TRIAL, [(a, k) for k in range(self.trial_stages) for a in range(A + 1)], A)
         # no access: closed for good (stage 0: it declined to buy again, or never may);
         # lapsed, a paying team that cancelled (stage 2): someone new coming to it meets its
         # paywall once, and it may be won back; under an opt-in trial, a trial that ended
@@ -517,92 +551,70 @@ class Twin:
         """Index arrays of every static transition between team classes."""
         cl, A, n = self.cl, self.top_level, self.n
         blk, a = self.blk, self.a.astype(int)
+        stage = np.array(cl.stage)
         J = self.usage_stages
-        lim = self.limit
         # the class a team is in after a seat taken in each class (a top keeps its class:
-        # an extra seat)
+        # an extra seat; a paying team's seat takes it to stage 0: a won-back team's first)
         after_seat = np.arange(n)
-        for i in range(n):
-            b, s, st = blk[i], a[i], cl.stage[i]
-            if b == NO_ACCESS or self.top[i]:
-                continue
-            after_seat[i] = cl(b, s + 1, 0 if b == PAYING else st)
+        moves = np.flatnonzero((blk != NO_ACCESS) & ~self.top)
+        after_seat[moves] = cl.find(blk[moves], a[moves] + 1,
+                                    np.where(blk[moves] == PAYING, 0, stage[moves]))
         self.after_seat = after_seat
         # at the limit: free -> pending (waiting), pending stays (waiting), capped stays
         lim_dst = np.arange(n)
-        for i in range(n):
-            if blk[i] == FREE:
-                lim_dst[i] = cl(PENDING, a[i], 0)
+        free = np.flatnonzero(blk == FREE)
+        lim_dst[free] = cl.find(PENDING, a[free], 0)
         self.limit_dst = lim_dst
         # usage: free classes with seats move a stage; the last stage meets the paywall
-        src, dst, pay = [], [], []
-        if self.usage_limit > 0:
-            for i in range(n):
-                if blk[i] == FREE and a[i] > 0:
-                    j = cl.stage[i]
-                    src.append(i)
-                    dst.append(cl(FREE, a[i], j + 1) if j + 1 < J else cl(PENDING, a[i], 0))
-                    pay.append(j + 1 == J)
-        self.usage_src, self.usage_dst = np.array(src, int), np.array(dst, int)
-        self.usage_paywall = np.array(pay, bool)
+        src = np.flatnonzero((blk == FREE) & (a > 0)) if self.usage_limit > 0 else np.zeros(0, int)
+        pay = stage[src] + 1 == J
+        dst = np.zeros(len(src), int)
+        dst[~pay] = cl.find(FREE, a[src[~pay]], stage[src[~pay]] + 1)
+        dst[pay] = cl.find(PENDING, a[src[pay]], 0)
+        self.usage_src, self.usage_dst, self.usage_paywall = src, dst, pay
         # churn: one seat fewer; a paying team whose last user leaves cancels
-        src, dst = [], []
-        for i in range(n):
-            if blk[i] != NO_ACCESS and a[i] > 0:
-                src.append(i)
-                if blk[i] == PAYING and a[i] == 1:
-                    dst.append(self.lapsed)
-                else:
-                    dst.append(cl(blk[i], a[i] - 1, cl.stage[i]))
-        self.churn_src, self.churn_dst = np.array(src, int), np.array(dst, int)
+        src = np.flatnonzero((blk != NO_ACCESS) & (a > 0))
+        cancels = (blk[src] == PAYING) & (a[src] == 1)
+        dst = np.full(len(src), self.lapsed)
+        dst[~cancels] = cl.find(blk[src[~cancels]], a[src[~cancels]] - 1, stage[src[~cancels]])
+        self.churn_src, self.churn_dst = src, dst
         # logo churn of paying teams (one without a seat too: bought after its trial, its
         # first user still onboarding)
-        self.logo_src = np.array([i for i in range(n) if blk[i] == PAYING], int)
+        self.logo_src = np.flatnonzero(blk == PAYING)
         # decisions: stage progress within pending, and the decision at a stage's end
         ch = self.decision_chain
-        src, dst, rate = [], [], []
-        dsrc, drate = [], []
-        for i in range(n):
-            if blk[i] != PENDING:
-                continue
-            d = cl.stage[i]
-            if d + 1 < ch.stages and ch.cont[d] > 0:
-                src.append(i)
-                dst.append(cl(PENDING, a[i], d + 1))
-                rate.append(ch.rates[d] * ch.cont[d])
-            if ch.exits[0, d] > 0:
-                dsrc.append(i)
-                drate.append(ch.rates[d] * ch.exits[0, d])
-        self.decision_clock_src, self.decision_clock_dst = np.array(src, int), np.array(dst, int)
-        self.decision_clock_rate = np.array(rate)
-        self.decision_src, self.decision_rate = np.array(dsrc, int), np.array(drate)
+        pending = np.flatnonzero(blk == PENDING)
+        d = stage[pending]
+        cont = ch.cont
+        on = (d + 1 < ch.stages) & (cont[d] > 0)
+        src, d_on = pending[on], d[on]
+        self.decision_clock_src = src
+        self.decision_clock_dst = cl.find(PENDING, a[src], d_on + 1)
+        self.decision_clock_rate = ch.rates[d_on] * cont[d_on]
+        decide = ch.exits[0, d] > 0
+        self.decision_src, d_decide = pending[decide], d[decide]
+        self.decision_rate = ch.rates[d_decide] * ch.exits[0, d_decide]
         self.decision_seats = a[self.decision_src].astype(float)
-        self.decision_capped = np.array([cl(CAPPED, x) for x in a[self.decision_src]], int)
-        self.paying_class = np.array([cl(PAYING, s) for s in range(A + 1)], int)
+        self.decision_capped = cl.find(CAPPED, a[self.decision_src], 0)
+        self.paying_class = cl.find(PAYING, np.arange(A + 1), 0)
         if not self.trial:
             return
         # trial: the clock, the first signup's onboarding, the trial's end
-        src, dst = [], []
-        for i in range(n):
-            if blk[i] == TRIAL and cl.stage[i] + 1 < self.trial_stages:
-                src.append(i)
-                dst.append(cl(TRIAL, a[i], cl.stage[i] + 1))
-        self.trial_clock_src, self.trial_clock_dst = np.array(src, int), np.array(dst, int)
-        self.trial_last_stage = (blk == TRIAL) & (np.array(cl.stage) == self.trial_stages - 1)
+        src = np.flatnonzero((blk == TRIAL) & (stage + 1 < self.trial_stages))
+        self.trial_clock_src = src
+        self.trial_clock_dst = cl.find(TRIAL, a[src], stage[src] + 1)
+        self.trial_last_stage = (blk == TRIAL) & (stage == self.trial_stages - 1)
         # the first signup, pending in a trial team, reaches value (a seat) or gives up
         self.trial_first_src = np.flatnonzero(blk == TRIAL)
         self.trial_first_dst = after_seat[self.trial_first_src]
-        stage = np.array(cl.stage)
         self.trial_first_hazard = self.trial_founder_hazard[:, stage[self.trial_first_src]]
         self.trial_first_top = self.top[self.trial_first_src]
         self.trial_first_no_seats = a[self.trial_first_src] == 0
         # the trial's end: (source, destination, probability, kind) rows
         # kind: 0 converted, 1 lost access, 2 fell back to free, 3 fell back to the paywall
         rows = []
-        last = self.trial_stages - 1
-        for i in range(n):
-            if blk[i] != TRIAL or cl.stage[i] != last:
-                continue
+        lim = self.limit
+        for i in np.flatnonzero(self.trial_last_stage):
             s = a[i]
             # (buying needs production value: the setup done by the trial's end, p_ready; and
             # a team of s users that values a seat at the price)
@@ -668,9 +680,11 @@ class Twin:
         rows: dict[str, list[np.ndarray]] = {k: [] for k in ("A", "Ac", "R", "Rc")}
 
         def add(which: str, r: Any, c: Any, v: Any) -> None:
-            r, c, v = np.broadcast_arrays(np.asarray(r, int), np.asarray(c, int),
-                                          np.asarray(v, float))
-            rows[which].append(np.vstack([r.ravel(), c.ravel(), v.ravel()]))
+            # (row, column, value) triplets, broadcast against each other, in order: the
+            # matrix adds up the triplets of one row and column in the order they come
+            block = np.empty((3, *np.broadcast(r, c, v).shape))
+            block[0], block[1], block[2] = r, c, v
+            rows[which].append(block.reshape(3, -1))
 
         def flow(which: str, src: Any, dst: Any | None, rate: Any) -> None:
             add(which, src, src, -np.asarray(rate, float))
@@ -684,6 +698,10 @@ class Twin:
             return self.out[name].start + np.asarray(b)
 
         bb = np.arange(B)[:, None]  # broadcast over bins
+        closed = np.zeros(n, bool)
+        closed[self.closed] = True
+        # the first row of each bin's classes, per quantity of _TEAM: (quantity, bin, 1)
+        team_rows = np.array([sl[name].start for name in _TEAM])[:, None, None] + bb[None] * n
 
         # onboarding pools: (state, chain, counter of values reached, kind of signup)
         pools = [("OJ", self.joiner_chain, "act_joiner", "j"),
@@ -748,23 +766,28 @@ class Twin:
             carry; the signups pending for a team that loses access are doomed (a trial
             team's first signup, onboarding on the trial clock, has no pool: lost now)."""
             rate = np.broadcast_to(np.asarray(rate, float), src.shape)
-            flow(which, iN(src), iN(dst), rate)
-            flow(which, iX("K", src), iX("K", dst), rate)  # reached people stay reached
-            na = np.isin(dst, self.closed)
-            for name in _PENDING:
-                flow(which, iX(name, src), None, rate)
-                if (~na).any():
-                    add(which, iX(name, dst[~na]), iX(name, src[~na]), rate[~na])
-                if not na.any():
-                    continue
-                if name == "PF":
-                    clock = self.blk[src[na]] == TRIAL
-                    add(which, ctr["lost"], iX(name, src[na][clock]), rate[na][clock])
-                    add(out_which, out("doom_f", bb), iX(name, src[na][~clock]),
-                        rate[na][~clock])
-                else:
-                    add(out_which, out("doom_" + name[1].lower(), bb), iX(name, src[na]),
-                        rate[na])
+            na = closed[dst]
+            # each quantity leaves src and arrives at dst, bin by bin: the teams, the people
+            # reached (they stay reached), and, to a class with access, the pending signups
+            # (each quantity on rows of its own, where what leaves comes before what arrives)
+            leave = team_rows + src
+            if not na.any():
+                add(which, np.stack([leave, team_rows + dst], axis=1), leave[:, None],
+                    np.stack([-rate, rate])[None, :, None, :])
+                return
+            keep = ~na
+            add(which, leave, leave, -rate)
+            add(which, team_rows[:2] + dst, leave[:2], rate)
+            if keep.any():
+                add(which, team_rows[2:] + dst[keep], leave[2:, :, keep], rate[keep])
+            # signups pending for a team that loses access: doomed, by kind
+            doomed, lost = src[na], rate[na]
+            clock = self.blk[doomed] == TRIAL
+            if clock.any():
+                add(which, ctr["lost"], iX("PF", doomed[clock]), lost[clock])
+            add(out_which, out("doom_f", bb), iX("PF", doomed[~clock]), lost[~clock])
+            for name in _PENDING[1:]:
+                add(out_which, out("doom_" + name[1].lower(), bb), iX(name, doomed), lost)
 
         def extras(which: str, src: np.ndarray, dst: np.ndarray, rate: Any,
                    lost: tuple[str, ...] = ()) -> None:
@@ -822,17 +845,33 @@ class Twin:
         add("A", ctr["paying_days"], iN(np.arange(n)), 1.0 * self.paying)
         if self.trial:
             self._linear_trial(add, team_flow, extras, iX, iE, ctr, out, bb)
-        for key, (r, c) in {"A": (size, size), "Ac": (size, size), "R": (n_out, size),
-                            "Rc": (n_out, size)}.items():
-            data = np.hstack(rows[key]) if rows[key] else np.zeros((3, 0))
+        # the flows and the outputs they feed built as one matrix (the outputs' rows below
+        # the flows'), each row as it would be on its own, then cut in two
+        for flows, outputs in (("A", "R"), ("Ac", "Rc")):
+            if not rows[flows] and not rows[outputs]:
+                self._set_linear(flows, sparse.csr_matrix((size, size)))
+                self._set_linear(outputs, sparse.csr_matrix((n_out, size)))
+                continue
+            data = np.hstack(rows[flows] + rows[outputs])
+            data[0, sum(part.shape[1] for part in rows[flows]):] += size
             mat = sparse.csr_matrix((data[2], (data[0].astype(int), data[1].astype(int))),
-                                    shape=(r, c))
+                                    shape=(size + n_out, size))
             mat.sum_duplicates()
             mat.data[np.abs(mat.data) < 1e-30] = 0.0  # negligible: would breed subnormals
             mat.eliminate_zeros()
-            setattr(self, f"L_{key}", mat)
+            split = mat.indptr[size]
+            self._set_linear(flows, sparse.csr_matrix(
+                (mat.data[:split], mat.indices[:split], mat.indptr[:size + 1]), shape=(size, size)))
+            self._set_linear(outputs, sparse.csr_matrix(
+                (mat.data[split:], mat.indices[split:], mat.indptr[size:] - split),
+                shape=(n_out, size)))
         # the rate at which seats end in the linear part (logo churn, trials ending)
         self._lost_seats_row = self.L_A.getrow(sl["Z"].start + _COUNTER_INDEX["lost_seats"])
+
+    def _set_linear(self, key: str, mat: sparse.csr_matrix) -> None:
+        """``L_<key>``: one matrix of the linear part, its indices sorted, no duplicates."""
+        mat.has_canonical_format = True
+        setattr(self, f"L_{key}", mat)
 
     def _linear_trial(self, add: Any, team_flow: Any, extras: Any, iX: Any, iE: Any,
                       ctr: dict[str, int], out: Any, bb: np.ndarray) -> None:
@@ -911,13 +950,15 @@ class Twin:
             rate = np.broadcast_to(self.decision_rate, (B, self.decision_src.size))
             pay = self.paying_class[self.decision_seats.astype(int)][None, :]
             up = self.upgrade_p * self.buy_share(self.decision_seats)  # (seats alone)
-            for base in ("N", "K", *_PENDING):
-                i = sl[base].start + bb * n
-                for dst, w in ((src, -1.0), (self.decision_capped[None, :], 1.0 - up),
-                               (pay, up)):
-                    r.append((i + dst).ravel())
-                    c.append((i + src).ravel())
-                    v.append((rate * w).ravel())
+            # each quantity of _TEAM (rows of its own) from each deciding class: out of it,
+            # into the capped class, into the paying one
+            first = np.array([sl[base].start for base in _TEAM])[:, None, None, None] + bb * n
+            to = np.stack([src, self.decision_capped[None, :], pay])
+            shares = np.stack([np.full_like(up, -1.0), 1.0 - up, up])[:, None, :]
+            size = (len(_TEAM), *to.shape[:1], B, src.size)
+            r.append(np.broadcast_to(first + to, size).ravel())
+            c.append(np.broadcast_to(first + src, size).ravel())
+            v.append(np.broadcast_to(rate * shares, size).ravel())
             r.append(np.arange(sl["W"].start, sl["W"].stop))
             c.append(np.arange(sl["W"].start, sl["W"].stop))
             v.append(np.full(B, -float(self.decision_rate.max())))
@@ -933,7 +974,8 @@ class Twin:
             v.append(np.full(len(q), -1.0 / max(wait, G_MIN)))
         extra = sparse.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))),
                                   shape=(self.size, self.size))
-        return (self.L_A + lam * self.L_Ac + extra).tocsc()
+        linear = self.L_A + lam * self.L_Ac if self.L_Ac.nnz else self.L_A
+        return (linear + extra).tocsc()
 
     def rhs(self, t: float, y: np.ndarray) -> np.ndarray:
         """dy/dt, per day: the linear flows (one sparse product), then the others step by step."""
