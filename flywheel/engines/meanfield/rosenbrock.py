@@ -70,7 +70,7 @@ _DONE, _RESIZE, _FAILED = 0, 1, 2
 
 @dataclass
 class Solution:
-    """Values on the day grid (states x days), and how the integration went."""
+    """Values at the times asked for (times x states), and how the integration went."""
 
     y: np.ndarray
     steps: int
@@ -223,14 +223,19 @@ def solve_with(factors: _Factors, b: np.ndarray) -> np.ndarray:
 # -- the loop -------------------------------------------------------------------------------
 
 @numba.njit
-def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float,
+def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: float,
            l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
-           perm_r: Any, perm_c: Any, grid: Any, out: Any, at: Any, rtol: float, atol: float,
-           stats: Any) -> int:  # pragma: no cover
-    """Steps of size ``h`` from ``clock[0]`` (updating ``y``, ``f`` = dy/dt there, the clock,
-    ``out``'s columns ``at[0]``... on the grid and ``stats``: steps, rejected, evaluations),
-    until the horizon (returns _DONE), or the error asks for another step size (_RESIZE,
-    with the wanted change of k in ``at[1]``), or MAX_STEPS (_FAILED)."""
+           perm_r: Any, perm_c: Any, grid: Any, rows: Any, out: Any, at: Any, rtol: float,
+           atol: float, stats: Any) -> int:  # pragma: no cover
+    """Steps from time ``clock[0]``, the first of size ``clock[1]``, with the factors of
+    I - gamma h_lu J (updating ``y``, ``f`` = dy/dt there, the clock and the next step's
+    size, ``out``'s rows ``at[0]``... at the grid's times (the states ``rows``), and ``stats``: steps, rejected,
+    evaluations), until the horizon (returns _DONE), or a step size whose nearest
+    size on the ladder H0 x RATIO^k is not h_lu's (_RESIZE), or MAX_STEPS (_FAILED).
+
+    A step of size h with the factors of another size h_lu is the W-method with h_lu/h
+    times the Jacobian, which keeps its order; within the ladder's half-rung (a factor
+    2^1/4) it keeps the stability of the exact matrix too."""
     n = y.shape[0]
     u = np.zeros((4, n))
     stage = np.empty(n)
@@ -239,6 +244,9 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
     new = np.empty(n)
     f_new = np.empty(n)
     t = clock[0]
+    h = clock[1]
+    rung = _rung(h_lu)
+    rejected = False  # (no larger step right after a rejected one)
     while t < horizon:
         if stats[0] + stats[1] >= MAX_STEPS:
             return _FAILED
@@ -261,21 +269,34 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
                     rhs[q] = GAMMA * h * s
             _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c,
                    rhs, u[i], w)
+        # the error: root mean square over the states that hold more than atol (the many
+        # that hold nothing would otherwise dilute it), each against atol + rtol |y|
         total = 0.0
+        holding = 0
         for q in range(n):
             v = y[q] + M[0] * u[0, q] + M[1] * u[1, q] + M[2] * u[2, q] + M[3] * u[3, q]
             new[q] = v
             err = E[0] * u[0, q] + E[1] * u[1, q] + E[2] * u[2, q] + E[3] * u[3, q]
-            scale = atol + rtol * max(abs(y[q]), abs(v))
-            total += (err / scale) ** 2
-        err = math.sqrt(total / n)
+            size = max(abs(y[q]), abs(v))
+            total += (err / (atol + rtol * size)) ** 2
+            if size > atol:
+                holding += 1
+        err = math.sqrt(total / max(holding, 1))
+        # the next step's size (order 3, a 0.9 margin, at most x4 and at least /5 at once)
+        if err != err:  # (NaN)
+            factor = 0.2
+        elif err > 0.0:
+            factor = min(4.0, max(0.2, 0.9 * err ** (-1.0 / 3.0)))
+        else:
+            factor = 4.0
         if not err <= 1.0:  # (a NaN is no success either)
             stats[1] += 1
-            if err != err:
-                at[1] = -3
-            else:
-                at[1] = -max(1, int(math.ceil(math.log(err) / 3.0 / _LOG_RATIO)))
-            return _RESIZE
+            rejected = True
+            h = h * min(factor, 0.5)
+            clock[1] = h
+            if _rung(h) != rung:
+                return _RESIZE
+            continue
         fn(t + h, new, p, f_new)
         stats[2] += 1
         stats[0] += 1
@@ -287,8 +308,9 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
             h10 = s * (1.0 - s) ** 2
             h01 = s * s * (3.0 - 2.0 * s)
             h11 = s * s * (s - 1.0)
-            for q in range(n):
-                out[k, q] = h00 * y[q] + h10 * h * f[q] + h01 * new[q] + h11 * h * f_new[q]
+            for i in range(rows.shape[0]):
+                q = rows[i]
+                out[k, i] = h00 * y[q] + h10 * h * f[q] + h01 * new[q] + h11 * h * f_new[q]
             k += 1
         at[0] = k
         for q in range(n):
@@ -296,29 +318,36 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float
             f[q] = f_new[q]
         t = t_new
         clock[0] = t
-        # a larger step when the error allows one RATIO times as large (order 3, a 0.9 margin)
-        grow = 0.9 * err ** (-1.0 / 3.0) if err > 0.0 else 8.0
-        if grow >= RATIO and t < horizon:
-            at[1] = int(math.log(min(grow, 8.0)) / _LOG_RATIO)
+        h = h * (min(factor, 1.0) if rejected else factor)
+        rejected = False
+        clock[1] = h
+        if _rung(h) != rung and t < horizon:
             return _RESIZE
     return _DONE
 
 
 @numba.njit(cache=True)
-def _twin_steps(p: Any, y: Any, f: Any, clock: Any, h: float, horizon: float,
+def _rung(h: float) -> int:  # pragma: no cover
+    """The step size ladder's nearest rung to ``h``: k of H0 x RATIO^k."""
+    return int(round(math.log(h / H0) / _LOG_RATIO))
+
+
+@numba.njit(cache=True)
+def _twin_steps(p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: float,
                 l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
-                perm_r: Any, perm_c: Any, grid: Any, out: Any, at: Any, rtol: float, atol: float,
-                stats: Any) -> int:  # pragma: no cover
+                perm_r: Any, perm_c: Any, grid: Any, rows: Any, out: Any, at: Any, rtol: float,
+                atol: float, stats: Any) -> int:  # pragma: no cover
     """:func:`_steps` with the twin's right-hand side, compiled once and cached on disk (a
     compiled function taking another as an argument is compiled again in every process)."""
-    return _steps(kernel.rhs, p, y, f, clock, h, horizon, l_ptr, l_idx, l_val, u_ptr, u_idx,
-                  u_val, u_diag, perm_r, perm_c, grid, out, at, rtol, atol, stats)
+    return _steps(kernel.rhs, p, y, f, clock, h_lu, horizon, l_ptr, l_idx, l_val, u_ptr, u_idx,
+                  u_val, u_diag, perm_r, perm_c, grid, rows, out, at, rtol, atol, stats)
 
 
 def integrate(p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
-              grid: np.ndarray, rtol: float, atol: float, fn: Any = None) -> Solution:
+              grid: np.ndarray, rtol: float, atol: float, fn: Any = None,
+              rows: np.ndarray | None = None) -> Solution:
     """Integrate dy/dt = f(t, y) from 0 to ``horizon``; the values at the times of ``grid``
-    (ascending, from 0; states x times).
+    (ascending, from 0; times x states), of the states ``rows`` (default: all).
 
     f is the twin's right-hand side, :func:`~flywheel.engines.meanfield.kernel.rhs`, with
     ``p`` its packed parameters (:func:`~flywheel.engines.meanfield.kernel.pack`); or, for
@@ -333,28 +362,28 @@ def integrate(p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
     y = np.array(y0, dtype=float)
     f = np.empty(n)
     (kernel.rhs if fn is None else fn)(0.0, y, p, f)
-    out = np.empty((len(grid), n))  # (times x states: each time's values written at once)
-    clock = np.zeros(1)
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    out = np.empty((len(grid), len(rows)))  # (times x states: each time's values at once)
+    clock = np.array([0.0, H0])  # the time, and the next step's size
     at = np.zeros(2, dtype=np.int64)
     stats = np.zeros(3, dtype=np.int64)
     stats[2] = 1
-    level = 0
     while True:
-        if level < -50:
+        rung = int(_rung(clock[1]))
+        if clock[1] < 1e-7:
             raise FloatingPointError("the Rosenbrock step size fell below 1e-7 days")
-        if level not in factors:
-            factors[level] = factorise(H0 * RATIO ** level)
-        h = H0 * RATIO ** level
-        status = (_twin_steps(p, y, f, clock, h, horizon, *factors[level].args(), grid, out, at,
-                              rtol, atol, stats) if fn is None else
-                  _steps(fn, p, y, f, clock, h, horizon, *factors[level].args(), grid, out, at,
-                         rtol, atol, stats))
+        if rung not in factors:
+            factors[rung] = factorise(H0 * RATIO ** rung)
+        h_lu = H0 * RATIO ** rung
+        status = (_twin_steps(p, y, f, clock, h_lu, horizon, *factors[rung].args(), grid, rows,
+                              out, at, rtol, atol, stats) if fn is None else
+                  _steps(fn, p, y, f, clock, h_lu, horizon, *factors[rung].args(), grid, rows, out,
+                         at, rtol, atol, stats))
         if status == _DONE:
             break
         if status == _FAILED:
             raise FloatingPointError(f"the Rosenbrock integration took more than {MAX_STEPS} steps")
-        level += int(at[1])
     if at[0] != len(grid):  # pragma: no cover - (the loop runs past the horizon)
         raise FloatingPointError("the Rosenbrock integration stopped short of the horizon")
-    return Solution(y=out.T, steps=int(stats[0]), rejected=int(stats[1]), evaluations=int(stats[2]),
+    return Solution(y=out, steps=int(stats[0]), rejected=int(stats[1]), evaluations=int(stats[2]),
                     factorisations=len(factors))

@@ -13,43 +13,50 @@ from flywheel.engines.meanfield.twin import _COUNTERS, TRIAL, Twin
 from flywheel.engines.tally import CHANNEL_NAMES, STATE_NAMES, Tally
 from flywheel.scenario.defaults import DAYS_PER_MONTH
 
-#: Elements of a block of days or rows :func:`observe` works on at once (2 MB: numpy asks
-#: for huge pages from 4 MB, and touching them first can cost more than the arithmetic).
+#: Elements of a block :func:`observe` works on at once (2 MB: numpy asks for huge pages
+#: from 4 MB, and touching them first can cost more than the arithmetic).
 _BLOCK = 1 << 18
 
 
-def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
-    """Stocks and cumulative counters at each column of ``Y`` (states x times).
+#: The parts of the twin's state that :func:`observe` reads (and, with a trial, PF).
+OBSERVED = ("X", "W", "N", "E", "OF", "OP", "OJ", "OI", "IF", "ID", "Z")
 
-    Each sum over bins and classes adds the rows up one at a time, in the order numpy
-    adds the rows of the same selection (bin by bin and class by class over all classes;
-    class by class and bin by bin over some), a bin or a block of rows at a time, so the
-    temporary arrays stay small."""
-    B, n, sl = tw.B, tw.n, tw.sl
-    T = Y.shape[1]
-    E = np.maximum(Y[sl["E"]].reshape(B, -1, T), 0.0)
-    # paying teams and their seats (each class's seats, and the extra seats at the top)
-    pay = np.flatnonzero(tw.paying)
-    N_pay = np.maximum(Y[_rows(sl["N"].start, pay, B, n)], 0.0).reshape(len(pay), B, T)
-    paying = N_pay.sum(axis=(0, 1))
-    N_pay *= tw.a[pay][:, None, None]
-    slot = tw.top_slot[pay]
-    N_pay[slot >= 0] += E[:, slot[slot >= 0], :].transpose(1, 0, 2)
-    paid_seats = N_pay.sum(axis=(0, 1))
-    # every class's seats, a bin at a time, added to the running sum (its first row)
-    N_rows = Y[sl["N"]]
-    rows = np.empty((n + 1, T))
-    seats = rows[1:]
-    active = np.zeros(T)
-    for b in range(B):
-        np.maximum(N_rows[b * n:(b + 1) * n], 0.0, out=seats)
-        seats *= tw.a[:, None]
-        seats[tw.top_idx] += E[b]
-        rows[0] = active
-        active = (rows if b else seats).sum(axis=0)
+
+def observed(tw: Twin) -> tuple[np.ndarray, dict[str, slice]]:
+    """The states :func:`observe` reads, in order, and where each part of the state lies
+    among them: what the integrator need keep at every day."""
+    names = OBSERVED + (("PF",) if tw.trial else ())
+    rows = [np.arange(tw.sl[k].start, tw.sl[k].stop) for k in names]
+    at, where = 0, {}
+    for k, r in zip(names, rows, strict=True):
+        where[k] = slice(at, at + len(r))
+        at += len(r)
+    return np.concatenate(rows), where
+
+
+def observe(tw: Twin, Y: np.ndarray, sl: Mapping[str, slice]) -> dict[str, np.ndarray]:
+    """Stocks and cumulative counters at each row of ``Y`` (times x states: each time's
+    state in one contiguous row, as the integrator writes it), its parts at ``sl``
+    (``tw.sl`` for the whole state, or the slices of :func:`observed`)."""
+    B, n = tw.B, tw.n
+    T = Y.shape[0]
+    pay = tw.paying
+    active = np.empty(T)
+    paid_seats = np.empty(T)
+    paying = np.empty(T)
+    # seats of every class (extra seats at the top), a block of days at a time
+    width = max(1, _BLOCK // (B * n))
+    for t0 in range(0, T, width):
+        t1 = min(T, t0 + width)
+        teams = np.maximum(Y[t0:t1, sl["N"]], 0.0).reshape(t1 - t0, B, n)
+        seats = teams * tw.a
+        seats[:, :, tw.top_idx] += np.maximum(Y[t0:t1, sl["E"]], 0.0).reshape(t1 - t0, B, -1)
+        active[t0:t1] = seats.sum(axis=(1, 2))
+        paid_seats[t0:t1] = seats[:, :, pay].sum(axis=(1, 2))
+        paying[t0:t1] = teams[:, :, pay].sum(axis=(1, 2))
     # companies touched: all but the untouched, rep_n exp(-rep_s X) of each size (a few
     # days at a time)
-    X = Y[sl["X"]][0]
+    X = Y[:, sl["X"].start]
     created = np.empty(T)
     width = max(2, _BLOCK // len(tw.rep_s))
     for t0 in range(0, T, width):
@@ -60,43 +67,24 @@ def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
         created[t0:t1] = tw.companies_total.sum() - untouched.sum(axis=0)
         if t1 == T:
             break
-    onboarding = sum(np.maximum(Y[sl[k]], 0.0).sum(axis=0)
+    onboarding = sum(np.maximum(Y[:, sl[k]], 0.0).sum(axis=1)
                      for k in ("OF", "OP", "OJ", "OI") if sl[k].stop > sl[k].start)
     if tw.trial:  # first signups onboarding on the trial clock
-        on_clock = _rows(sl["PF"].start, np.flatnonzero(tw.blk == TRIAL), B, n)
-        onboarding = onboarding + _rows_sum(Y, on_clock)
-    out = {name: Y[tw.sl["Z"].start + i] for i, name in enumerate(_COUNTERS)}
+        on_clock = (sl["PF"].start + np.arange(B)[:, None] * n
+                    + np.flatnonzero(tw.blk == TRIAL)[None, :]).ravel()
+        onboarding = onboarding + Y[:, on_clock].sum(axis=1)
+    out = {name: Y[:, sl["Z"].start + i].copy() for i, name in enumerate(_COUNTERS)}
     out.update({
         "active": active,
         "paid_seats": paid_seats,
         "paying": paying,
         "teams": created,
         "onboarding": onboarding,
-        "waiting": np.maximum(Y[sl["W"]], 0.0).sum(axis=0),
-        "in_flight": np.maximum(Y[sl["IF"]], 0.0).sum(axis=0)
-        + np.maximum(Y[sl["ID"]], 0.0).sum(axis=0),
+        "waiting": np.maximum(Y[:, sl["W"]], 0.0).sum(axis=1),
+        "in_flight": np.maximum(Y[:, sl["IF"]], 0.0).sum(axis=1)
+        + np.maximum(Y[:, sl["ID"]], 0.0).sum(axis=1),
     })
     return out
-
-
-def _rows(start: int, classes: np.ndarray, B: int, n: int) -> np.ndarray:
-    """The rows of ``classes`` in a (bin, class) block starting at row ``start``, class by
-    class and bin by bin."""
-    return (start + classes[:, None] + np.arange(B)[None, :] * n).ravel()
-
-
-def _rows_sum(Y: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``Y[order].sum(axis=0)``: the rows added one at a time in that order, gathered a
-    few at a time behind the running sum (the first row)."""
-    chunk = max(1, _BLOCK // Y.shape[1])
-    rows = np.empty((min(chunk, len(order)) + 1, Y.shape[1]))
-    total = np.zeros(Y.shape[1])
-    for start in range(0, len(order), chunk):
-        part = order[start:start + chunk]
-        gathered = np.take(Y, part, axis=0, out=rows[1:len(part) + 1], mode="clip")
-        rows[0] = total
-        total = (rows[:len(part) + 1] if start else gathered).sum(axis=0)
-    return total
 
 
 def ttv_quantile(tw: Twin, q: float, weights: Mapping[str, float]) -> float:

@@ -937,7 +937,9 @@ class Twin:
     def jacobian(self) -> sparse.csc_matrix:
         """A constant sparse approximation of the Jacobian: the linear part, plus the
         decisions at the paywall and the resolution of pending signups as if linear
-        (rates of a fraction of a day: left out, they would limit the steps)."""
+        (rates of a fraction of a day: left out, they would limit the steps).  It keeps the
+        users' total (every signup in one state) as the system does: a Rosenbrock method
+        conserves exactly what its matrix conserves."""
         lam = self.churn
         if self.tenure is not None:
             ch = self.tenure
@@ -959,9 +961,15 @@ class Twin:
             r.append(np.broadcast_to(first + to, size).ravel())
             c.append(np.broadcast_to(first + src, size).ravel())
             v.append(np.broadcast_to(rate * shares, size).ravel())
-            r.append(np.arange(sl["W"].start, sl["W"].stop))
-            c.append(np.arange(sl["W"].start, sl["W"].stop))
-            v.append(np.full(B, -float(self.decision_rate.max())))
+            # users waiting at the limit: out as their team decides, into a user state (the
+            # blocked count; seated, some of them are, which a constant matrix cannot say),
+            # so the matrix keeps the users' total as the system does (a Rosenbrock method
+            # conserves what its matrix conserves)
+            waiting = np.arange(sl["W"].start, sl["W"].stop)
+            blocked = sl["Z"].start + _COUNTER_INDEX["blocked"]
+            r += [waiting, np.full(B, blocked)]
+            c += [waiting, waiting]
+            v += [np.full(B, -float(self.decision_rate.max())), np.full(B, float(self.decision_rate.max()))]
         # pending signups resolve after their onboarding (invitees: the delay first)
         waits = {"PF": mean_age(self.founder_chain), "PJ": mean_age(self.joiner_chain),
                  "PI": mean_age(self.invite_chain) + mean_age(self.invitee_chain)}
@@ -972,6 +980,14 @@ class Twin:
             r.append(q)
             c.append(q)
             v.append(np.full(len(q), -1.0 / max(wait, G_MIN)))
+        # users reaching value leave their onboarding pool in the linear part and land on a
+        # seat in the nonlinear one: booked here to a count of users that nothing reads back
+        # (abandoned), so that the matrix keeps the users' total as the system does
+        act = self.L_R[self._act_outputs].sum(axis=0).A1
+        cols = np.flatnonzero(act)
+        r.append(np.full(len(cols), sl["Z"].start + _COUNTER_INDEX["abandoned"]))
+        c.append(cols)
+        v.append(act[cols])
         extra = sparse.csr_matrix((np.concatenate(v), (np.concatenate(r), np.concatenate(c))),
                                   shape=(self.size, self.size))
         linear = self.L_A + lam * self.L_Ac if self.L_Ac.nnz else self.L_A
