@@ -102,15 +102,11 @@ class _Factors:
         """SuperLU's factors of ``matrix``: a fill-reducing column order (COLAMD), no row
         pivoting (I - gamma h J has a diagonal of at least 1 that dominates its columns)."""
         lu = splu(matrix, permc_spec="COLAMD", diag_pivot_thresh=0.0)
-        lower = sparse.tril(lu.L, -1, format="csc")
-        upper = lu.U.tocsc()
-        diag = upper.diagonal().copy()
-        strict = sparse.triu(upper, 1, format="csc")
-        lower.sort_indices()
-        strict.sort_indices()
-        return cls(lower.indptr.astype(np.int64), lower.indices.astype(np.int64), lower.data.copy(),
-                   strict.indptr.astype(np.int64), strict.indices.astype(np.int64),
-                   strict.data.copy(), diag, lu.perm_r.astype(np.int64), lu.perm_c.astype(np.int64))
+        lower, upper = lu.L, lu.U
+        l_ptr, l_idx, l_val, _ = _strict(lower.indptr, lower.indices, lower.data, True)
+        u_ptr, u_idx, u_val, diag = _strict(upper.indptr, upper.indices, upper.data, False)
+        return cls(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, diag, lu.perm_r.astype(np.int64),
+                   lu.perm_c.astype(np.int64))
 
     def args(self) -> tuple[np.ndarray, ...]:
         return (self.l_ptr, self.l_idx, self.l_val, self.u_ptr, self.u_idx, self.u_val,
@@ -138,13 +134,9 @@ class _Factoriser:
             self.superlu += 1
             self.first = _Factors.of(self.matrix(h))
             f = self.first
-            n = self.n
-            rows = sparse.csc_matrix((np.ones(n), (f.perm_r, np.arange(n))), shape=(n, n))
-            cols = sparse.csc_matrix((np.ones(n), (np.arange(n), f.perm_c)), shape=(n, n))
-            self._jac = (rows @ self.jacobian @ cols).tocsc()
-            self._eye = (rows @ cols).tocsc()
-            for m in (self._jac, self._eye):
-                m.sort_indices()
+            # J and I in the factors' orders
+            self._jac = _permuted(self.jacobian, f.perm_r, f.perm_c)
+            self._eye = _permuted(self.identity, f.perm_r, f.perm_c)
             return self.first
         f = self.first
         new = _Factors(f.l_ptr, f.l_idx, np.empty_like(f.l_val), f.u_ptr, f.u_idx,
@@ -159,6 +151,52 @@ class _Factoriser:
             return new
         self.superlu += 1
         return _Factors.of(self.matrix(h))
+
+
+def _permuted(matrix: sparse.csc_matrix, perm_r: np.ndarray, perm_c: np.ndarray
+              ) -> sparse.csc_matrix:
+    """Pr ``matrix`` Pc (CSC, rows ascending in each column), Pr taking row i to perm_r[i]
+    and Pc column i to perm_c[i] (SuperLU's Pr A Pc = L U)."""
+    cols = matrix[:, np.argsort(perm_c)]
+    out = sparse.csc_matrix((cols.data, perm_r[cols.indices], cols.indptr), shape=matrix.shape)
+    out.sort_indices()
+    return out
+
+
+@numba.njit(cache=True)
+def _strict(ptr: Any, idx: Any, val: Any, lower: bool) -> Any:  # pragma: no cover
+    """A triangular CSC matrix's entries off the diagonal (rows ascending in each column) and
+    its diagonal."""
+    n = ptr.shape[0] - 1
+    out_ptr = np.zeros(n + 1, dtype=np.int64)
+    for j in range(n):
+        count = 0
+        for k in range(ptr[j], ptr[j + 1]):
+            if idx[k] != j:
+                count += 1
+        out_ptr[j + 1] = out_ptr[j] + count
+    out_idx = np.empty(out_ptr[n], dtype=np.int64)
+    out_val = np.empty(out_ptr[n])
+    diag = np.ones(n)
+    for j in range(n):
+        at = out_ptr[j]
+        for k in range(ptr[j], ptr[j + 1]):
+            row = idx[k]
+            if row == j:
+                if not lower:
+                    diag[j] = val[k]
+            elif (row > j) == lower:
+                # insertion into the column's sorted run
+                m = at
+                while m > out_ptr[j] and out_idx[m - 1] > row:
+                    out_idx[m] = out_idx[m - 1]
+                    out_val[m] = out_val[m - 1]
+                    m -= 1
+                out_idx[m] = row
+                out_val[m] = val[k]
+                at += 1
+        out_ptr[j + 1] = at
+    return out_ptr, out_idx[:out_ptr[n]].copy(), out_val[:out_ptr[n]].copy(), diag
 
 
 @numba.njit(cache=True)

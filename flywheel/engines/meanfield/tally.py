@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import numba
 import numpy as np
 
 from flywheel.engines.meanfield.chains import Race
@@ -16,6 +17,31 @@ from flywheel.scenario.defaults import DAYS_PER_MONTH
 #: Elements of a block :func:`observe` works on at once (2 MB: numpy asks for huge pages
 #: from 4 MB, and touching them first can cost more than the arithmetic).
 _BLOCK = 1 << 18
+
+
+@numba.njit(cache=True)
+def _seats(Y: np.ndarray, n0: int, e0: int, B: int, n: int, seats: np.ndarray, paying: np.ndarray,
+           top_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
+    """Active seats, paid seats and paying teams at each row of ``Y`` (times x states): the
+    teams of each (bin, class) at ``n0`` times the class's seats, the extra seats of the top
+    classes (bin, top class) at ``e0``; negative values (the integration's noise) as 0."""
+    T = Y.shape[0]
+    ntop = top_idx.shape[0]
+    active, paid, teams = np.zeros(T), np.zeros(T), np.zeros(T)
+    for t in range(T):
+        for b in range(B):
+            for c in range(n):
+                v = max(Y[t, n0 + b * n + c], 0.0)
+                active[t] += v * seats[c]
+                if paying[c]:
+                    paid[t] += v * seats[c]
+                    teams[t] += v
+            for s in range(ntop):
+                v = max(Y[t, e0 + b * ntop + s], 0.0)
+                active[t] += v
+                if paying[top_idx[s]]:
+                    paid[t] += v
+    return active, paid, teams
 
 
 #: The parts of the twin's state that :func:`observe` reads (and, with a trial, PF).
@@ -40,20 +66,8 @@ def observe(tw: Twin, Y: np.ndarray, sl: Mapping[str, slice]) -> dict[str, np.nd
     (``tw.sl`` for the whole state, or the slices of :func:`observed`)."""
     B, n = tw.B, tw.n
     T = Y.shape[0]
-    pay = tw.paying
-    active = np.empty(T)
-    paid_seats = np.empty(T)
-    paying = np.empty(T)
-    # seats of every class (extra seats at the top), a block of days at a time
-    width = max(1, _BLOCK // (B * n))
-    for t0 in range(0, T, width):
-        t1 = min(T, t0 + width)
-        teams = np.maximum(Y[t0:t1, sl["N"]], 0.0).reshape(t1 - t0, B, n)
-        seats = teams * tw.a
-        seats[:, :, tw.top_idx] += np.maximum(Y[t0:t1, sl["E"]], 0.0).reshape(t1 - t0, B, -1)
-        active[t0:t1] = seats.sum(axis=(1, 2))
-        paid_seats[t0:t1] = seats[:, :, pay].sum(axis=(1, 2))
-        paying[t0:t1] = teams[:, :, pay].sum(axis=(1, 2))
+    active, paid_seats, paying = _seats(Y, sl["N"].start, sl["E"].start, B, n, tw.a,
+                                        tw.paying, tw.top_idx)
     # companies touched: all but the untouched, rep_n exp(-rep_s X) of each size (a few
     # days at a time)
     X = Y[:, sl["X"].start]
