@@ -125,3 +125,48 @@ def test_gives_up_with_a_floating_point_error() -> None:
     c = np.array([np.nan, 1.0, 1.0])
     with pytest.raises(FloatingPointError):
         solve_linear(K, c, K, np.arange(1.0, 11.0), 1e-4)
+
+
+# -- the twin, integrated ------------------------------------------------------------------------
+
+def shipped() -> list[str]:
+    from flywheel.scenario.files import list_scenarios
+
+    return [name for name, _, _ in list_scenarios()]
+
+
+def test_every_shipped_scenario_integrates_with_the_compiled_method() -> None:
+    """The twin of every shipped scenario, over two years, by ROS34PW2 (no fallback to
+    scipy), in at most 3,000 evaluations of the right-hand side (the baseline takes about
+    310, the devtool story, with its many small rejected steps, about 1,700)."""
+    from flywheel.engines import meanfield
+
+    for name in shipped():
+        r = meanfield.solve(load_scenario(name, ["simulation.horizon=2y"]))
+        assert r.method == "ROS34PW2", name
+        assert r.evaluations <= 3000, (name, r.evaluations)
+
+
+@pytest.mark.parametrize("name", ["baseline", "trial", "data-integration-sandbox"])
+def test_compiled_and_scipy_integrations_agree(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same twin integrated by the compiled method and, with the compiled right-hand
+    side refused, by scipy's BDF (relative tolerance 1e-4): every finite headline metric
+    agrees to 0.5% (measured: at most 0.2%, the compiled method's relative tolerance being
+    1e-3), and the fallback says which method ran."""
+    from flywheel.engines import meanfield
+    from flywheel.engines.meanfield import kernel
+    from flywheel.metrics import HEADLINE, measure
+
+    sc = load_scenario(name, ["simulation.horizon=2y"])
+    compiled = meanfield.solve(sc)
+
+    def refuse(tw: Twin) -> None:
+        raise NotImplementedError("refused for the test")
+
+    monkeypatch.setattr(kernel, "pack", refuse)
+    fallback = meanfield.solve(sc)
+    assert (compiled.method, fallback.method) == ("ROS34PW2", "BDF")
+    a, b = measure(compiled.tally).metrics, measure(fallback.tally).metrics
+    for metric in HEADLINE:
+        if np.isfinite(b[metric]) and abs(b[metric]) > 1e-9:
+            assert a[metric] == pytest.approx(b[metric], rel=5e-3), metric
