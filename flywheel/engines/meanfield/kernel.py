@@ -363,6 +363,11 @@ def pack(tw: Twin) -> Pack:
 
 # -- compiled helpers ---------------------------------------------------------------------------
 
+#: LLVM's fast-math flags of the hot functions: sums may be reassociated (and vectorised),
+#: multiplications and additions fused, divisions taken as products by a reciprocal, the sign
+#: of zero ignored; NaN and infinity keep their meaning (no "nnan", "ninf").
+_FAST = {"reassoc", "contract", "arcp", "nsz"}
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _il(p: Pack, k: int) -> np.ndarray:
     """Integer list ``k`` of the pack (a view)."""
@@ -375,13 +380,13 @@ def _vl(p: Pack, k: int) -> np.ndarray:
     return p.values[p.values_at[k]:p.values_at[k + 1]]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _ndtr(x: float) -> float:
     """The standard normal cdf."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _clip(x: float, lo: float, hi: float) -> float:
     return min(max(x, lo), hi)
 
@@ -444,7 +449,7 @@ def _wtp_cdf(p: Pack, x: float) -> float:
     return _vl(p, V_WTP_CUMULATIVE)[i - 1] if i > 0 else 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _lognormal_share(w: np.ndarray, users: float) -> float:
     """:func:`_buy_share` on the lognormal fast path: ``w`` holds the log price, the log
     median, sigma and the value growth."""
@@ -474,7 +479,7 @@ def _buy_share(p: Pack, users: float) -> float:
     return _clip(1.0 - _wtp_cdf(p, np.nextafter(x, 0.0)), 0.0, 1.0)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _matvec(p: Pack, start: int, rows: int, y: np.ndarray, out: np.ndarray) -> None:
     """out = A @ y for the matrix whose row pointers start at ``start`` in csr_indptr (each
     row summed in its stored order, as scipy does)."""
@@ -503,7 +508,7 @@ def _matvec(p: Pack, start: int, rows: int, y: np.ndarray, out: np.ndarray) -> N
         lo = hi
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _matvec_add(p: Pack, start: int, rows: int, y: np.ndarray, scale: float, out: np.ndarray) -> None:
     """out += scale * (A @ y), as :func:`_matvec`."""
     data, indices = p.csr_data, p.csr_indices
@@ -518,7 +523,7 @@ def _matvec_add(p: Pack, start: int, rows: int, y: np.ndarray, scale: float, out
         lo = hi
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _move(p: Pack, blk: np.ndarray, dteam: np.ndarray, b: int, src: int, dst: int, flux: float) -> None:
     """Teams of bin ``b`` moving from class ``src`` to ``dst``, ``flux`` per day, with what
     they carry at its mean per team of ``src`` (read from the state: so each step's moves are
@@ -534,7 +539,7 @@ def _move(p: Pack, blk: np.ndarray, dteam: np.ndarray, b: int, src: int, dst: in
 
 # -- the steps of one evaluation (Twin.rhs's) -----------------------------------------------------
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _signups(t: float, y: np.ndarray, p: Pack, blk: np.ndarray, ept: np.ndarray, dy: np.ndarray,
              dteam: np.ndarray, ctr: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
@@ -595,7 +600,7 @@ def _signups(t: float, y: np.ndarray, p: Pack, blk: np.ndarray, ept: np.ndarray,
     return new_teams, joiners, people_left, contacts, organic, paid, referral
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _closed_companies(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners: np.ndarray,
                       dteam: np.ndarray, ctr: np.ndarray) -> np.ndarray:
     """People coming to companies without the product (later signups, invites arriving to no
@@ -672,7 +677,7 @@ def _closed_companies(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners: np
     return invitees
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _start_onboarding(p: Pack, new_teams: np.ndarray, joiners: np.ndarray, invitees: np.ndarray,
                       dy: np.ndarray, dteam: np.ndarray, ctr: np.ndarray) -> np.ndarray:
     """Later signups (and invitees who came as their company bought again; without a trial,
@@ -725,7 +730,7 @@ def _start_onboarding(p: Pack, new_teams: np.ndarray, joiners: np.ndarray, invit
     return joiners_now
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _landing(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners_now: np.ndarray,
              dteam: np.ndarray) -> np.ndarray:
     """Users reaching value (from the onboarding pools, by kind: first signups, later
@@ -767,7 +772,7 @@ def _landing(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners_now: np.ndar
     return landed
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _limit_shares(p: Pack, ept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per bin and class: the share of the users landing who meet the seat limit, and the
     share of the seats taken that send invites; 1 or 0, but for a top class below the limit,
@@ -791,7 +796,7 @@ def _limit_shares(p: Pack, ept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return at_limit, inviting
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _take_seats(p: Pack, blk: np.ndarray, outputs: np.ndarray, seating: np.ndarray,
                 inviting_share: np.ndarray, dteam: np.ndarray, dextra: np.ndarray,
                 inviting: np.ndarray, ctr: np.ndarray) -> float:
@@ -825,7 +830,7 @@ def _take_seats(p: Pack, blk: np.ndarray, outputs: np.ndarray, seating: np.ndarr
     return taken + seat_new
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _wait_at_limit(p: Pack, blk: np.ndarray, ept: np.ndarray, at_limit: np.ndarray,
                    dteam: np.ndarray, dextra: np.ndarray, dwait: np.ndarray, ctr: np.ndarray) -> None:
     """Users meeting the seat limit wait (a capped team blocks them); a free team meets the
@@ -860,7 +865,7 @@ def _wait_at_limit(p: Pack, blk: np.ndarray, ept: np.ndarray, at_limit: np.ndarr
     ctr[counters[C_PAYWALL]] += paywall
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _first_activations(p: Pack, y: np.ndarray, blk: np.ndarray, outputs: np.ndarray,
                        landed: np.ndarray, dunact: np.ndarray, ctr: np.ndarray) -> None:
     """Teams whose first user reaches value: a landing in a class without seats, at the bin's
@@ -881,7 +886,7 @@ def _first_activations(p: Pack, y: np.ndarray, blk: np.ndarray, outputs: np.ndar
     ctr[_il(p, L_COUNTERS)[C_TEAMS_ACTIVATED]] += total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _top_churn(p: Pack, hazard: float, blk: np.ndarray, extra_seats: np.ndarray, eptt: np.ndarray,
                dteam: np.ndarray, dextra: np.ndarray, ctr: np.ndarray) -> None:
     """Seats churning in the top classes: a team drops a class only with no extra seat left
@@ -902,7 +907,7 @@ def _top_churn(p: Pack, hazard: float, blk: np.ndarray, extra_seats: np.ndarray,
     ctr[_il(p, L_COUNTERS)[C_CHURNED]] += total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _top_usage(p: Pack, blk: np.ndarray, ept: np.ndarray, dteam: np.ndarray, dextra: np.ndarray,
                ctr: np.ndarray) -> None:
     """Usage stages crossed by free top teams with extra seats (at a rate by their seats,
@@ -927,7 +932,7 @@ def _top_usage(p: Pack, blk: np.ndarray, ept: np.ndarray, dteam: np.ndarray, dex
     ctr[_il(p, L_COUNTERS)[C_PAYWALL]] += paywall
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _paywall_decisions(p: Pack, y: np.ndarray, blk: np.ndarray, ept: np.ndarray,
                        dteam: np.ndarray, dextra: np.ndarray, dwait: np.ndarray,
                        inviting: np.ndarray, ctr: np.ndarray) -> float:
@@ -1013,7 +1018,7 @@ def _paywall_decisions(p: Pack, y: np.ndarray, blk: np.ndarray, ept: np.ndarray,
     return seated
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _trial_first_seats(p: Pack, blk: np.ndarray, dteam: np.ndarray, inviting: np.ndarray) -> None:
     """A trial team's first signup reaching value (the linear part moved its team a class up):
     its seat sends invites, and what the team carries goes along."""
@@ -1032,7 +1037,7 @@ def _trial_first_seats(p: Pack, blk: np.ndarray, dteam: np.ndarray, inviting: np
                     dteam[q, b, dst] += along
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _new_teams(p: Pack, new_teams: np.ndarray, dteam: np.ndarray, dunact: np.ndarray,
                inviting: np.ndarray, ctr: np.ndarray) -> float:
     """New teams in the first classes: with a seat if the first signup reached value at once
@@ -1064,7 +1069,7 @@ def _new_teams(p: Pack, new_teams: np.ndarray, dteam: np.ndarray, dunact: np.nda
     return total * at_once
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _lose_pending(p: Pack, y: np.ndarray, outputs: np.ndarray, dy: np.ndarray, ctr: np.ndarray) -> None:
     """Signups pending for teams that lost access leave their onboarding pools and the invites
     in flight in proportion, by kind: onboarding ones lose access now, invites in flight will
@@ -1091,7 +1096,7 @@ def _lose_pending(p: Pack, y: np.ndarray, outputs: np.ndarray, dy: np.ndarray, c
     ctr[_il(p, L_COUNTERS)[C_LOST]] += lost
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _invites(p: Pack, blk: np.ndarray, people_left: np.ndarray, inviting: np.ndarray,
              dy: np.ndarray, dteam: np.ndarray, ctr: np.ndarray) -> None:
     """Invites sent by the new seats: accepted ones that find someone still in the company
@@ -1119,7 +1124,7 @@ def _invites(p: Pack, blk: np.ndarray, people_left: np.ndarray, inviting: np.nda
 
 # -- the right-hand side ----------------------------------------------------------------------
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def rhs(t: float, y: np.ndarray, p: Pack, dy: np.ndarray) -> None:
     """dy/dt of the twin at day ``t`` and state ``y`` (C-contiguous float64), written into
     ``dy`` (the same length): :meth:`Twin.rhs` for nopython code."""
