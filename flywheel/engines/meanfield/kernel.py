@@ -19,9 +19,10 @@ from Python.
 :func:`rhs` takes ``(t, y, pack, dy)`` and writes dy/dt into ``dy``, step by step as the
 numpy version (signups and the market, closed companies, onboarding, landing, seats, the
 seat limit, first activations, churn and usage of the top classes, paywall decisions,
-trial first seats, new teams, lost pending signups, invites, tenure phases; the teams
-moving between classes are added as each step finds them, where the numpy version
-collects them first), its floating-point operations in nearly the same order: the two
+trial first seats, new teams, lost pending signups, invites, tenure phases; each step's
+flows are added straight into ``dy`` after the linear ones, the teams moving between
+classes as each step finds them, where the numpy version collects them first), its
+floating-point operations in nearly the same order (sums reassociated): the two
 agree to 1e-10 relative where flows cancel, closer elsewhere
 (``tests/test_meanfield_kernel.py``).  :func:`evaluate` is the same from Python,
 returning a new array.
@@ -1162,11 +1163,15 @@ def rhs(t: float, y: np.ndarray, p: Pack, dy: np.ndarray) -> None:
             v = extra_seats[b, s] / (abs(blk[Q_N, b, top_idx[s]]) + eps)
             eptt[b, s] = v
             ept[b, top_idx[s]] = v
-    dteam = np.zeros((5, B, n))
-    dextra = np.zeros((B, ntop))
-    dwait = np.zeros(B)
-    dunact = np.zeros(B)
-    ctr = np.zeros(ints[I_N_COUNTERS])
+    # the steps add their flows straight into dy (views of its parts; the linear flows are
+    # there already): teams and what they carry, extra seats, waiting users, teams not yet
+    # activated, counters
+    w0, v0, z0 = ints[I_W0], ints[I_V0], ints[I_Z0]
+    dteam = dy[tb:tb + 5 * B * n].reshape((5, B, n))
+    dextra = dy[e0:e0 + B * ntop].reshape((B, ntop))
+    dwait = dy[w0:w0 + B]
+    dunact = dy[v0:v0 + B]
+    ctr = dy[z0:z0 + ints[I_N_COUNTERS]]
     inviting = np.zeros((B, n))  # seats taken per day that send invites, by their team's class
     counters = _il(p, L_COUNTERS)
 
@@ -1205,18 +1210,6 @@ def rhs(t: float, y: np.ndarray, p: Pack, dy: np.ndarray) -> None:
         if in_phases > r[R_TINY]:
             for k in range(g1 - g0):
                 dy[g0 + k] -= max(y[g0 + k], 0.0) * (lost_seats / in_phases)
-    # the total: the linear flows plus what the steps added, counters included
-    w0, v0, z0 = ints[I_W0], ints[I_V0], ints[I_Z0]
-    for b in range(B):
-        dy[w0 + b] += dwait[b]
-        dy[v0 + b] += dunact[b]
-        for s in range(ntop):
-            dy[e0 + b * ntop + s] += dextra[b, s]
-    flat = dteam.ravel()
-    for i in range(flat.size):
-        dy[tb + i] += flat[i]
-    for k in range(ctr.size):
-        dy[z0 + k] += ctr[k]
     # (no value below 1e-100 is meaningful; left in, such values become subnormal numbers in
     # the solver's norms, which makes its steps many times slower)
     for i in range(size):
