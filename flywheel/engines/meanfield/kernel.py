@@ -19,9 +19,10 @@ from Python.
 :func:`rhs` takes ``(t, y, pack, dy)`` and writes dy/dt into ``dy``, step by step as the
 numpy version (signups and the market, closed companies, onboarding, landing, seats, the
 seat limit, first activations, churn and usage of the top classes, paywall decisions,
-trial first seats, new teams, lost pending signups, invites, tenure phases; the teams
-moving between classes are added as each step finds them, where the numpy version
-collects them first), its floating-point operations in nearly the same order: the two
+trial first seats, new teams, lost pending signups, invites, tenure phases; each step's
+flows are added straight into ``dy`` after the linear ones, the teams moving between
+classes as each step finds them, where the numpy version collects them first), its
+floating-point operations in nearly the same order (sums reassociated): the two
 agree to 1e-10 relative where flows cancel, closer elsewhere
 (``tests/test_meanfield_kernel.py``).  :func:`evaluate` is the same from Python,
 returning a new array.
@@ -363,6 +364,11 @@ def pack(tw: Twin) -> Pack:
 
 # -- compiled helpers ---------------------------------------------------------------------------
 
+#: LLVM's fast-math flags of the hot functions: sums may be reassociated (and vectorised),
+#: multiplications and additions fused, divisions taken as products by a reciprocal, the sign
+#: of zero ignored; NaN and infinity keep their meaning (no "nnan", "ninf").
+_FAST = {"reassoc", "contract", "arcp", "nsz"}
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _il(p: Pack, k: int) -> np.ndarray:
     """Integer list ``k`` of the pack (a view)."""
@@ -375,13 +381,13 @@ def _vl(p: Pack, k: int) -> np.ndarray:
     return p.values[p.values_at[k]:p.values_at[k + 1]]
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _ndtr(x: float) -> float:
     """The standard normal cdf."""
     return 0.5 * math.erfc(-x / math.sqrt(2.0))
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _clip(x: float, lo: float, hi: float) -> float:
     return min(max(x, lo), hi)
 
@@ -444,7 +450,7 @@ def _wtp_cdf(p: Pack, x: float) -> float:
     return _vl(p, V_WTP_CUMULATIVE)[i - 1] if i > 0 else 0.0
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _lognormal_share(w: np.ndarray, users: float) -> float:
     """:func:`_buy_share` on the lognormal fast path: ``w`` holds the log price, the log
     median, sigma and the value growth."""
@@ -474,7 +480,7 @@ def _buy_share(p: Pack, users: float) -> float:
     return _clip(1.0 - _wtp_cdf(p, np.nextafter(x, 0.0)), 0.0, 1.0)
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _matvec(p: Pack, start: int, rows: int, y: np.ndarray, out: np.ndarray) -> None:
     """out = A @ y for the matrix whose row pointers start at ``start`` in csr_indptr (each
     row summed in its stored order, as scipy does)."""
@@ -503,7 +509,7 @@ def _matvec(p: Pack, start: int, rows: int, y: np.ndarray, out: np.ndarray) -> N
         lo = hi
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _matvec_add(p: Pack, start: int, rows: int, y: np.ndarray, scale: float, out: np.ndarray) -> None:
     """out += scale * (A @ y), as :func:`_matvec`."""
     data, indices = p.csr_data, p.csr_indices
@@ -518,7 +524,7 @@ def _matvec_add(p: Pack, start: int, rows: int, y: np.ndarray, scale: float, out
         lo = hi
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _move(p: Pack, blk: np.ndarray, dteam: np.ndarray, b: int, src: int, dst: int, flux: float) -> None:
     """Teams of bin ``b`` moving from class ``src`` to ``dst``, ``flux`` per day, with what
     they carry at its mean per team of ``src`` (read from the state: so each step's moves are
@@ -534,7 +540,7 @@ def _move(p: Pack, blk: np.ndarray, dteam: np.ndarray, b: int, src: int, dst: in
 
 # -- the steps of one evaluation (Twin.rhs's) -----------------------------------------------------
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _signups(t: float, y: np.ndarray, p: Pack, blk: np.ndarray, ept: np.ndarray, dy: np.ndarray,
              dteam: np.ndarray, ctr: np.ndarray
              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float, float, float]:
@@ -595,7 +601,7 @@ def _signups(t: float, y: np.ndarray, p: Pack, blk: np.ndarray, ept: np.ndarray,
     return new_teams, joiners, people_left, contacts, organic, paid, referral
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _closed_companies(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners: np.ndarray,
                       dteam: np.ndarray, ctr: np.ndarray) -> np.ndarray:
     """People coming to companies without the product (later signups, invites arriving to no
@@ -672,7 +678,7 @@ def _closed_companies(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners: np
     return invitees
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _start_onboarding(p: Pack, new_teams: np.ndarray, joiners: np.ndarray, invitees: np.ndarray,
                       dy: np.ndarray, dteam: np.ndarray, ctr: np.ndarray) -> np.ndarray:
     """Later signups (and invitees who came as their company bought again; without a trial,
@@ -725,7 +731,7 @@ def _start_onboarding(p: Pack, new_teams: np.ndarray, joiners: np.ndarray, invit
     return joiners_now
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _landing(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners_now: np.ndarray,
              dteam: np.ndarray) -> np.ndarray:
     """Users reaching value (from the onboarding pools, by kind: first signups, later
@@ -767,7 +773,7 @@ def _landing(p: Pack, blk: np.ndarray, outputs: np.ndarray, joiners_now: np.ndar
     return landed
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _limit_shares(p: Pack, ept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per bin and class: the share of the users landing who meet the seat limit, and the
     share of the seats taken that send invites; 1 or 0, but for a top class below the limit,
@@ -791,7 +797,7 @@ def _limit_shares(p: Pack, ept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return at_limit, inviting
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _take_seats(p: Pack, blk: np.ndarray, outputs: np.ndarray, seating: np.ndarray,
                 inviting_share: np.ndarray, dteam: np.ndarray, dextra: np.ndarray,
                 inviting: np.ndarray, ctr: np.ndarray) -> float:
@@ -825,7 +831,7 @@ def _take_seats(p: Pack, blk: np.ndarray, outputs: np.ndarray, seating: np.ndarr
     return taken + seat_new
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _wait_at_limit(p: Pack, blk: np.ndarray, ept: np.ndarray, at_limit: np.ndarray,
                    dteam: np.ndarray, dextra: np.ndarray, dwait: np.ndarray, ctr: np.ndarray) -> None:
     """Users meeting the seat limit wait (a capped team blocks them); a free team meets the
@@ -860,7 +866,7 @@ def _wait_at_limit(p: Pack, blk: np.ndarray, ept: np.ndarray, at_limit: np.ndarr
     ctr[counters[C_PAYWALL]] += paywall
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _first_activations(p: Pack, y: np.ndarray, blk: np.ndarray, outputs: np.ndarray,
                        landed: np.ndarray, dunact: np.ndarray, ctr: np.ndarray) -> None:
     """Teams whose first user reaches value: a landing in a class without seats, at the bin's
@@ -881,7 +887,7 @@ def _first_activations(p: Pack, y: np.ndarray, blk: np.ndarray, outputs: np.ndar
     ctr[_il(p, L_COUNTERS)[C_TEAMS_ACTIVATED]] += total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _top_churn(p: Pack, hazard: float, blk: np.ndarray, extra_seats: np.ndarray, eptt: np.ndarray,
                dteam: np.ndarray, dextra: np.ndarray, ctr: np.ndarray) -> None:
     """Seats churning in the top classes: a team drops a class only with no extra seat left
@@ -902,7 +908,7 @@ def _top_churn(p: Pack, hazard: float, blk: np.ndarray, extra_seats: np.ndarray,
     ctr[_il(p, L_COUNTERS)[C_CHURNED]] += total
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _top_usage(p: Pack, blk: np.ndarray, ept: np.ndarray, dteam: np.ndarray, dextra: np.ndarray,
                ctr: np.ndarray) -> None:
     """Usage stages crossed by free top teams with extra seats (at a rate by their seats,
@@ -927,7 +933,7 @@ def _top_usage(p: Pack, blk: np.ndarray, ept: np.ndarray, dteam: np.ndarray, dex
     ctr[_il(p, L_COUNTERS)[C_PAYWALL]] += paywall
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _paywall_decisions(p: Pack, y: np.ndarray, blk: np.ndarray, ept: np.ndarray,
                        dteam: np.ndarray, dextra: np.ndarray, dwait: np.ndarray,
                        inviting: np.ndarray, ctr: np.ndarray) -> float:
@@ -1013,7 +1019,7 @@ def _paywall_decisions(p: Pack, y: np.ndarray, blk: np.ndarray, ept: np.ndarray,
     return seated
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _trial_first_seats(p: Pack, blk: np.ndarray, dteam: np.ndarray, inviting: np.ndarray) -> None:
     """A trial team's first signup reaching value (the linear part moved its team a class up):
     its seat sends invites, and what the team carries goes along."""
@@ -1032,7 +1038,7 @@ def _trial_first_seats(p: Pack, blk: np.ndarray, dteam: np.ndarray, inviting: np
                     dteam[q, b, dst] += along
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _new_teams(p: Pack, new_teams: np.ndarray, dteam: np.ndarray, dunact: np.ndarray,
                inviting: np.ndarray, ctr: np.ndarray) -> float:
     """New teams in the first classes: with a seat if the first signup reached value at once
@@ -1064,7 +1070,7 @@ def _new_teams(p: Pack, new_teams: np.ndarray, dteam: np.ndarray, dunact: np.nda
     return total * at_once
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _lose_pending(p: Pack, y: np.ndarray, outputs: np.ndarray, dy: np.ndarray, ctr: np.ndarray) -> None:
     """Signups pending for teams that lost access leave their onboarding pools and the invites
     in flight in proportion, by kind: onboarding ones lose access now, invites in flight will
@@ -1091,7 +1097,7 @@ def _lose_pending(p: Pack, y: np.ndarray, outputs: np.ndarray, dy: np.ndarray, c
     ctr[_il(p, L_COUNTERS)[C_LOST]] += lost
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def _invites(p: Pack, blk: np.ndarray, people_left: np.ndarray, inviting: np.ndarray,
              dy: np.ndarray, dteam: np.ndarray, ctr: np.ndarray) -> None:
     """Invites sent by the new seats: accepted ones that find someone still in the company
@@ -1119,7 +1125,7 @@ def _invites(p: Pack, blk: np.ndarray, people_left: np.ndarray, inviting: np.nda
 
 # -- the right-hand side ----------------------------------------------------------------------
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", fastmath=_FAST)
 def rhs(t: float, y: np.ndarray, p: Pack, dy: np.ndarray) -> None:
     """dy/dt of the twin at day ``t`` and state ``y`` (C-contiguous float64), written into
     ``dy`` (the same length): :meth:`Twin.rhs` for nopython code."""
@@ -1157,11 +1163,15 @@ def rhs(t: float, y: np.ndarray, p: Pack, dy: np.ndarray) -> None:
             v = extra_seats[b, s] / (abs(blk[Q_N, b, top_idx[s]]) + eps)
             eptt[b, s] = v
             ept[b, top_idx[s]] = v
-    dteam = np.zeros((5, B, n))
-    dextra = np.zeros((B, ntop))
-    dwait = np.zeros(B)
-    dunact = np.zeros(B)
-    ctr = np.zeros(ints[I_N_COUNTERS])
+    # the steps add their flows straight into dy (views of its parts; the linear flows are
+    # there already): teams and what they carry, extra seats, waiting users, teams not yet
+    # activated, counters
+    w0, v0, z0 = ints[I_W0], ints[I_V0], ints[I_Z0]
+    dteam = dy[tb:tb + 5 * B * n].reshape((5, B, n))
+    dextra = dy[e0:e0 + B * ntop].reshape((B, ntop))
+    dwait = dy[w0:w0 + B]
+    dunact = dy[v0:v0 + B]
+    ctr = dy[z0:z0 + ints[I_N_COUNTERS]]
     inviting = np.zeros((B, n))  # seats taken per day that send invites, by their team's class
     counters = _il(p, L_COUNTERS)
 
@@ -1200,18 +1210,6 @@ def rhs(t: float, y: np.ndarray, p: Pack, dy: np.ndarray) -> None:
         if in_phases > r[R_TINY]:
             for k in range(g1 - g0):
                 dy[g0 + k] -= max(y[g0 + k], 0.0) * (lost_seats / in_phases)
-    # the total: the linear flows plus what the steps added, counters included
-    w0, v0, z0 = ints[I_W0], ints[I_V0], ints[I_Z0]
-    for b in range(B):
-        dy[w0 + b] += dwait[b]
-        dy[v0 + b] += dunact[b]
-        for s in range(ntop):
-            dy[e0 + b * ntop + s] += dextra[b, s]
-    flat = dteam.ravel()
-    for i in range(flat.size):
-        dy[tb + i] += flat[i]
-    for k in range(ctr.size):
-        dy[z0 + k] += ctr[k]
     # (no value below 1e-100 is meaningful; left in, such values become subnormal numbers in
     # the solver's norms, which makes its steps many times slower)
     for i in range(size):
