@@ -23,9 +23,12 @@ from flywheel.scenario.distributions import Lognormal, Poisson
 from flywheel.scenario.files import list_scenarios, load_scenario
 from flywheel.scenario.settings import Settings
 
-#: Agreement asked of the two right-hand sides (per entry: 1e-9 relative, 1e-9 users or
-#: teams at a 10,000-company market).
-RTOL, ATOL = 1e-9, 1e-9
+#: Agreement asked of the two right-hand sides (per entry: 1e-8 relative, 1e-9 users or
+#: teams at a 10,000-company market).  The compiled side lets the compiler reorder sums and
+#: fuse multiply-adds (fast-math flags, which keep NaN and infinity), so where flows nearly
+#: cancel the two differ in the tenth digit (measured: at most 7e-10, plg-card-trial) and
+#: may differ by machine; a rate 0.1% off differs in the third (test_a_wrong_rate_is_caught).
+RTOL, ATOL = 1e-8, 1e-9
 #: Days at which each state is evaluated (organic growth makes the right-hand side depend on t).
 TIMES = (0.0, 37.5, 400.0)
 
