@@ -216,7 +216,7 @@ def test_twin_signups_and_people_turned_away_agree_with_the_simulation() -> None
     st = Settings.from_scenario(sc)
     tw = Twin(st)
     sol = _integrate(tw, st.horizon, np.concatenate([[0.0], day_grid(st.horizon)]))
-    end = {k: float(v[-1]) for k, v in observe(tw, sol.y, sol.slices).items()}
+    end = {k: float(v[-1]) for k, v in observe(tw, sol.y).items()}
     twin = {"signups": sum(end[f"sig_{c}"] for c in ("organic", "paid", "referral", "invite")),
             "turned_away": end["sig_lost_signup"],
             "teams_paid": end["upgrades"] + end["trial_conversions"],

@@ -263,11 +263,12 @@ def solve_with(factors: _Factors, b: np.ndarray) -> np.ndarray:
 @numba.njit
 def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: float,
            l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
-           perm_r: Any, perm_c: Any, grid: Any, rows: Any, out: Any, at: Any, rtol: float,
-           atol: float, stats: Any) -> int:  # pragma: no cover
+           perm_r: Any, perm_c: Any, grid: Any, p_ptr: Any, p_idx: Any, p_val: Any, out: Any,
+           at: Any, rtol: float, atol: float, stats: Any) -> int:  # pragma: no cover
     """Steps from time ``clock[0]``, the first of size ``clock[1]``, with the factors of
     I - gamma h_lu J (updating ``y``, ``f`` = dy/dt there, the clock and the next step's
-    size, ``out``'s rows ``at[0]``... at the grid's times (the states ``rows``), and ``stats``: steps, rejected,
+    size, ``out``'s rows ``at[0]``... at the grid's times (the projection P y of the state,
+    P in CSR), and ``stats``: steps, rejected,
     evaluations), until the horizon (returns _DONE), or a step size whose nearest
     size on the ladder H0 x RATIO^k is not h_lu's (_RESIZE), or MAX_STEPS (_FAILED).
 
@@ -281,6 +282,8 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: fl
     w = np.empty(n)
     new = np.empty(n)
     f_new = np.empty(n)
+    n_out = p_ptr.shape[0] - 1
+    py, pf, pn, pfn = np.empty(n_out), np.empty(n_out), np.empty(n_out), np.empty(n_out)
     t = clock[0]
     h = clock[1]
     rung = _rung(h_lu)
@@ -288,33 +291,48 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: fl
     while t < horizon:
         if stats[0] + stats[1] >= MAX_STEPS:
             return _FAILED
-        for i in range(4):
-            if i == 0:
-                for q in range(n):
-                    rhs[q] = GAMMA * h * f[q]
-            else:
-                for q in range(n):
-                    s = y[q]
-                    for j in range(i):
-                        s += A[i, j] * u[j, q]
-                    stage[q] = s
-                fn(t + TIMES[i] * h, stage, p, rhs)
-                stats[2] += 1
-                for q in range(n):
-                    s = rhs[q]
-                    for j in range(i):
-                        s += C[i, j] * u[j, q] / h
-                    rhs[q] = GAMMA * h * s
-            _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c,
-                   rhs, u[i], w)
+        gh = GAMMA * h
+        u0, u1, u2, u3 = u[0], u[1], u[2], u[3]
+        # stage 1: f at the step's start
+        for q in range(n):
+            rhs[q] = gh * f[q]
+        _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, rhs, u0, w)
+        # stage 2
+        a = A[1, 0]
+        for q in range(n):
+            stage[q] = y[q] + a * u0[q]
+        fn(t + TIMES[1] * h, stage, p, rhs)
+        c0 = C[1, 0] / h
+        for q in range(n):
+            rhs[q] = gh * (rhs[q] + c0 * u0[q])
+        _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, rhs, u1, w)
+        # stage 3
+        a0, a1 = A[2, 0], A[2, 1]
+        for q in range(n):
+            stage[q] = y[q] + a0 * u0[q] + a1 * u1[q]
+        fn(t + TIMES[2] * h, stage, p, rhs)
+        c0, c1 = C[2, 0] / h, C[2, 1] / h
+        for q in range(n):
+            rhs[q] = gh * (rhs[q] + c0 * u0[q] + c1 * u1[q])
+        _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, rhs, u2, w)
+        # stage 4
+        a0, a1, a2 = A[3, 0], A[3, 1], A[3, 2]
+        for q in range(n):
+            stage[q] = y[q] + a0 * u0[q] + a1 * u1[q] + a2 * u2[q]
+        fn(t + TIMES[3] * h, stage, p, rhs)
+        c0, c1, c2 = C[3, 0] / h, C[3, 1] / h, C[3, 2] / h
+        for q in range(n):
+            rhs[q] = gh * (rhs[q] + c0 * u0[q] + c1 * u1[q] + c2 * u2[q])
+        _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, rhs, u3, w)
+        stats[2] += 3
         # the error: root mean square over the states that hold more than atol (the many
         # that hold nothing would otherwise dilute it), each against atol + rtol |y|
         total = 0.0
         holding = 0
         for q in range(n):
-            v = y[q] + M[0] * u[0, q] + M[1] * u[1, q] + M[2] * u[2, q] + M[3] * u[3, q]
+            v = y[q] + M[0] * u0[q] + M[1] * u1[q] + M[2] * u2[q] + M[3] * u3[q]
             new[q] = v
-            err = E[0] * u[0, q] + E[1] * u[1, q] + E[2] * u[2, q] + E[3] * u[3, q]
+            err = E[0] * u0[q] + E[1] * u1[q] + E[2] * u2[q] + E[3] * u3[q]
             size = max(abs(y[q]), abs(v))
             total += (err / (atol + rtol * size)) ** 2
             if size > atol:
@@ -340,15 +358,24 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: fl
         stats[0] += 1
         t_new = t + h
         k = at[0]
+        if k < grid.shape[0] and grid[k] <= t_new:  # the projections of both ends
+            for i in range(n_out):
+                a0 = a1 = a2 = a3 = 0.0
+                for m in range(p_ptr[i], p_ptr[i + 1]):
+                    q, v = p_idx[m], p_val[m]
+                    a0 += v * y[q]
+                    a1 += v * f[q]
+                    a2 += v * new[q]
+                    a3 += v * f_new[q]
+                py[i], pf[i], pn[i], pfn[i] = a0, a1, a2, a3
         while k < grid.shape[0] and grid[k] <= t_new:
             s = (grid[k] - t) / h
             h00 = (1.0 + 2.0 * s) * (1.0 - s) ** 2
             h10 = s * (1.0 - s) ** 2
             h01 = s * s * (3.0 - 2.0 * s)
             h11 = s * s * (s - 1.0)
-            for i in range(rows.shape[0]):
-                q = rows[i]
-                out[k, i] = h00 * y[q] + h10 * h * f[q] + h01 * new[q] + h11 * h * f_new[q]
+            for i in range(n_out):
+                out[k, i] = h00 * py[i] + h10 * h * pf[i] + h01 * pn[i] + h11 * h * pfn[i]
             k += 1
         at[0] = k
         for q in range(n):
@@ -373,19 +400,21 @@ def _rung(h: float) -> int:  # pragma: no cover
 @numba.njit(cache=True)
 def _twin_steps(p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: float,
                 l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
-                perm_r: Any, perm_c: Any, grid: Any, rows: Any, out: Any, at: Any, rtol: float,
-                atol: float, stats: Any) -> int:  # pragma: no cover
+                perm_r: Any, perm_c: Any, grid: Any, p_ptr: Any, p_idx: Any, p_val: Any,
+                out: Any, at: Any, rtol: float, atol: float, stats: Any) -> int:  # pragma: no cover
     """:func:`_steps` with the twin's right-hand side, compiled once and cached on disk (a
     compiled function taking another as an argument is compiled again in every process)."""
     return _steps(kernel.rhs, p, y, f, clock, h_lu, horizon, l_ptr, l_idx, l_val, u_ptr, u_idx,
-                  u_val, u_diag, perm_r, perm_c, grid, rows, out, at, rtol, atol, stats)
+                  u_val, u_diag, perm_r, perm_c, grid, p_ptr, p_idx, p_val, out, at, rtol, atol,
+                  stats)
 
 
 def integrate(p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
               grid: np.ndarray, rtol: float, atol: float, fn: Any = None,
-              rows: np.ndarray | None = None) -> Solution:
+              projection: sparse.spmatrix | None = None) -> Solution:
     """Integrate dy/dt = f(t, y) from 0 to ``horizon``; the values at the times of ``grid``
-    (ascending, from 0; times x states), of the states ``rows`` (default: all).
+    (ascending, from 0; times x states), or of ``projection`` @ y (a sparse matrix: sums
+    of states the caller reports).
 
     f is the twin's right-hand side, :func:`~flywheel.engines.meanfield.kernel.rhs`, with
     ``p`` its packed parameters (:func:`~flywheel.engines.meanfield.kernel.pack`); or, for
@@ -400,8 +429,9 @@ def integrate(p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
     y = np.array(y0, dtype=float)
     f = np.empty(n)
     (kernel.rhs if fn is None else fn)(0.0, y, p, f)
-    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
-    out = np.empty((len(grid), len(rows)))  # (times x states: each time's values at once)
+    proj = sparse.csr_matrix(sparse.identity(n) if projection is None else projection)
+    pro = (proj.indptr.astype(np.int64), proj.indices.astype(np.int64), proj.data.astype(float))
+    out = np.empty((len(grid), proj.shape[0]))  # (times x values: each time's at once)
     clock = np.array([0.0, H0])  # the time, and the next step's size
     at = np.zeros(2, dtype=np.int64)
     stats = np.zeros(3, dtype=np.int64)
@@ -413,9 +443,9 @@ def integrate(p: Any, jacobian: sparse.spmatrix, y0: np.ndarray, horizon: float,
         if rung not in factors:
             factors[rung] = factorise(H0 * RATIO ** rung)
         h_lu = H0 * RATIO ** rung
-        status = (_twin_steps(p, y, f, clock, h_lu, horizon, *factors[rung].args(), grid, rows,
+        status = (_twin_steps(p, y, f, clock, h_lu, horizon, *factors[rung].args(), grid, *pro,
                               out, at, rtol, atol, stats) if fn is None else
-                  _steps(fn, p, y, f, clock, h_lu, horizon, *factors[rung].args(), grid, rows, out,
+                  _steps(fn, p, y, f, clock, h_lu, horizon, *factors[rung].args(), grid, *pro, out,
                          at, rtol, atol, stats))
         if status == _DONE:
             break

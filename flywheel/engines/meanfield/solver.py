@@ -12,7 +12,7 @@ from scipy.sparse.linalg import splu
 
 from flywheel.engines import EngineError
 from flywheel.engines.meanfield.mechanisms import mechanism_notes, unsupported
-from flywheel.engines.meanfield.tally import observe, observed, twin_tally
+from flywheel.engines.meanfield.tally import observation, observe, twin_tally
 from flywheel.engines.meanfield.twin import Twin
 from flywheel.engines.tally import Tally, day_grid
 from flywheel.scenario.files import Scenario
@@ -58,7 +58,7 @@ def solve(scenario: Scenario, horizon: float | None = None) -> MeanFieldResult:
     # the stiff part of the system is its linear part: with that (sparse, constant) matrix
     # as the Jacobian, the steps are of days however fast the onboarding stages are
     sol = _integrate(tw, h, t_eval)
-    obs = observe(tw, sol.y, sol.slices)
+    obs = observe(tw, sol.y)
     return MeanFieldResult(
         scenario=scenario, horizon=h, grid=grid, tally=twin_tally(tw, obs),
         unsupported=unsupported(scenario),
@@ -92,11 +92,10 @@ class _OverBudget(Exception):
 
 @dataclass
 class _Integrated:
-    """The states :func:`observe` reads at each time of ``t_eval`` (times x states, the parts
-    at ``slices``), and how they were found."""
+    """The sums of the state :func:`observe` reads (:func:`observation`) at each time of
+    ``t_eval`` (times x sums), and how they were found."""
 
     y: np.ndarray
-    slices: dict[str, slice]
     nfev: int
     method: str
 
@@ -108,7 +107,7 @@ def _integrate(tw: Twin, horizon: float, t_eval: np.ndarray) -> _Integrated:
     same Jacobian, then Radau, then explicit RK23 (every rate is at most MAX_RATE, so
     that is slower but never stiff)."""
     jac = tw.jacobian()
-    rows, slices = observed(tw)
+    sums = observation(tw)
     messages = []
     from flywheel.engines.meanfield import kernel, rosenbrock  # (compiled: loaded when used)
 
@@ -120,11 +119,11 @@ def _integrate(tw: Twin, horizon: float, t_eval: np.ndarray) -> _Integrated:
     if packed is not None:
         try:
             sol = rosenbrock.integrate(packed, jac, tw.initial(), horizon, t_eval, W_RTOL,
-                                       ATOL * tw.scale, rows=rows)
+                                       ATOL * tw.scale, projection=sums)
         except FloatingPointError as exc:
             messages.append(f"ROS34PW2: {exc}")
         else:
-            return _Integrated(sol.y, slices, sol.evaluations, "ROS34PW2")
+            return _Integrated(sol.y, sol.evaluations, "ROS34PW2")
     tries = ((_SparseBDF, {"jac": jac}), ("Radau", {"jac": jac}), ("RK23", {}))
     for method, extra in tries:
         calls = 0
@@ -143,7 +142,7 @@ def _integrate(tw: Twin, horizon: float, t_eval: np.ndarray) -> _Integrated:
             messages.append(f"{_name(method)}: more than {MAX_EVALUATIONS} evaluations")
             continue
         if sol.success:
-            return _Integrated(sol.y[rows].T, slices, int(sol.nfev), _name(method))
+            return _Integrated((sums @ sol.y).T, int(sol.nfev), _name(method))
         messages.append(f"{_name(method)}: {sol.message}")
     raise EngineError("the mean-field twin's integration failed ("  # pragma: no cover
                       + "; ".join(messages) + "); run it with --engine des")

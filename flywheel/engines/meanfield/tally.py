@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-import numba
 import numpy as np
+from scipy import sparse
 
 from flywheel.engines.meanfield.chains import Race
 from flywheel.engines.meanfield.mechanisms import unavailable
@@ -19,58 +19,62 @@ from flywheel.scenario.defaults import DAYS_PER_MONTH
 _BLOCK = 1 << 18
 
 
-@numba.njit(cache=True)
-def _seats(Y: np.ndarray, n0: int, e0: int, B: int, n: int, seats: np.ndarray, paying: np.ndarray,
-           top_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover
-    """Active seats, paid seats and paying teams at each row of ``Y`` (times x states): the
-    teams of each (bin, class) at ``n0`` times the class's seats, the extra seats of the top
-    classes (bin, top class) at ``e0``; negative values (the integration's noise) as 0."""
+#: What :func:`observe` reads of the state at every day, each a weighted sum of its
+#: variables (:func:`observation`), besides the cumulative counters.
+SUMS = ("X", "active", "paid_seats", "paying", "onboarding", "waiting", "in_flight")
+
+
+def observation(tw: Twin) -> sparse.csr_matrix:
+    """The sums of the state that :func:`observe` reads, as the rows of one matrix (SUMS,
+    then the counters in _COUNTERS order): the contact hazard X; seats in use (each class's
+    teams times its seats, and the top classes' extra seats), those that pay, and paying
+    teams; users onboarding (the pools, and first signups on a trial's clock); users
+    waiting at the seat limit; invites in flight.  The integrator keeps these alone at
+    every day, not the state."""
+    B, n, sl = tw.B, tw.n, tw.sl
+    rows, cols, vals = [], [], []
+
+    def add(row: int, at: np.ndarray, weight: np.ndarray | float = 1.0) -> None:
+        at = np.asarray(at, dtype=np.int64).ravel()
+        rows.append(np.full(len(at), row))
+        cols.append(at)
+        vals.append(np.broadcast_to(np.asarray(weight, dtype=float).ravel(), at.shape))
+
+    teams = sl["N"].start + np.arange(B)[:, None] * n + np.arange(n)[None, :]  # (bin, class)
+    ntop = len(tw.top_idx)
+    extra = sl["E"].start + np.arange(B)[:, None] * ntop + np.arange(ntop)[None, :]
+    seats = np.broadcast_to(tw.a, teams.shape)
+    pay = np.broadcast_to(tw.paying, teams.shape)
+    row = {name: i for i, name in enumerate(SUMS)}
+    add(row["X"], [sl["X"].start])
+    add(row["active"], teams, seats)
+    add(row["active"], extra)
+    add(row["paid_seats"], teams[pay], seats[pay])
+    add(row["paid_seats"], extra[:, tw.paying[tw.top_idx]])
+    add(row["paying"], teams[pay])
+    for k in ("OF", "OP", "OJ", "OI"):
+        add(row["onboarding"], np.arange(sl[k].start, sl[k].stop))
+    if tw.trial:  # first signups onboarding on the trial clock
+        on_clock = tw.blk == TRIAL
+        add(row["onboarding"], (sl["PF"].start + np.arange(B)[:, None] * n + np.arange(n))[:, on_clock])
+    add(row["waiting"], np.arange(sl["W"].start, sl["W"].stop))
+    for k in ("IF", "ID"):
+        add(row["in_flight"], np.arange(sl[k].start, sl[k].stop))
+    for i in range(len(_COUNTERS)):
+        add(len(SUMS) + i, [sl["Z"].start + i])
+    return sparse.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(len(SUMS) + len(_COUNTERS), tw.size))
+
+
+def observe(tw: Twin, Y: np.ndarray) -> dict[str, np.ndarray]:
+    """Stocks and cumulative counters at each row of ``Y`` (times x the sums of
+    :func:`observation`)."""
     T = Y.shape[0]
-    ntop = top_idx.shape[0]
-    active, paid, teams = np.zeros(T), np.zeros(T), np.zeros(T)
-    for t in range(T):
-        for b in range(B):
-            for c in range(n):
-                v = max(Y[t, n0 + b * n + c], 0.0)
-                active[t] += v * seats[c]
-                if paying[c]:
-                    paid[t] += v * seats[c]
-                    teams[t] += v
-            for s in range(ntop):
-                v = max(Y[t, e0 + b * ntop + s], 0.0)
-                active[t] += v
-                if paying[top_idx[s]]:
-                    paid[t] += v
-    return active, paid, teams
-
-
-#: The parts of the twin's state that :func:`observe` reads (and, with a trial, PF).
-OBSERVED = ("X", "W", "N", "E", "OF", "OP", "OJ", "OI", "IF", "ID", "Z")
-
-
-def observed(tw: Twin) -> tuple[np.ndarray, dict[str, slice]]:
-    """The states :func:`observe` reads, in order, and where each part of the state lies
-    among them: what the integrator need keep at every day."""
-    names = OBSERVED + (("PF",) if tw.trial else ())
-    rows = [np.arange(tw.sl[k].start, tw.sl[k].stop) for k in names]
-    at, where = 0, {}
-    for k, r in zip(names, rows, strict=True):
-        where[k] = slice(at, at + len(r))
-        at += len(r)
-    return np.concatenate(rows), where
-
-
-def observe(tw: Twin, Y: np.ndarray, sl: Mapping[str, slice]) -> dict[str, np.ndarray]:
-    """Stocks and cumulative counters at each row of ``Y`` (times x states: each time's
-    state in one contiguous row, as the integrator writes it), its parts at ``sl``
-    (``tw.sl`` for the whole state, or the slices of :func:`observed`)."""
-    B, n = tw.B, tw.n
-    T = Y.shape[0]
-    active, paid_seats, paying = _seats(Y, sl["N"].start, sl["E"].start, B, n, tw.a,
-                                        tw.paying, tw.top_idx)
+    out = {name: Y[:, len(SUMS) + i].copy() for i, name in enumerate(_COUNTERS)}
+    out.update({name: Y[:, i].copy() for i, name in enumerate(SUMS) if name != "X"})
     # companies touched: all but the untouched, rep_n exp(-rep_s X) of each size (a few
     # days at a time)
-    X = Y[:, sl["X"].start]
+    X = Y[:, SUMS.index("X")]
     created = np.empty(T)
     width = max(2, _BLOCK // len(tw.rep_s))
     for t0 in range(0, T, width):
@@ -81,23 +85,7 @@ def observe(tw: Twin, Y: np.ndarray, sl: Mapping[str, slice]) -> dict[str, np.nd
         created[t0:t1] = tw.companies_total.sum() - untouched.sum(axis=0)
         if t1 == T:
             break
-    onboarding = sum(np.maximum(Y[:, sl[k]], 0.0).sum(axis=1)
-                     for k in ("OF", "OP", "OJ", "OI") if sl[k].stop > sl[k].start)
-    if tw.trial:  # first signups onboarding on the trial clock
-        on_clock = (sl["PF"].start + np.arange(B)[:, None] * n
-                    + np.flatnonzero(tw.blk == TRIAL)[None, :]).ravel()
-        onboarding = onboarding + Y[:, on_clock].sum(axis=1)
-    out = {name: Y[:, sl["Z"].start + i].copy() for i, name in enumerate(_COUNTERS)}
-    out.update({
-        "active": active,
-        "paid_seats": paid_seats,
-        "paying": paying,
-        "teams": created,
-        "onboarding": onboarding,
-        "waiting": np.maximum(Y[:, sl["W"]], 0.0).sum(axis=1),
-        "in_flight": np.maximum(Y[:, sl["IF"]], 0.0).sum(axis=1)
-        + np.maximum(Y[:, sl["ID"]], 0.0).sum(axis=1),
-    })
+    out["teams"] = created
     return out
 
 
