@@ -83,9 +83,10 @@ class Solution:
 
 @dataclass
 class _Factors:
-    """``I - gamma h J`` = Pr^T L U Pc^T, as arrays the compiled solve reads: L strictly
-    below its unit diagonal and U strictly above its diagonal (CSC, rows ascending), U's
-    diagonal, and the row and column permutations."""
+    """``I - gamma h J`` = Pr^T L U Pc^T: L strictly below its unit diagonal and U strictly
+    above its diagonal, by columns (CSC, rows ascending: what the refactorisation writes)
+    and by rows (CSR: what the solve reads, each entry gathered rather than scattered,
+    about 1.5 times quicker), U's diagonal, and the row and column permutations."""
 
     l_ptr: np.ndarray
     l_idx: np.ndarray
@@ -96,6 +97,27 @@ class _Factors:
     u_diag: np.ndarray
     perm_r: np.ndarray
     perm_c: np.ndarray
+    # by rows: pattern, where each entry lies by columns, values; 1 / U's diagonal
+    rows: tuple[np.ndarray, ...] = ()
+    u_inv: np.ndarray | None = None
+
+    def by_rows(self, pattern: _Factors | None = None) -> _Factors:
+        """Fill in the by-rows arrays (the pattern's maps when given: the same pattern)."""
+        if pattern is None:
+            maps = []
+            for ptr, idx in ((self.l_ptr, self.l_idx), (self.u_ptr, self.u_idx)):
+                n = len(ptr) - 1
+                at = sparse.csc_matrix((np.arange(1.0, len(idx) + 1), idx, ptr), shape=(n, n)).tocsr()
+                at.sort_indices()
+                maps.append((at.indptr.astype(np.int64), at.indices.astype(np.int64),
+                             at.data.astype(np.int64) - 1))
+        else:
+            (lp, li, lm, _), (up, ui, um, _) = pattern.rows[:4], pattern.rows[4:]
+            maps = [(lp, li, lm), (up, ui, um)]
+        (lp, li, lm), (up, ui, um) = maps
+        self.rows = (lp, li, lm, self.l_val[lm], up, ui, um, self.u_val[um])
+        self.u_inv = 1.0 / self.u_diag
+        return self
 
     @classmethod
     def of(cls, matrix: sparse.csc_matrix) -> _Factors:
@@ -106,11 +128,12 @@ class _Factors:
         l_ptr, l_idx, l_val, _ = _strict(lower.indptr, lower.indices, lower.data, True)
         u_ptr, u_idx, u_val, diag = _strict(upper.indptr, upper.indices, upper.data, False)
         return cls(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, diag, lu.perm_r.astype(np.int64),
-                   lu.perm_c.astype(np.int64))
+                   lu.perm_c.astype(np.int64)).by_rows()
 
     def args(self) -> tuple[np.ndarray, ...]:
-        return (self.l_ptr, self.l_idx, self.l_val, self.u_ptr, self.u_idx, self.u_val,
-                self.u_diag, self.perm_r, self.perm_c)
+        """What the compiled solve reads."""
+        lp, li, _, lv, up, ui, _, uv = self.rows
+        return (lp, li, lv, up, ui, uv, self.u_inv, self.perm_r, self.perm_c)
 
 
 class _Factoriser:
@@ -144,6 +167,7 @@ class _Factoriser:
         _refactor(self._eye.indptr, self._eye.indices, self._eye.data, self._jac.indptr,
                   self._jac.indices, self._jac.data, GAMMA * h, new.l_ptr, new.l_idx, new.l_val,
                   new.u_ptr, new.u_idx, new.u_val, new.u_diag, np.zeros(self.n))
+        new.by_rows(f)
         b = np.linspace(1.0, 2.0, self.n)
         x = solve_with(new, b)
         residual = x - (GAMMA * h) * (self.jacobian @ x) - b
@@ -229,24 +253,24 @@ def _refactor(e_ptr: Any, e_idx: Any, e_val: Any, j_ptr: Any, j_idx: Any, j_val:
             x[row] = 0.0
 
 
-@numba.njit(cache=True)
-def _solve(l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_diag: Any,
+@numba.njit(cache=True, fastmath={"reassoc", "contract", "arcp", "nsz"})
+def _solve(l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any, u_val: Any, u_inv: Any,
            perm_r: Any, perm_c: Any, b: Any, x: Any, w: Any) -> None:  # pragma: no cover
-    """x = (Pr^T L U Pc^T)^-1 b, with ``w`` as scratch."""
+    """x = (Pr^T L U Pc^T)^-1 b, with ``w`` as scratch: L and U strictly triangular by rows
+    (CSR), U's diagonal as its reciprocals."""
     n = b.shape[0]
     for i in range(n):
         w[perm_r[i]] = b[i]
-    for j in range(n):  # L w' = w (unit diagonal)
-        wj = w[j]
-        if wj != 0.0:
-            for k in range(l_ptr[j], l_ptr[j + 1]):
-                w[l_idx[k]] -= l_val[k] * wj
-    for j in range(n - 1, -1, -1):  # U z = w'
-        zj = w[j] / u_diag[j]
-        w[j] = zj
-        if zj != 0.0:
-            for k in range(u_ptr[j], u_ptr[j + 1]):
-                w[u_idx[k]] -= u_val[k] * zj
+    for i in range(n):  # L w' = w (unit diagonal)
+        s = w[i]
+        for k in range(l_ptr[i], l_ptr[i + 1]):
+            s -= l_val[k] * w[l_idx[k]]
+        w[i] = s
+    for i in range(n - 1, -1, -1):  # U z = w'
+        s = w[i]
+        for k in range(u_ptr[i], u_ptr[i + 1]):
+            s -= u_val[k] * w[u_idx[k]]
+        w[i] = s * u_inv[i]
     for i in range(n):
         x[i] = w[perm_c[i]]
 
