@@ -104,13 +104,7 @@ class _Factors:
     def by_rows(self, pattern: _Factors | None = None) -> _Factors:
         """Fill in the by-rows arrays (the pattern's maps when given: the same pattern)."""
         if pattern is None:
-            maps = []
-            for ptr, idx in ((self.l_ptr, self.l_idx), (self.u_ptr, self.u_idx)):
-                n = len(ptr) - 1
-                at = sparse.csc_matrix((np.arange(1.0, len(idx) + 1), idx, ptr), shape=(n, n)).tocsr()
-                at.sort_indices()
-                maps.append((at.indptr.astype(np.int64), at.indices.astype(np.int64),
-                             at.data.astype(np.int64) - 1))
+            maps = [_transpose(self.l_ptr, self.l_idx), _transpose(self.u_ptr, self.u_idx)]
         else:
             (lp, li, lm, _), (up, ui, um, _) = pattern.rows[:4], pattern.rows[4:]
             maps = [(lp, li, lm), (up, ui, um)]
@@ -144,6 +138,7 @@ class _Factoriser:
 
     def __init__(self, jacobian: sparse.spmatrix) -> None:
         self.jacobian = sparse.csc_matrix(jacobian)
+        self.jacobian.sort_indices()
         self.n = self.jacobian.shape[0]
         self.identity = sparse.identity(self.n, format="csc")
         self.first: _Factors | None = None
@@ -162,29 +157,114 @@ class _Factoriser:
             self._eye = _permuted(self.identity, f.perm_r, f.perm_c)
             return self.first
         f = self.first
+        lp, li, lm, _, up, ui, um, _ = f.rows
         new = _Factors(f.l_ptr, f.l_idx, np.empty_like(f.l_val), f.u_ptr, f.u_idx,
-                       np.empty_like(f.u_val), np.empty_like(f.u_diag), f.perm_r, f.perm_c)
-        _refactor(self._eye.indptr, self._eye.indices, self._eye.data, self._jac.indptr,
-                  self._jac.indices, self._jac.data, GAMMA * h, new.l_ptr, new.l_idx, new.l_val,
-                  new.u_ptr, new.u_idx, new.u_val, new.u_diag, np.zeros(self.n))
-        new.by_rows(f)
-        b = np.linspace(1.0, 2.0, self.n)
-        x = solve_with(new, b)
-        residual = x - (GAMMA * h) * (self.jacobian @ x) - b
-        if np.all(np.isfinite(residual)) and np.max(np.abs(residual)) <= 1e-9 * 2.0:
+                       np.empty_like(f.u_val), np.empty_like(f.u_diag), f.perm_r, f.perm_c,
+                       (lp, li, lm, np.empty_like(f.l_val), up, ui, um, np.empty_like(f.u_val)),
+                       np.empty_like(f.u_diag))
+        jac = self.jacobian
+        residual = _refactor_checked(*self._eye, *self._jac, GAMMA * h, new.l_ptr, new.l_idx,
+                                     new.l_val, new.u_ptr, new.u_idx, new.u_val, new.u_diag,
+                                     *new.rows, new.u_inv, new.perm_r, new.perm_c,
+                                     jac.indptr, jac.indices, jac.data)
+        if residual <= 1e-9 * 2.0:  # (a NaN is no success)
             return new
         self.superlu += 1
         return _Factors.of(self.matrix(h))
 
 
+@numba.njit(cache=True)
+def _refactor_checked(e_ptr: Any, e_idx: Any, e_val: Any, j_ptr: Any, j_idx: Any, j_val: Any,
+                      gh: float, l_ptr: Any, l_idx: Any, l_val: Any, u_ptr: Any, u_idx: Any,
+                      u_val: Any, u_diag: Any, lr_ptr: Any, lr_idx: Any, l_where: Any, lr_val: Any,
+                      ur_ptr: Any, ur_idx: Any, u_where: Any, ur_val: Any, u_inv: Any,
+                      perm_r: Any, perm_c: Any, jc_ptr: Any, jc_idx: Any, jc_val: Any
+                      ) -> float:  # pragma: no cover
+    """:func:`_refactor`, the values by rows, and the largest residual |x - gh J x - b| of
+    the solve of one right-hand side b (from 1 to 2), J in CSC (``jc_*``)."""
+    n = u_diag.shape[0]
+    _refactor(e_ptr, e_idx, e_val, j_ptr, j_idx, j_val, gh, l_ptr, l_idx, l_val, u_ptr, u_idx,
+              u_val, u_diag, np.zeros(n))
+    for k in range(lr_val.shape[0]):
+        lr_val[k] = l_val[l_where[k]]
+    for k in range(ur_val.shape[0]):
+        ur_val[k] = u_val[u_where[k]]
+    for i in range(n):
+        u_inv[i] = 1.0 / u_diag[i]
+    b = np.empty(n)
+    for i in range(n):
+        b[i] = 1.0 + i / max(n - 1, 1)
+    x, w = np.empty(n), np.empty(n)
+    _solve(lr_ptr, lr_idx, lr_val, ur_ptr, ur_idx, ur_val, u_inv, perm_r, perm_c, b, x, w)
+    r = x - b
+    for j in range(n):
+        for k in range(jc_ptr[j], jc_ptr[j + 1]):
+            r[jc_idx[k]] -= gh * jc_val[k] * x[j]
+    worst = 0.0
+    for i in range(n):
+        a = abs(r[i])
+        if a != a:
+            return math.inf
+        worst = max(worst, a)
+    return worst
+
+
 def _permuted(matrix: sparse.csc_matrix, perm_r: np.ndarray, perm_c: np.ndarray
-              ) -> sparse.csc_matrix:
-    """Pr ``matrix`` Pc (CSC, rows ascending in each column), Pr taking row i to perm_r[i]
-    and Pc column i to perm_c[i] (SuperLU's Pr A Pc = L U)."""
-    cols = matrix[:, np.argsort(perm_c)]
-    out = sparse.csc_matrix((cols.data, perm_r[cols.indices], cols.indptr), shape=matrix.shape)
-    out.sort_indices()
-    return out
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pr ``matrix`` Pc as CSC arrays (rows ascending in each column), Pr taking row i to
+    perm_r[i] and Pc column i to perm_c[i] (SuperLU's Pr A Pc = L U)."""
+    return _permute(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
+                    matrix.data.astype(float), perm_r, perm_c)
+
+
+@numba.njit(cache=True)
+def _permute(ptr: Any, idx: Any, val: Any, perm_r: Any, perm_c: Any) -> Any:  # pragma: no cover
+    """:func:`_permuted` on CSC arrays."""
+    n = ptr.shape[0] - 1
+    new_ptr = np.zeros(n + 1, dtype=np.int64)
+    for j in range(n):  # column j goes to perm_c[j]
+        new_ptr[perm_c[j] + 1] = ptr[j + 1] - ptr[j]
+    for j in range(n):
+        new_ptr[j + 1] += new_ptr[j]
+    new_idx = np.empty(ptr[n], dtype=np.int64)
+    new_val = np.empty(ptr[n])
+    for j in range(n):
+        start = new_ptr[perm_c[j]]
+        at = start
+        for k in range(ptr[j], ptr[j + 1]):
+            row, v = perm_r[idx[k]], val[k]
+            m = at  # (insertion into the column's sorted run)
+            while m > start and new_idx[m - 1] > row:
+                new_idx[m] = new_idx[m - 1]
+                new_val[m] = new_val[m - 1]
+                m -= 1
+            new_idx[m] = row
+            new_val[m] = v
+            at += 1
+    return new_ptr, new_idx, new_val
+
+
+@numba.njit(cache=True)
+def _transpose(ptr: Any, idx: Any) -> Any:  # pragma: no cover
+    """A CSC pattern by rows: CSR pointers and columns (ascending), and for each entry its
+    position among the CSC entries."""
+    n = ptr.shape[0] - 1
+    nnz = ptr[n]
+    row_ptr = np.zeros(n + 1, dtype=np.int64)
+    for k in range(nnz):
+        row_ptr[idx[k] + 1] += 1
+    for i in range(n):
+        row_ptr[i + 1] += row_ptr[i]
+    fill = row_ptr[:-1].copy()
+    cols = np.empty(nnz, dtype=np.int64)
+    where = np.empty(nnz, dtype=np.int64)
+    for j in range(n):  # (columns in ascending order: each row's columns come out sorted)
+        for k in range(ptr[j], ptr[j + 1]):
+            at = fill[idx[k]]
+            cols[at] = j
+            where[at] = k
+            fill[idx[k]] += 1
+    return row_ptr, cols, where
 
 
 @numba.njit(cache=True)
