@@ -112,11 +112,12 @@ def test_recovery_of_known_settings(recovered: list[tuple[int, object]]) -> None
 def test_calibrate_writes_a_scenario_that_extends_the_base(tmp_path: Path) -> None:
     """End to end on 12 weeks, fitting the organic rate only: calibrated.toml extends the
     shipped baseline and sets that key alone; fit.json has the documented layout; the
-    simulation at the estimate covers most data weeks of signups in its 5-95% band."""
+    simulation at the estimate (20 replications: fewer make the 5-95% band too narrow to
+    say much) covers most data weeks of signups in its band (measured: 9 of 12)."""
     csv = write_csv(data(7, weeks=12), tmp_path / "acme.csv")
     out = tmp_path / "out"
     res = CliRunner().invoke(main, ["calibrate", str(csv), "--fit", "acquisition.organic",
-                                    "-n", "10", "-j", "1", "--out", str(out)])
+                                    "-n", "20", "-j", "1", "--out", str(out)])
     assert res.exit_code == 0, res.output
     text = (out / "calibrated.toml").read_text(encoding="utf-8")
     assert 'extends = "baseline.toml"' in text

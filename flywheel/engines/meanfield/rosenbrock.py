@@ -11,12 +11,27 @@ order 3 as a W-method, L-stable, stiffly accurate, with an embedded order-2 solu
 the error estimate.  Its coefficients are used in the transformed form of Hairer & Wanner
 (Solving ODEs II, section IV.7), which needs no product with the Jacobian.
 
-Step sizes are powers of two times :data:`H0`, so the factorisations of ``I - gamma h J``
-(scipy's SuperLU) are few (one per size used: about eight over two years) and are made
-outside the compiled loop; the loop runs until it wants a size it has no factorisation
-for, then returns to :func:`integrate`, which factorises and calls it again.  Values on
-the day grid come from the cubic Hermite interpolant of each step (its ends' values and
-derivatives), accurate to the method's order.
+Step sizes follow the error (order 3, root mean square over the states that hold
+something).  The matrix is factorised for the nearest rung of a ladder H0 x sqrt(2)^k and
+shared by every step within half a rung of it (a step of size h with the matrix of h' is
+the W-method with h'/h times the Jacobian, which keeps its order): about a dozen
+factorisations over two years.  The first is SuperLU's (its fill-reducing order and
+pattern); the others reuse that order and pattern, recomputed compiled and checked by the
+residual of one solve.  The loop runs until it wants a rung it has no factorisation for,
+then returns to :func:`integrate`, which factorises and calls it again.  At the grid's
+times the loop keeps only what the caller asks for (a sparse projection of the state:
+for the twin, the sums its tally reads), from the cubic Hermite interpolant of each step
+(its ends' values and derivatives), accurate to the method's order.
+
+The matrix decides what the method conserves: a linear quantity the system keeps (the
+users' total, say) is kept exactly only if the matrix keeps it too, which
+:meth:`Twin.jacobian <flywheel.engines.meanfield.twin.Twin.jacobian>` sees to.
+
+The loop is a controller tuned for the twin, whose matrix is itself an approximation:
+sizes chosen freely there take about a fifth fewer steps than sizes held to the ladder.
+With an exact Jacobian the mismatch between h and the rung costs more (a linear test
+system takes up to five times the steps it takes on the ladder, and still meets its
+tolerance).
 
 The twin's right-hand side here is :func:`flywheel.engines.meanfield.kernel.rhs`, the
 compiled twin of :meth:`Twin.rhs <flywheel.engines.meanfield.twin.Twin.rhs>`; the loop
