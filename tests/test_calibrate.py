@@ -142,3 +142,21 @@ def test_a_bad_fit_key_is_one_line(tmp_path: Path) -> None:
                                     "--out", str(tmp_path / "o")])
     assert res.exit_code == 2
     assert "--fit = \"onboarding.ttv.mean\": onboarding.ttv has no field 'mean'" in res.output
+
+
+def test_a_parameter_the_data_do_not_reach_gets_an_interval_cut_at_the_search_edge() -> None:
+    """Signups alone, fitting the organic rate and the upgrade probability (which moves no
+    signup): the fit ends, the upgrade probability is not identified and says which data
+    would identify it, and its interval stays within the search's range (e^-4 to e^4 of
+    the start on the logit scale) instead of overflowing."""
+    obs = data(3, weeks=12)
+    obs = Observed(obs.file, obs.weeks, {"signups": obs.series["signups"]})
+    fit = calibrate(obs, load_scenario("baseline"),
+                    ["acquisition.organic", "pricing.upgrade_probability"], correct=0)
+    by_key = {f.knob.key: f for f in fit.parameters}  # type: ignore[attr-defined]
+    up = by_key["pricing.upgrade_probability"]
+    assert not up.identified and "identified by" in up.note
+    start = math.log(0.2 / 0.8)
+    lo, hi = (math.log(v / (1 - v)) for v in up.ci95)
+    assert start - 4 - 1e-9 <= lo <= hi <= start + 4 + 1e-9
+    assert by_key["acquisition.organic"].identified

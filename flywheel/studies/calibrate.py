@@ -483,8 +483,10 @@ def calibrate(observed: Observed, base: Scenario, fit: Sequence[str] = DEFAULT_F
     z = float(special.stdtrit(max(len(observed.weeks) - len(knobs), 1), 0.975))
     for i, (k, v0) in enumerate(pairs):
         est = k.from_x(float(res.x[i]))
-        lo, hi = (k.from_x(float(res.x[i] - z * se[i])),
-                  k.from_x(float(res.x[i] + z * se[i])))
+        # (an interval reaching past the search's range is cut at its edges: such a
+        # parameter spreads beyond MAX_SPREAD, so it is reported as not identified)
+        lo, hi = (k.from_x(float(max(res.x[i] - z * se[i], lower[i]))),
+                  k.from_x(float(min(res.x[i] + z * se[i], upper[i]))))
         others = [abs(corr[i, j]) for j in range(len(knobs)) if j != i and np.isfinite(corr[i, j])]
         collinear = max(others, default=0.0) > MAX_CORRELATION
         at_bound = min(res.x[i] - lower[i], upper[i] - res.x[i]) < 1e-3
