@@ -11,8 +11,8 @@ order 3 as a W-method, L-stable, stiffly accurate, with an embedded order-2 solu
 the error estimate.  Its coefficients are used in the transformed form of Hairer & Wanner
 (Solving ODEs II, section IV.7), which needs no product with the Jacobian.
 
-Step sizes follow the error (order 3, root mean square over the states that hold
-something).  The matrix is factorised for the nearest rung of a ladder H0 x sqrt(2)^k and
+Step sizes follow the error (order 3; the embedded estimate filtered through the step's
+matrix, its root mean square over the states that hold something).  The matrix is factorised for the nearest rung of a ladder H0 x sqrt(2)^k and
 shared by every step within half a rung of it (a step of size h with the matrix of h' is
 the W-method with h'/h times the Jacobian, which keeps its order): about a dozen
 factorisations over two years.  The first is SuperLU's (its fill-reducing order and
@@ -444,16 +444,19 @@ def _steps(fn: Any, p: Any, y: Any, f: Any, clock: Any, h_lu: float, horizon: fl
             rhs[q] = gh * (rhs[q] + c0 * u0[q] + c1 * u1[q] + c2 * u2[q])
         _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, rhs, u3, w)
         stats[2] += 3
-        # the error: root mean square over the states that hold more than atol (the many
-        # that hold nothing would otherwise dilute it), each against atol + rtol |y|
+        # the error: the embedded estimate passed through the step's matrix (Shampine's
+        # filter: what the stiff part would damp is not counted), its root mean square over
+        # the states that hold more than atol (the many that hold nothing would otherwise
+        # dilute it), each against atol + rtol |y|
+        for q in range(n):
+            new[q] = y[q] + M[0] * u0[q] + M[1] * u1[q] + M[2] * u2[q] + M[3] * u3[q]
+            stage[q] = E[0] * u0[q] + E[1] * u1[q] + E[2] * u2[q] + E[3] * u3[q]
+        _solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, u_diag, perm_r, perm_c, stage, rhs, w)
         total = 0.0
         holding = 0
         for q in range(n):
-            v = y[q] + M[0] * u0[q] + M[1] * u1[q] + M[2] * u2[q] + M[3] * u3[q]
-            new[q] = v
-            err = E[0] * u0[q] + E[1] * u1[q] + E[2] * u2[q] + E[3] * u3[q]
-            size = max(abs(y[q]), abs(v))
-            total += (err / (atol + rtol * size)) ** 2
+            size = max(abs(y[q]), abs(new[q]))
+            total += (rhs[q] / (atol + rtol * size)) ** 2
             if size > atol:
                 holding += 1
         err = math.sqrt(total / max(holding, 1))
