@@ -351,11 +351,12 @@ class _Problem:
     def model(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """The twin's weekly series (flows; levels as changes) and metrics at ``x``."""
         from flywheel.engines import meanfield
+        from flywheel.engines.meanfield.solver import SEARCH_RTOL
 
         key = tuple(np.round(x, 12))
         if key not in self._cache:
             self.solves += 1
-            m = measure(meanfield.solve(self.scenario(x)).tally)
+            m = measure(meanfield.solve(self.scenario(x), rtol=SEARCH_RTOL).tally)
             weekly = self.obs.from_model(m.series)
             self._cache[key] = (weekly, dict(m.metrics))
         weekly, metrics = self._cache[key]

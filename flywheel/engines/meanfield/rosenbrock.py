@@ -12,8 +12,9 @@ the error estimate.  Its coefficients are used in the transformed form of Hairer
 (Solving ODEs II, section IV.7), which needs no product with the Jacobian.
 
 Step sizes follow the error (order 3; the embedded estimate filtered through the step's
-matrix, its root mean square over the states that hold something).  The matrix is factorised for the nearest rung of a ladder H0 x sqrt(2)^k and
-shared by every step within half a rung of it (a step of size h with the matrix of h' is
+matrix, its root mean square over the states that hold something).  The matrix is
+factorised for the nearest rung of a ladder H0 x sqrt(2)^k and shared by every step
+within half a rung of it (a step of size h with the matrix of h' is
 the W-method with h'/h times the Jacobian, which keeps its order): about a dozen
 factorisations over two years.  The first is SuperLU's (its fill-reducing order and
 pattern); the others reuse that order and pattern, recomputed compiled and checked by the
