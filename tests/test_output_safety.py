@@ -287,9 +287,12 @@ def test_a_failed_fill_leaves_nothing(tmp_path: Path) -> None:
 def test_ctrl_c_exits_130_with_one_line_and_no_output(cwd: Path) -> None:
     """A real process, two workers, interrupted mid-run."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
+    # (Ctrl-C as a terminal delivers it: a suite started in the background inherits SIGINT
+    # ignored, and a process that ignores it never sees it)
     proc = subprocess.Popen([sys.executable, "-m", "flywheel", "run", "baseline", "-n", "2000",
                              "-j", "2", "--quiet", "--out", "out"], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(8)  # started, its workers simulating (2000 replications take minutes)
     assert proc.poll() is None
     proc.send_signal(signal.SIGINT)
